@@ -1,0 +1,107 @@
+# SPDX-License-Identifier: MIT
+# mlshift: `make` builds build/libmlshift.{a,so} and build/mlshift;
+# `make check` runs every test, then again under ASan+UBSan;
+# `make bench`, `make demo`, `make fuzz`, `make install PREFIX=…`.
+# Options: NATIVE=1 (-march=native), WERROR=1 (warnings as errors; on in CI),
+# DEBUG=1 (-O0).
+
+PREFIX   ?= /usr/local
+CC       ?= cc
+PYTHON   ?= /usr/bin/python3
+MLSHIFT_DATA ?= $(abspath ../shared/data)
+export MLSHIFT_DATA
+export OPENBLAS_NUM_THREADS ?= 1
+export OMP_NUM_THREADS ?= 1
+export OMP_WAIT_POLICY ?= PASSIVE
+
+HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null)
+HDF5_LIBS   := $(shell pkg-config --libs hdf5 2>/dev/null || echo -lhdf5)
+
+OPT      := $(if $(DEBUG),-O0,-O2)
+CFLAGS   ?= $(OPT) -g
+CFLAGS   += -std=c11 -Wall -Wextra -Wpedantic -fPIC -D_POSIX_C_SOURCE=200809L
+CFLAGS   += $(if $(NATIVE),-march=native,) $(if $(or $(WERROR),$(CI)),-Werror,)
+CPPFLAGS += -Iinclude -Isrc $(HDF5_CFLAGS)
+LDLIBS   += $(HDF5_LIBS) -llapacke -lopenblas -lz -lm
+
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+             -fno-omit-frame-pointer
+
+B        ?= build
+LIB_SRC  := $(sort $(wildcard src/*/*.c))
+CLI_SRC  := $(sort $(wildcard cli/*.c))
+TEST_SRC := $(sort $(wildcard tests/test_*.c))
+BENCH_SRC:= $(sort $(wildcard bench/bench_*.c))
+LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
+CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
+TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
+BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
+HEADERS  := include/mlshift.h $(wildcard src/*/*.h) $(wildcard cli/*.h) tests/check.h
+
+.PHONY: all check test test-san bench demo fuzz install clean deps
+all: $(B)/libmlshift.a $(B)/libmlshift.so $(B)/mlshift
+
+$(B)/obj/%.o: %.c $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+
+$(B)/libmlshift.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/libmlshift.so: $(LIB_OBJ)
+	$(CC) $(CFLAGS) -shared -Wl,-soname,libmlshift.so.0 -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(B)/mlshift: $(CLI_OBJ) $(B)/libmlshift.a
+	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/libmlshift.a $(LDFLAGS) $(LDLIBS)
+
+$(B)/tests/%: tests/%.c $(B)/libmlshift.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libmlshift.a $(LDFLAGS) $(LDLIBS)
+
+$(B)/bench/%: bench/%.c $(B)/libmlshift.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libmlshift.a $(LDFLAGS) $(LDLIBS)
+
+deps:
+	@scripts/install-deps
+
+# Every test, then every test again under ASan+UBSan (a separate build tree).
+check: deps
+	$(MAKE) test
+	$(MAKE) test-san
+
+test: all $(TESTS)
+	@scripts/run-tests $(B)
+
+test-san:
+	$(MAKE) B=build-san CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" all tests-only
+	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		scripts/run-tests build-san
+
+.PHONY: tests-only
+tests-only: $(TESTS)
+
+bench: deps all $(BENCHES)
+	@scripts/run-bench $(B)
+
+demo: deps all
+	@scripts/demo $(B)
+
+fuzz: deps
+	@scripts/fuzz
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
+		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 755 $(B)/mlshift $(DESTDIR)$(PREFIX)/bin/
+	install -m 644 $(B)/libmlshift.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(B)/libmlshift.so $(DESTDIR)$(PREFIX)/lib/libmlshift.so.0
+	ln -sf libmlshift.so.0 $(DESTDIR)$(PREFIX)/lib/libmlshift.so
+	install -m 644 include/mlshift.h $(DESTDIR)$(PREFIX)/include/
+	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' \
+		-e 's|@LIBS@|$(HDF5_LIBS) -llapacke -lopenblas -lz -lm|g' \
+		mlshift.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mlshift.pc
+
+clean:
+	rm -rf build build-san build-fuzz

@@ -1,0 +1,256 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mlshift — machine-learning interatomic potentials under distribution shift.
+ *
+ * The public C API. Everything is in eV, Å, fs and amu; readers convert at
+ * the file boundary and say so. Fallible calls return an mlshift_status and,
+ * when given a non-NULL mlshift_error, fill it with a message of the form
+ * "FILE:LINE: what is wrong" (or "FILE:KEY: …"). The library never prints and
+ * never exits. Optional arguments: NULL means the default.
+ *
+ * Example: read frames, build the radius graph of the first one.
+ *
+ *     mlshift_error err;
+ *     mlshift_frames *fr = mlshift_frames_create();
+ *     if (mlshift_read(fr, "train.extxyz", NULL, &err) != MLSHIFT_OK) {
+ *         fprintf(stderr, "mlshift: %s\n", err.message);
+ *         return 2;
+ *     }
+ *     mlshift_frame f;
+ *     mlshift_frames_get(fr, 0, &f);
+ *     mlshift_neighbours nl = {0};
+ *     mlshift_neighbours_build(&nl, f.natoms, f.positions, f.cell, f.pbc,
+ *                              5.0, 0, &err);
+ *     printf("%zu edges\n", nl.n_edges);
+ *     mlshift_neighbours_free(&nl);
+ *     mlshift_frames_destroy(fr);
+ */
+#ifndef MLSHIFT_H
+#define MLSHIFT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MLSHIFT_VERSION "0.1.0"
+
+/* ------------------------------------------------------------------ status */
+
+typedef enum mlshift_status {
+    MLSHIFT_OK = 0,
+    MLSHIFT_ERR_IO,          /* cannot open, read or write a file */
+    MLSHIFT_ERR_FORMAT,      /* malformed or truncated input */
+    MLSHIFT_ERR_VALUE,       /* NaN/Inf, unknown element, bad argument */
+    MLSHIFT_ERR_MISSING,     /* a required field (energy, forces, key) is absent */
+    MLSHIFT_ERR_NOMEM,       /* out of memory */
+    MLSHIFT_ERR_UNSUPPORTED  /* a valid input this build cannot handle */
+} mlshift_status;
+
+/* A short constant name for a status ("ok", "i/o error", …). */
+const char *mlshift_status_string(mlshift_status s);
+
+typedef struct mlshift_error {
+    mlshift_status status;
+    char message[1024];      /* "FILE:LINE: what is wrong" */
+} mlshift_error;
+
+/* ---------------------------------------------------------------- elements */
+
+/* Atomic number for a symbol ("C", "Cu"; case-sensitive as in the periodic
+ * table), or 0 when unknown. Accepts Z = 1..118. */
+int mlshift_element_number(const char *symbol);
+/* Symbol for Z = 1..118, or NULL. */
+const char *mlshift_element_symbol(int z);
+/* Standard atomic mass in amu (IUPAC, as ASE's atomic_masses), or 0. */
+double mlshift_element_mass(int z);
+
+/* ------------------------------------------------------------------ frames */
+
+/* Unit conversions applied by the readers. */
+#define MLSHIFT_KCALMOL_PER_EV 23.0605      /* MD17/sGDML convention (paper) */
+#define MLSHIFT_EV_PER_HARTREE 27.211386245988
+#define MLSHIFT_ANGSTROM_PER_BOHR 0.529177210903
+
+/* What a frame carries, as bits of mlshift_frame.flags. */
+enum {
+    MLSHIFT_HAS_ENERGY = 1u << 0,
+    MLSHIFT_HAS_FORCES = 1u << 1,
+    MLSHIFT_HAS_CELL = 1u << 2,
+    MLSHIFT_HAS_FIXED = 1u << 3
+};
+
+/* A view of one frame. mlshift_frames_get fills it with pointers into the
+ * set (valid until the set is changed); mlshift_frames_append copies from it.
+ * N = natoms. */
+typedef struct mlshift_frame {
+    size_t natoms;               /* N */
+    unsigned flags;              /* MLSHIFT_HAS_* */
+    const int *numbers;          /* (N,) atomic numbers */
+    const double *positions;     /* (N, 3) Å */
+    const double *forces;        /* (N, 3) eV/Å, NULL unless HAS_FORCES */
+    const unsigned char *fixed;  /* (N,) 1 = fixed atom, NULL unless HAS_FIXED */
+    const double *cell;          /* (3, 3) Å, rows are lattice vectors a, b, c;
+                                    NULL unless HAS_CELL */
+    int pbc[3];                  /* periodic along a, b, c */
+    double energy;               /* eV; NaN unless HAS_ENERGY */
+    const char *info;            /* further per-frame fields as extxyz
+                                    key=value text, or NULL/"" */
+} mlshift_frame;
+
+/* A growable set of frames stored contiguously: one array per quantity, so
+ * millions of frames cost a handful of allocations. */
+typedef struct mlshift_frames mlshift_frames;
+
+mlshift_frames *mlshift_frames_create(void);
+void mlshift_frames_destroy(mlshift_frames *fr);
+size_t mlshift_frames_count(const mlshift_frames *fr);
+size_t mlshift_frames_total_atoms(const mlshift_frames *fr);
+/* Fills *out with a view of frame i (i < count). */
+mlshift_status mlshift_frames_get(const mlshift_frames *fr, size_t i,
+                                  mlshift_frame *out);
+/* Appends a copy of *f. Checks it: known elements, finite positions,
+ * energy and forces. `where` names the source in errors (NULL: "frame"). */
+mlshift_status mlshift_frames_append(mlshift_frames *fr, const mlshift_frame *f,
+                                     const char *where, mlshift_error *err);
+/* Appends frames idx[0..n) of src to dst. */
+mlshift_status mlshift_frames_select(mlshift_frames *dst,
+                                     const mlshift_frames *src,
+                                     const size_t *idx, size_t n,
+                                     mlshift_error *err);
+/* Looks up key in an extxyz info string; copies its (unquoted) value into
+ * val (size cap). Returns 1 if found, 0 if not. */
+int mlshift_info_get(const char *info, const char *key, char *val, size_t cap);
+/* Per-structure mean force norm: (1/N) Σ_i |F_i|, eV/Å; NaN without forces. */
+double mlshift_frame_mean_force_norm(const mlshift_frame *f);
+
+/* ----------------------------------------------------------------- readers */
+
+typedef enum mlshift_format {
+    MLSHIFT_FORMAT_AUTO = 0,     /* by extension: .xyz .extxyz .npz .h5 .hdf5 */
+    MLSHIFT_FORMAT_EXTXYZ,
+    MLSHIFT_FORMAT_NPZ,
+    MLSHIFT_FORMAT_HDF5
+} mlshift_format;
+
+/* Options every command that reads frames shares. NULL = all defaults. */
+typedef struct mlshift_read_options {
+    mlshift_format format;
+    const char *energy_key;  /* extxyz info key; NULL: "energy", then
+                                "REF_energy", "Energy" */
+    const char *forces_key;  /* extxyz per-atom property; NULL: "forces",
+                                then "REF_forces", "force" */
+    int labels_old;          /* npz (rMD17): use old_energies/old_forces,
+                                the original MD17 labels */
+    int require_energy;      /* a frame without energy is an error */
+    int require_forces;      /* a frame without forces is an error */
+    const char *hdf5_level;  /* ANI-1x level prefix; NULL: "wb97x_dz" */
+} mlshift_read_options;
+
+/* Appends every frame of `path` to fr; on error fr is left as it was. */
+mlshift_status mlshift_read(mlshift_frames *fr, const char *path,
+                            const mlshift_read_options *opt, mlshift_error *err);
+mlshift_status mlshift_read_extxyz(mlshift_frames *fr, const char *path,
+                                   const mlshift_read_options *opt,
+                                   mlshift_error *err);
+/* Parses extxyz text held in memory (len bytes); `name` labels errors. */
+mlshift_status mlshift_parse_extxyz(mlshift_frames *fr, const char *text,
+                                    size_t len, const char *name,
+                                    const mlshift_read_options *opt,
+                                    mlshift_error *err);
+/* npz: MD17/MD22 (z, R, E, F) and rMD17 (nuclear_charges, coords, energies,
+ * forces, old_indices, old_energies, old_forces); kcal/mol and kcal/mol/Å
+ * are divided by MLSHIFT_KCALMOL_PER_EV. rMD17 frames get
+ * "old_index=K" in their info (for deduplication). */
+mlshift_status mlshift_read_npz(mlshift_frames *fr, const char *path,
+                                const mlshift_read_options *opt,
+                                mlshift_error *err);
+/* Same from memory. */
+mlshift_status mlshift_parse_npz(mlshift_frames *fr, const unsigned char *data,
+                                 size_t len, const char *name,
+                                 const mlshift_read_options *opt,
+                                 mlshift_error *err);
+/* HDF5: the SPICE layout (conformations bohr, dft_total_energy hartree,
+ * dft_total_gradient hartree/bohr → forces = −gradient in eV/Å) and the
+ * ANI-1x layout (coordinates Å, <level>.energy hartree, <level>.forces
+ * hartree/Å), one group per molecule. */
+mlshift_status mlshift_read_hdf5(mlshift_frames *fr, const char *path,
+                                 const mlshift_read_options *opt,
+                                 mlshift_error *err);
+
+/* ----------------------------------------------------------------- writers */
+
+typedef struct mlshift_write_options {
+    const char *energy_key;  /* NULL: "energy" */
+    const char *forces_key;  /* NULL: "forces" */
+} mlshift_write_options;
+
+/* Writes extxyz that ASE reads. Atomic: a temporary file beside `path`,
+ * renamed into place only when complete. */
+mlshift_status mlshift_write_extxyz(const mlshift_frames *fr, const char *path,
+                                    const mlshift_write_options *opt,
+                                    mlshift_error *err);
+
+/* ------------------------------------------------------ splits, dedup */
+
+/* Sizes of train/val/test: counts if >= 1, fractions of n if < 1;
+ * a negative test size means "the rest". */
+typedef struct mlshift_split_spec {
+    double train, val, test;
+} mlshift_split_spec;
+
+/* Shuffles 0..n-1 with `seed` (a fixed, documented generator: splitmix64 +
+ * Fisher–Yates) and writes the first counts[0] indices as train, the next
+ * counts[1] as val, the next counts[2] as test into perm (n,). */
+mlshift_status mlshift_split(size_t n, const mlshift_split_spec *spec,
+                             uint64_t seed, size_t *perm, size_t counts[3],
+                             mlshift_error *err);
+/* Indices of the first frame of each distinct value of info key `key`, in
+ * order; frames without the key are kept. idx must hold count() entries;
+ * *n_out receives how many were written. */
+mlshift_status mlshift_dedup(const mlshift_frames *fr, const char *key,
+                             size_t *idx, size_t *n_out, mlshift_error *err);
+
+/* --------------------------------------------------------- neighbour lists */
+
+/* A radius graph: every ordered pair (full list) or each pair once (half
+ * list, i < j, or for periodic self-images the shift with the first nonzero
+ * component positive) with 0 < |r_j + S·cell − r_i| <= cutoff. Edges are
+ * grouped by src (CSR: edges of atom i are [first[i], first[i+1])).
+ * E = n_edges. A zeroed struct is an empty list; build/filter reuse its
+ * memory. */
+typedef struct mlshift_neighbours {
+    size_t n_atoms;          /* N */
+    size_t n_edges;          /* E */
+    size_t capacity;         /* edges allocated */
+    double cutoff;           /* Å */
+    int half;                /* 1: each pair once */
+    int32_t *src;            /* (E,) i */
+    int32_t *dst;            /* (E,) j */
+    int32_t *shift;          /* (E, 3) integer cell shift S of atom j */
+    double *vec;             /* (E, 3) r_j + S·cell − r_i, Å */
+    double *dist;            /* (E,) |vec|, Å */
+    size_t *first;           /* (N + 1,) */
+} mlshift_neighbours;
+
+/* Builds the list with a cell list, O(N). cell (3,3) rows a, b, c or NULL;
+ * pbc NULL = none. Periodic directions need a cell; any triclinic cell and
+ * cutoffs longer than the cell (several images) work. */
+mlshift_status mlshift_neighbours_build(mlshift_neighbours *nl, size_t n,
+                                        const double *positions,
+                                        const double *cell, const int *pbc,
+                                        double cutoff, int half,
+                                        mlshift_error *err);
+/* Keeps the edges of `in` with dist <= cutoff (cutoff <= in->cutoff) in out,
+ * same order; out may not be in. No rebuild. */
+mlshift_status mlshift_neighbours_filter(mlshift_neighbours *out,
+                                         const mlshift_neighbours *in,
+                                         double cutoff, mlshift_error *err);
+void mlshift_neighbours_free(mlshift_neighbours *nl);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MLSHIFT_H */

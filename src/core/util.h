@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: MIT */
+/* Internal helpers shared by every module: errors, whole-file reads and
+ * atomic writes. Not part of the public API. */
+#ifndef MLSHIFT_UTIL_H
+#define MLSHIFT_UTIL_H
+
+#include <stdio.h>
+#include "mlshift.h"
+
+#if defined(__GNUC__)
+#define MS_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define MS_PRINTF(a, b)
+#endif
+
+/* Fills err (if non-NULL) with status s and a formatted message; returns s,
+ * so a failing path reads `return ms_fail(err, MLSHIFT_ERR_FORMAT, …);`. */
+mlshift_status ms_fail(mlshift_error *err, mlshift_status s, const char *fmt,
+                       ...) MS_PRINTF(3, 4);
+
+/* Reads a whole file into a malloc'ed buffer with a terminating NUL (not
+ * counted in *len). */
+mlshift_status ms_read_file(const char *path, char **data, size_t *len,
+                            mlshift_error *err);
+
+/* Atomic output: ms_atomic_open creates "<path>.tmp.<pid>" and returns it
+ * open for writing; ms_atomic_commit flushes, closes and renames it over
+ * path (reporting any write error); ms_atomic_abort closes and removes it. */
+typedef struct ms_atomic_file {
+    FILE *fp;
+    char path[4096];
+    char tmp[4200];
+} ms_atomic_file;
+mlshift_status ms_atomic_open(ms_atomic_file *af, const char *path,
+                              mlshift_error *err);
+mlshift_status ms_atomic_commit(ms_atomic_file *af, mlshift_error *err);
+void ms_atomic_abort(ms_atomic_file *af);
+
+/* Grows *p (an array of elem-sized items with capacity *cap) to hold at
+ * least need items, doubling. Returns 0 on success, -1 out of memory. */
+int ms_grow(void **p, size_t *cap, size_t need, size_t elem);
+
+#endif /* MLSHIFT_UTIL_H */

@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: MIT */
+/* Seeded train/val/test splits and deduplication by an info key.
+ *
+ * The shuffle is Fisher–Yates driven by splitmix64 (Steele, Lea, Flood 2014),
+ * drawing j uniformly in [0, i] by rejection, so a seed gives the same split
+ * on every platform and in every version. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../core/util.h"
+#include "frames.h"
+
+static uint64_t splitmix64(uint64_t *state)
+{
+    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform integer in [0, bound) without modulo bias. */
+static uint64_t uniform_below(uint64_t *state, uint64_t bound)
+{
+    uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
+    uint64_t r;
+    do
+        r = splitmix64(state);
+    while (r >= limit);
+    return r % bound;
+}
+
+/* A size given as a count (>= 1) or a fraction of n (< 1). */
+static size_t resolve(double v, size_t n)
+{
+    if (v >= 1.0)
+        return (size_t)v;
+    return (size_t)floor(v * (double)n + 0.5);
+}
+
+mlshift_status mlshift_split(size_t n, const mlshift_split_spec *spec,
+                             uint64_t seed, size_t *perm, size_t counts[3],
+                             mlshift_error *err)
+{
+    const double v[3] = {spec->train, spec->val, spec->test};
+    for (int k = 0; k < 3; k++)
+        if (isnan(v[k]) || (k < 2 && v[k] < 0) ||
+            (v[k] >= 1.0 && v[k] != floor(v[k])))
+            return ms_fail(err, MLSHIFT_ERR_VALUE,
+                           "split: size %g is neither a count nor a fraction",
+                           v[k]);
+    size_t c[3] = {resolve(v[0], n), resolve(v[1], n), 0};
+    if (c[0] + c[1] > n)
+        return ms_fail(err, MLSHIFT_ERR_VALUE,
+                       "split: train %zu + val %zu exceed the %zu frames",
+                       c[0], c[1], n);
+    c[2] = v[2] < 0 ? n - c[0] - c[1] : resolve(v[2], n);
+    if (c[0] + c[1] + c[2] > n)
+        return ms_fail(err, MLSHIFT_ERR_VALUE,
+                       "split: train %zu + val %zu + test %zu exceed the %zu "
+                       "frames", c[0], c[1], c[2], n);
+    for (size_t i = 0; i < n; i++)
+        perm[i] = i;
+    uint64_t state = seed;
+    for (size_t i = n; i > 1; i--) {
+        size_t j = (size_t)uniform_below(&state, i);
+        size_t t = perm[i - 1];
+        perm[i - 1] = perm[j];
+        perm[j] = t;
+    }
+    memcpy(counts, c, sizeof c);
+    return MLSHIFT_OK;
+}
+
+/* Open-addressing set of strings (FNV-1a), for deduplication. */
+typedef struct strset {
+    const char **slot;
+    size_t cap, n;
+} strset;
+
+static uint64_t fnv1a(const char *s)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ull;
+    return h;
+}
+
+/* Inserts s (not copied); returns 1 if it was new, 0 if present, -1 nomem. */
+static int strset_add(strset *set, const char *s)
+{
+    if (2 * (set->n + 1) > set->cap) {
+        size_t nc = set->cap ? 2 * set->cap : 1024;
+        const char **ns = calloc(nc, sizeof *ns);
+        if (!ns)
+            return -1;
+        for (size_t i = 0; i < set->cap; i++)
+            if (set->slot[i]) {
+                size_t h = fnv1a(set->slot[i]) & (nc - 1);
+                while (ns[h])
+                    h = (h + 1) & (nc - 1);
+                ns[h] = set->slot[i];
+            }
+        free(set->slot);
+        set->slot = ns;
+        set->cap = nc;
+    }
+    size_t h = fnv1a(s) & (set->cap - 1);
+    while (set->slot[h]) {
+        if (strcmp(set->slot[h], s) == 0)
+            return 0;
+        h = (h + 1) & (set->cap - 1);
+    }
+    set->slot[h] = s;
+    set->n++;
+    return 1;
+}
+
+mlshift_status mlshift_dedup(const mlshift_frames *fr, const char *key,
+                             size_t *idx, size_t *n_out, mlshift_error *err)
+{
+    /* The values live in one buffer so the set can point into it. */
+    const size_t vcap = 256;
+    char *vals = malloc(fr->n * vcap + 1);
+    strset set = {0};
+    size_t n = 0;
+    mlshift_status st = MLSHIFT_OK;
+    if (!vals && fr->n)
+        return ms_fail(err, MLSHIFT_ERR_NOMEM, "dedup: out of memory");
+    for (size_t i = 0; i < fr->n; i++) {
+        char *v = vals + i * vcap;
+        if (!mlshift_info_get(fr->info + fr->info_off[i], key, v, vcap)) {
+            idx[n++] = i;
+            continue;
+        }
+        int r = strset_add(&set, v);
+        if (r < 0) {
+            st = ms_fail(err, MLSHIFT_ERR_NOMEM, "dedup: out of memory");
+            break;
+        }
+        if (r)
+            idx[n++] = i;
+    }
+    free(set.slot);
+    free(vals);
+    *n_out = n;
+    return st;
+}
