@@ -59,7 +59,7 @@ static const char *check_msg_(const char *fmt, ...)
 
 /* Worst-entry comparison of two arrays: one CHECK for the whole array,
  * naming the worst index. */
-static void check_array_close(const char *what, const double *got,
+static inline void check_array_close(const char *what, const double *got,
                               const double *want, size_t n, double atol,
                               double rtol)
 {
@@ -84,7 +84,7 @@ static void check_array_close(const char *what, const double *got,
           got[worst], want[worst]);
 }
 
-static const char *check_data_dir(void)
+static inline const char *check_data_dir(void)
 {
     const char *d = getenv("MLSHIFT_DATA");
     return (d && *d) ? d : "../shared/data";
@@ -92,7 +92,7 @@ static const char *check_data_dir(void)
 
 /* Path of a file under the data directory (a static buffer per call site
  * is enough for tests: copy it if two are needed at once). */
-static const char *check_data_path(const char *rel)
+static inline const char *check_data_path(const char *rel)
 {
     static char buf[4][4096];
     static int k;

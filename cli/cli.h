@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT */
+/* Shared pieces of the mlshift command: argument scanning, the reader
+ * options every frame-reading command takes, and reporting. */
+#ifndef MLSHIFT_CLI_H
+#define MLSHIFT_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mlshift.h"
+
+/* Exit codes: 0 success, 2 any error (bad input, bad usage). */
+enum { CLI_OK = 0, CLI_ERROR = 2 };
+
+/* Prints "mlshift: <message>" to stderr and returns CLI_ERROR. */
+int cli_fail(const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 1, 2)))
+#endif
+    ;
+
+/* An argument scanner: `--name VALUE` and `--name=VALUE` both work.
+ * cli_flag matches a flag without value; cli_value one with a value (then
+ * *val points at it); positional arguments are collected by the caller. */
+typedef struct cli_args {
+    int argc, i;
+    char **argv;
+    const char *cmd;      /* subcommand name, for messages */
+    int bad;              /* set when a value is missing */
+} cli_args;
+int cli_flag(cli_args *a, const char *name);
+int cli_value(cli_args *a, const char *name, const char **val);
+/* Strict number parsing for option values; reports and returns -1 on error. */
+int cli_parse_double(const char *opt, const char *s, double *out);
+int cli_parse_u64(const char *opt, const char *s, uint64_t *out);
+
+/* Reader options shared by every command that reads frames. */
+typedef struct cli_frames_opts {
+    mlshift_read_options read;
+    const char *dedup_key;      /* --dedup KEY */
+    const char *split;          /* --split TRAIN,VAL,TEST */
+    uint64_t seed;              /* --seed S */
+    const char *part;           /* --part train|val|test */
+    int quiet;                  /* --quiet: no progress */
+} cli_frames_opts;
+
+/* Help text for the shared options. */
+extern const char cli_frames_help[];
+
+/* Tries the shared options at a->i; returns 1 if one was consumed, 0 if
+ * the argument is not one of them, -1 on a bad value (reported). */
+int cli_frames_option(cli_args *a, cli_frames_opts *o);
+
+/* Reads files[0..n) into fr, then deduplicates, then splits: with --part,
+ * fr becomes that part; without it, parts[3] (if non-NULL) receives the
+ * three index lists (malloc'ed, sizes in counts[3]; the caller frees them),
+ * and a NULL parts makes --split without --part an error. file_end (n,),
+ * if non-NULL, receives the frame count after each file (before dedup and
+ * split). Reports errors itself and returns CLI_ERROR. */
+int cli_load_frames(const cli_frames_opts *o, char **files, size_t n,
+                    mlshift_frames **fr, size_t *parts[3], size_t counts[3],
+                    size_t *file_end);
+
+/* Subcommands. */
+int cmd_info(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+
+#endif /* MLSHIFT_CLI_H */

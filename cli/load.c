@@ -1,0 +1,224 @@
+/* SPDX-License-Identifier: MIT */
+/* The reader options every frame-reading command shares, and loading:
+ * read every file, deduplicate, split. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+const char cli_frames_help[] =
+    "Reading frames (every command that reads frames takes these):\n"
+    "  --format F          extxyz | npz | hdf5 (default: by file extension)\n"
+    "  --labels old|new    npz (rMD17): old = the original MD17 labels\n"
+    "                      (old_energies, old_forces), the paper's; default new\n"
+    "  --energy-key K      extxyz info key of the energy (default: energy,\n"
+    "                      then REF_energy, then Energy)\n"
+    "  --forces-key K      extxyz per-atom forces (default: forces, then\n"
+    "                      REF_forces, then force)\n"
+    "  --level L           HDF5 (ANI-1x) level of theory (default wb97x_dz)\n"
+    "  --require-energy    a frame without an energy is an error\n"
+    "  --require-forces    a frame without forces is an error\n"
+    "  --dedup KEY         keep the first frame of each value of info KEY\n"
+    "                      (rMD17: old_index, set by the npz reader)\n"
+    "  --split T,V,S       train, val, test sizes: counts (>= 1) or fractions\n"
+    "                      (< 1); S may be 'rest'; shuffled with --seed\n"
+    "  --seed S            split seed (default 0)\n"
+    "  --part train|val|test  use only that part of the split\n"
+    "  --quiet             no progress on stderr\n"
+    "Units inside mlshift: eV, Å. npz (MD17/rMD17) kcal/mol is divided by\n"
+    "23.0605; HDF5 hartree and bohr are converted (docs/formats-*.md).\n";
+
+int cli_frames_option(cli_args *a, cli_frames_opts *o)
+{
+    const char *v;
+    if (cli_value(a, "--format", &v)) {
+        if (strcmp(v, "extxyz") == 0 || strcmp(v, "xyz") == 0)
+            o->read.format = MLSHIFT_FORMAT_EXTXYZ;
+        else if (strcmp(v, "npz") == 0)
+            o->read.format = MLSHIFT_FORMAT_NPZ;
+        else if (strcmp(v, "hdf5") == 0 || strcmp(v, "h5") == 0)
+            o->read.format = MLSHIFT_FORMAT_HDF5;
+        else {
+            cli_fail("%s: --format: unknown format '%s' (extxyz, npz, hdf5)",
+                     a->cmd, v);
+            return -1;
+        }
+        return 1;
+    }
+    if (cli_value(a, "--labels", &v)) {
+        if (strcmp(v, "old") == 0)
+            o->read.labels_old = 1;
+        else if (strcmp(v, "new") == 0)
+            o->read.labels_old = 0;
+        else {
+            cli_fail("%s: --labels: '%s' is neither old nor new", a->cmd, v);
+            return -1;
+        }
+        return 1;
+    }
+    if (cli_value(a, "--energy-key", &o->read.energy_key) ||
+        cli_value(a, "--forces-key", &o->read.forces_key) ||
+        cli_value(a, "--level", &o->read.hdf5_level) ||
+        cli_value(a, "--dedup", &o->dedup_key) ||
+        cli_value(a, "--split", &o->split))
+        return 1;
+    if (cli_value(a, "--seed", &v))
+        return cli_parse_u64("--seed", v, &o->seed) ? -1 : 1;
+    if (cli_value(a, "--part", &v)) {
+        if (strcmp(v, "train") && strcmp(v, "val") && strcmp(v, "test")) {
+            cli_fail("%s: --part: '%s' is not train, val or test", a->cmd, v);
+            return -1;
+        }
+        o->part = v;
+        return 1;
+    }
+    if (cli_flag(a, "--require-energy")) {
+        o->read.require_energy = 1;
+        return 1;
+    }
+    if (cli_flag(a, "--require-forces")) {
+        o->read.require_forces = 1;
+        return 1;
+    }
+    if (cli_flag(a, "--quiet")) {
+        o->quiet = 1;
+        return 1;
+    }
+    return a->bad ? -1 : 0;
+}
+
+/* "T,V,S" with S optionally "rest" (or absent: the rest). */
+static int parse_split(const char *s, mlshift_split_spec *spec)
+{
+    double v[3] = {0, 0, -1};
+    char buf[256];
+    if (strlen(s) >= sizeof buf)
+        return cli_fail("--split: '%s' is too long", s);
+    strcpy(buf, s);
+    int k = 0;
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        if (k >= 3)
+            return cli_fail("--split: '%s' has more than three sizes", s);
+        if (k == 2 && strcmp(tok, "rest") == 0)
+            v[k] = -1;
+        else if (cli_parse_double("--split", tok, &v[k]) || v[k] < 0)
+            return cli_fail("--split: sizes are counts or fractions >= 0");
+        k++;
+    }
+    if (k < 2)
+        return cli_fail("--split: give at least TRAIN,VAL (e.g. 1000,100,rest)");
+    spec->train = v[0];
+    spec->val = v[1];
+    spec->test = v[2];
+    return 0;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+int cli_load_frames(const cli_frames_opts *o, char **files, size_t n,
+                    mlshift_frames **out, size_t *parts[3], size_t counts[3],
+                    size_t *file_end)
+{
+    mlshift_error err;
+    mlshift_frames *fr = mlshift_frames_create();
+    if (!fr)
+        return cli_fail("out of memory");
+    int tty = !o->quiet && isatty(2);
+    double t0 = now();
+    for (size_t k = 0; k < n; k++) {
+        if (mlshift_read(fr, files[k], &o->read, &err) != MLSHIFT_OK) {
+            if (tty && now() - t0 > 1.0)
+                fputc('\n', stderr);
+            mlshift_frames_destroy(fr);
+            return cli_fail("%s", err.message);
+        }
+        if (file_end)
+            file_end[k] = mlshift_frames_count(fr);
+        if (tty && now() - t0 > 1.0)
+            fprintf(stderr, "\rread %zu/%zu files, %zu frames", k + 1, n,
+                    mlshift_frames_count(fr));
+    }
+    if (tty && now() - t0 > 1.0)
+        fputc('\n', stderr);
+
+    size_t nf = mlshift_frames_count(fr);
+    if (o->dedup_key) {
+        size_t *idx = malloc((nf ? nf : 1) * sizeof *idx);
+        size_t m = 0;
+        mlshift_frames *d = mlshift_frames_create();
+        if (!idx || !d || mlshift_dedup(fr, o->dedup_key, idx, &m, &err) ||
+            mlshift_frames_select(d, fr, idx, m, &err)) {
+            free(idx);
+            mlshift_frames_destroy(d);
+            mlshift_frames_destroy(fr);
+            return cli_fail("--dedup %s: %s", o->dedup_key, err.message);
+        }
+        free(idx);
+        mlshift_frames_destroy(fr);
+        fr = d;
+        nf = m;
+    }
+
+    if (parts)
+        parts[0] = parts[1] = parts[2] = NULL;
+    if (o->split) {
+        mlshift_split_spec spec;
+        if (parse_split(o->split, &spec)) {
+            mlshift_frames_destroy(fr);
+            return CLI_ERROR;
+        }
+        size_t *perm = malloc((nf ? nf : 1) * sizeof *perm);
+        size_t c[3];
+        if (!perm || mlshift_split(nf, &spec, o->seed, perm, c, &err)) {
+            free(perm);
+            mlshift_frames_destroy(fr);
+            return cli_fail("--split %s: %s", o->split,
+                            perm ? err.message : "out of memory");
+        }
+        size_t *p[3] = {perm, perm + c[0], perm + c[0] + c[1]};
+        if (o->part) {
+            int which = o->part[0] == 't' ? (o->part[1] == 'r' ? 0 : 2) : 1;
+            mlshift_frames *d = mlshift_frames_create();
+            if (!d || mlshift_frames_select(d, fr, p[which], c[which], &err)) {
+                free(perm);
+                mlshift_frames_destroy(d);
+                mlshift_frames_destroy(fr);
+                return cli_fail("--part %s: %s", o->part, err.message);
+            }
+            mlshift_frames_destroy(fr);
+            fr = d;
+            free(perm);
+        } else if (parts) {
+            for (int k = 0; k < 3; k++) {
+                parts[k] = malloc((c[k] ? c[k] : 1) * sizeof **parts);
+                if (parts[k] && c[k])
+                    memcpy(parts[k], p[k], c[k] * sizeof **parts);
+                counts[k] = c[k];
+            }
+            free(perm);
+            if (!parts[0] || !parts[1] || !parts[2]) {
+                for (int k = 0; k < 3; k++)
+                    free(parts[k]);
+                mlshift_frames_destroy(fr);
+                return cli_fail("out of memory");
+            }
+        } else {
+            free(perm);
+            mlshift_frames_destroy(fr);
+            return cli_fail("--split needs --part train|val|test here");
+        }
+    } else if (o->part) {
+        mlshift_frames_destroy(fr);
+        return cli_fail("--part needs --split");
+    }
+    *out = fr;
+    return CLI_OK;
+}
