@@ -46,9 +46,9 @@ static char check_buf_[512];
 #if defined(__GNUC__)
 __attribute__((format(printf, 1, 2)))
 #endif
-static const char *check_msg_(const char *fmt, ...);
+static inline const char *check_msg_(const char *fmt, ...);
 #include <stdarg.h>
-static const char *check_msg_(const char *fmt, ...)
+static inline const char *check_msg_(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
