@@ -250,6 +250,32 @@ mlshift_status mlshift_neighbours_filter(mlshift_neighbours *out,
                                          double cutoff, mlshift_error *err);
 void mlshift_neighbours_free(mlshift_neighbours *nl);
 
+/* ----------------------------------------------------- Laplacian spectra */
+
+/* Workspace for spectra of graphs of up to max_n atoms (reusable; the
+ * compute calls allocate nothing). NULL when out of memory. */
+typedef struct mlshift_spectrum_ws mlshift_spectrum_ws;
+mlshift_spectrum_ws *mlshift_spectrum_ws_create(size_t max_n);
+void mlshift_spectrum_ws_destroy(mlshift_spectrum_ws *ws);
+
+/* Builds L = I − D^-1/2 A D^-1/2 (paper eq. 3) of the subgraph of nl with
+ * dist <= cutoff (cutoff <= nl->cutoff): A binary, no self loops (periodic
+ * self-images ignored), an isolated atom keeps L_ii = 1. The matrix (N, N),
+ * column-major, is then at mlshift_laplacian_matrix(ws). */
+mlshift_status mlshift_laplacian(mlshift_spectrum_ws *ws,
+                                 const mlshift_neighbours *nl, double cutoff,
+                                 mlshift_error *err);
+const double *mlshift_laplacian_matrix(const mlshift_spectrum_ws *ws);
+/* Eigenvalues (N,) of that Laplacian, ascending (LAPACK dsyevd). */
+mlshift_status mlshift_laplacian_spectrum(mlshift_spectrum_ws *ws,
+                                          const mlshift_neighbours *nl,
+                                          double cutoff, double *eig,
+                                          mlshift_error *err);
+/* Squared spectral distance (paper eq. 5): Σ_l (avg_l − eig_l)², the
+ * shorter of the two ascending spectra zero-padded at the end. */
+double mlshift_spectral_distance(const double *eig, size_t n,
+                                 const double *avg, size_t n_avg);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,0 +1,192 @@
+/* SPDX-License-Identifier: MIT */
+/* Normalised-Laplacian spectra against closed forms: path, cycle and
+ * complete graphs, isolated atoms, several components; the spectral
+ * distance by hand. The edge lists are built here by brute force so the
+ * test does not depend on the cell list.
+ *
+ * `test_laplacian --dump XYZ CUTOFF` prints the spectrum of the molecule in
+ * a plain "x y z" file, one eigenvalue a line, for the numpy reference. */
+#include "check.h"
+#include "mlshift.h"
+
+#define PI 3.14159265358979323846
+
+/* Full brute-force radius graph of n points (no cell) into nl. */
+static void brute(mlshift_neighbours *nl, size_t n, const double *x, double rc)
+{
+    free(nl->src);
+    free(nl->dst);
+    free(nl->dist);
+    free(nl->first);
+    nl->src = malloc((n * n + 1) * sizeof *nl->src);
+    nl->dst = malloc((n * n + 1) * sizeof *nl->dst);
+    nl->dist = malloc((n * n + 1) * sizeof *nl->dist);
+    nl->first = malloc((n + 1) * sizeof *nl->first);
+    nl->vec = NULL;
+    nl->shift = NULL;
+    nl->n_atoms = n;
+    nl->cutoff = rc;
+    size_t e = 0;
+    for (size_t i = 0; i < n; i++) {
+        nl->first[i] = e;
+        for (size_t j = 0; j < n; j++) {
+            double d2 = 0;
+            for (int k = 0; k < 3; k++)
+                d2 += (x[3 * j + k] - x[3 * i + k]) * (x[3 * j + k] - x[3 * i + k]);
+            double d = sqrt(d2);
+            if (i != j && d <= rc) {
+                nl->src[e] = (int32_t)i;
+                nl->dst[e] = (int32_t)j;
+                nl->dist[e++] = d;
+            }
+        }
+    }
+    nl->first[n] = e;
+    nl->n_edges = e;
+}
+
+static void free_brute(mlshift_neighbours *nl)
+{
+    free(nl->src);
+    free(nl->dst);
+    free(nl->dist);
+    free(nl->first);
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Spectrum of points x at cutoff rc compared with the sorted closed form. */
+static void check_spectrum(const char *what, size_t n, const double *x,
+                           double rc, double *want)
+{
+    mlshift_error err;
+    mlshift_neighbours nl = {0};
+    brute(&nl, n, x, rc);
+    mlshift_spectrum_ws *ws = mlshift_spectrum_ws_create(n);
+    double *eig = malloc(n * sizeof *eig);
+    CHECK(mlshift_laplacian_spectrum(ws, &nl, rc, eig, &err) == MLSHIFT_OK,
+          "%s: %s", what, err.message);
+    qsort(want, n, sizeof *want, cmp_double);
+    check_array_close(what, eig, want, n, 1e-12, 0);
+    int asc = 1;
+    for (size_t i = 1; i < n; i++)
+        asc &= eig[i] >= eig[i - 1];
+    CHECK(asc, "%s: ascending", what);
+    free(eig);
+    mlshift_spectrum_ws_destroy(ws);
+    free_brute(&nl);
+}
+
+static void closed_forms(void)
+{
+    enum { N = 12 };
+    double x[3 * N], want[N];
+    /* Path P_n (atoms 1 Å apart on a line, cutoff 1.5):
+     * λ_k = 1 − cos(πk/(n−1)), k = 0..n−1 (Chung, Spectral Graph Theory). */
+    for (int i = 0; i < N; i++) {
+        x[3 * i] = i;
+        x[3 * i + 1] = x[3 * i + 2] = 0;
+        want[i] = 1 - cos(PI * i / (N - 1));
+    }
+    check_spectrum("path P12", N, x, 1.5, want);
+    /* Cycle C_n (regular polygon of side 1, cutoff 1.1; next-nearest
+     * neighbours are 2cos(π/n) > 1.9 apart): λ_k = 1 − cos(2πk/n). */
+    double R = 0.5 / sin(PI / N);
+    for (int i = 0; i < N; i++) {
+        x[3 * i] = R * cos(2 * PI * i / N);
+        x[3 * i + 1] = R * sin(2 * PI * i / N);
+        x[3 * i + 2] = 0;
+        want[i] = 1 - cos(2 * PI * i / N);
+    }
+    check_spectrum("cycle C12", N, x, 1.1, want);
+    /* Complete K_n (everything within the cutoff): 0 once, n/(n−1) n−1
+     * times. */
+    for (int i = 0; i < N; i++)
+        want[i] = i ? (double)N / (N - 1) : 0.0;
+    check_spectrum("complete K12", N, x, 100.0, want);
+    /* All isolated: L = I, every eigenvalue 1. */
+    for (int i = 0; i < N; i++)
+        want[i] = 1.0;
+    check_spectrum("isolated atoms", N, x, 0.5, want);
+    /* Two far-apart triangles (K3 each) and two isolated atoms:
+     * 0, 0 (two components), 1.5 ×4, 1, 1 (isolated). */
+    double y[3 * 8] = {0, 0, 0, 1, 0, 0, 0.5, 0.8, 0,
+                       10, 0, 0, 11, 0, 0, 10.5, 0.8, 0,
+                       20, 0, 0, 30, 0, 0};
+    double w8[8] = {0, 0, 1.5, 1.5, 1.5, 1.5, 1, 1};
+    check_spectrum("two triangles + two isolated", 8, y, 1.2, w8);
+    /* One atom: L = [1]. */
+    double one[3] = {0, 0, 0}, w1[1] = {1};
+    check_spectrum("one atom", 1, one, 5.0, w1);
+}
+
+static void distance_and_errors(void)
+{
+    /* Eq. 5 by hand: (1 − 0)² + (2 − 1)² + (0 − 3)² (padding) = 11. */
+    double a[2] = {0, 1}, avg[3] = {1, 2, 3};
+    CHECK_CLOSE(mlshift_spectral_distance(a, 2, avg, 3), 11.0, 0, 1e-15,
+                "padded distance");
+    CHECK_CLOSE(mlshift_spectral_distance(avg, 3, a, 2), 11.0, 0, 1e-15,
+                "padding is symmetric");
+    CHECK(mlshift_spectral_distance(avg, 3, avg, 3) == 0.0, "self distance");
+
+    mlshift_error err;
+    mlshift_neighbours nl = {0};
+    double x[6] = {0, 0, 0, 1, 0, 0};
+    brute(&nl, 2, x, 2.0);
+    mlshift_spectrum_ws *ws = mlshift_spectrum_ws_create(1);
+    double eig[2];
+    CHECK(mlshift_laplacian_spectrum(ws, &nl, 2.0, eig, &err) == MLSHIFT_ERR_VALUE,
+          "graph larger than the workspace is refused");
+    mlshift_spectrum_ws_destroy(ws);
+    ws = mlshift_spectrum_ws_create(2);
+    CHECK(mlshift_laplacian_spectrum(ws, &nl, 3.0, eig, &err) == MLSHIFT_ERR_VALUE,
+          "cutoff beyond the list's is refused");
+    CHECK(mlshift_laplacian_spectrum(ws, &nl, 0.0, eig, &err) == MLSHIFT_ERR_VALUE,
+          "zero cutoff is refused");
+    /* Filtering inside: at 0.5 the pair is cut, both isolated. */
+    CHECK(mlshift_laplacian_spectrum(ws, &nl, 0.5, eig, &err) == MLSHIFT_OK &&
+          eig[0] == 1.0 && eig[1] == 1.0, "cutoff below the list's filters");
+    mlshift_spectrum_ws_destroy(ws);
+    free_brute(&nl);
+}
+
+static int dump(const char *path, double rc)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp)
+        return 2;
+    size_t n = 0, cap = 64;
+    double *x = malloc(cap * 3 * sizeof *x);
+    while (fscanf(fp, "%lf %lf %lf", &x[3 * n], &x[3 * n + 1], &x[3 * n + 2]) == 3)
+        if (++n == cap)
+            x = realloc(x, (cap *= 2) * 3 * sizeof *x);
+    fclose(fp);
+    mlshift_neighbours nl = {0};
+    mlshift_error err;
+    brute(&nl, n, x, rc);
+    mlshift_spectrum_ws *ws = mlshift_spectrum_ws_create(n);
+    double *eig = malloc((n ? n : 1) * sizeof *eig);
+    if (mlshift_laplacian_spectrum(ws, &nl, rc, eig, &err) != MLSHIFT_OK)
+        return 2;
+    for (size_t i = 0; i < n; i++)
+        printf("%.17g\n", eig[i]);
+    free(eig);
+    free(x);
+    mlshift_spectrum_ws_destroy(ws);
+    free_brute(&nl);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 4 && strcmp(argv[1], "--dump") == 0)
+        return dump(argv[2], atof(argv[3]));
+    closed_forms();
+    distance_and_errors();
+    return check_done();
+}
