@@ -173,9 +173,13 @@ mlshift_status mlshift_parse_npz(mlshift_frames *fr, const unsigned char *data,
                                  const mlshift_read_options *opt,
                                  mlshift_error *err);
 /* HDF5: the SPICE layout (conformations bohr, dft_total_energy hartree,
- * dft_total_gradient hartree/bohr → forces = −gradient in eV/Å) and the
+ * dft_total_gradient hartree/bohr → forces = −gradient in eV/Å), the
  * ANI-1x layout (coordinates Å, <level>.energy hartree, <level>.forces
- * hartree/Å), one group per molecule. */
+ * hartree/Å; NaN labels mean absent) and the ANI-2x/torchani layout
+ * (species (M, N), coordinates Å, energies hartree, forces hartree/Å), one
+ * group per molecule. Frames get info name=<group path> conf=<k>
+ * [smiles= subset=]; groups in name order, depth first
+ * (docs/formats-hdf5.md). */
 mlshift_status mlshift_read_hdf5(mlshift_frames *fr, const char *path,
                                  const mlshift_read_options *opt,
                                  mlshift_error *err);
@@ -275,6 +279,145 @@ mlshift_status mlshift_laplacian_spectrum(mlshift_spectrum_ws *ws,
  * shorter of the two ascending spectra zero-padded at the end. */
 double mlshift_spectral_distance(const double *eig, size_t n,
                                  const double *avg, size_t n_avg);
+
+/* ------------------------------------------------------ shift diagnostics */
+
+#define MLSHIFT_STATS_VERSION 1
+
+/* What a training set looks like along the paper's shift axes (§3.2, A.5).
+ * Standard deviations are population ones (numpy's default, ddof = 0). */
+typedef struct mlshift_train_stats {
+    double cutoff;                  /* Å, radius graph of the spectra */
+    size_t n_structures;
+    size_t element_atoms[119];      /* atoms of each element */
+    size_t natoms_max;              /* N_max, length of the spectrum */
+    double natoms_mean, natoms_std;
+    double carbon_mean, carbon_std; /* fraction of atoms that are carbon */
+    size_t n_force;                 /* structures with a force norm */
+    double force_norm_mean, force_norm_std;  /* eV/Å, (1/N) Σ_i |F_i| */
+    char force_source[128];         /* "labels", "prior:SPEC" or "none" */
+    double *spectrum;               /* (N_max,) average ascending spectrum,
+                                       each zero-padded at the end */
+    double spectral_mean, spectral_std;  /* eq. 5 of each training graph to
+                                            the average */
+    char *compositions;             /* distinct Hill formulas, each
+                                       NUL-terminated, back to back */
+    size_t n_compositions, compositions_len;
+} mlshift_train_stats;
+
+/* Computes the statistics of frames at `cutoff` Å. force_norms (n,) gives
+ * each structure's force norm (NaN = none), or NULL to take them from the
+ * frames' labels; source names where they came from (NULL: "labels").
+ * Fails on an empty set. Frees nothing in *out: call _free after. */
+mlshift_status mlshift_stats_compute(const mlshift_frames *frames,
+                                     double cutoff, const double *force_norms,
+                                     const char *source,
+                                     mlshift_train_stats *out,
+                                     mlshift_error *err);
+/* A versioned JSON file (docs/stats-format.md), written atomically. */
+mlshift_status mlshift_stats_write(const mlshift_train_stats *st,
+                                   const char *path, mlshift_error *err);
+mlshift_status mlshift_stats_read(mlshift_train_stats *st, const char *path,
+                                  mlshift_error *err);
+void mlshift_stats_free(mlshift_train_stats *st);
+/* The Hill formula of a frame ("C9H8O4": C, then H, then alphabetical;
+ * without carbon, all alphabetical) into buf. */
+void mlshift_formula(const mlshift_frame *f, char *buf, size_t cap);
+
+/* Out-of-distribution flags, as bits. */
+enum {
+    MLSHIFT_OOD_FEATURES = 1u << 0,     /* unseen element or composition */
+    MLSHIFT_OOD_SIZE = 1u << 1,         /* |N − mean| > std */
+    MLSHIFT_OOD_CARBON = 1u << 2,       /* |carbon fraction − mean| > std */
+    MLSHIFT_OOD_FORCE_NORM = 1u << 3,   /* |force norm − mean| > std */
+    MLSHIFT_OOD_CONNECTIVITY = 1u << 4  /* |D − mean D| > std */
+};
+
+/* One structure seen against the training statistics. */
+typedef struct mlshift_diagnosis {
+    size_t natoms;
+    int n_unseen_elements;          /* elements absent from training */
+    int unseen_elements[8];         /* the first 8 of them (Z) */
+    int composition_seen;           /* its Hill formula occurs in training */
+    double carbon_fraction;
+    double force_norm;              /* eV/Å, NaN when none was given */
+    double spectral_distance;       /* eq. 5 to the training average */
+    int padded;                     /* N > N_max: the average was padded */
+    unsigned ood;                   /* MLSHIFT_OOD_* */
+} mlshift_diagnosis;
+
+/* Reusable scratch for diagnosis and radius refinement (a neighbour list,
+ * a spectrum workspace, spectra). */
+typedef struct mlshift_shift_ws mlshift_shift_ws;
+mlshift_shift_ws *mlshift_shift_ws_create(void);
+void mlshift_shift_ws_destroy(mlshift_shift_ws *ws);
+
+/* Diagnoses frame f. force_norm: the structure's force norm (from labels or
+ * a prior), NaN if none (then no force-norm flag). The overall verdict is
+ * d->ood != 0. */
+mlshift_status mlshift_diagnose(const mlshift_train_stats *st,
+                                const mlshift_frame *f, double force_norm,
+                                mlshift_shift_ws *ws, mlshift_diagnosis *d,
+                                mlshift_error *err);
+
+/* Test-time radius refinement (paper eq. 4): the radius among radii[0..k)
+ * — and the training cutoff, always a candidate — whose spectrum is closest
+ * (eq. 5) to the training average. Ties go to the training cutoff, then to
+ * the smaller radius. The graph is built once at the largest radius and
+ * filtered for the others. distances (k,), if non-NULL, receives eq. 5 at
+ * each trial radius. */
+typedef struct mlshift_refinement {
+    double radius;                  /* Å, chosen */
+    double spectral_distance;       /* at the chosen radius */
+    double spectral_distance_train; /* at the training cutoff */
+    double degree_std;              /* std of node degrees at the chosen radius */
+    double degree_std_train;        /* … at the training cutoff */
+} mlshift_refinement;
+mlshift_status mlshift_refine_radius(const mlshift_train_stats *st,
+                                     const mlshift_frame *f,
+                                     const double *radii, size_t k,
+                                     mlshift_shift_ws *ws,
+                                     mlshift_refinement *out,
+                                     double *distances, mlshift_error *err);
+
+/* One radius for a set of structures (a molecule, for MD, where the radius
+ * must stay fixed): the candidate minimising the mean eq. 5 distance over
+ * frames idx[0..n) of fr, with the same candidates and ties as above. out
+ * holds means over the set. */
+mlshift_status mlshift_refine_radius_set(const mlshift_train_stats *st,
+                                         const mlshift_frames *fr,
+                                         const size_t *idx, size_t n,
+                                         const double *radii, size_t k,
+                                         mlshift_shift_ws *ws,
+                                         mlshift_refinement *out,
+                                         mlshift_error *err);
+
+/* Eq. 5 distance of frame f's spectrum at radius r to the training
+ * average, and (if non-NULL) the std of its node degrees. */
+mlshift_status mlshift_spectral_distance_at(const mlshift_train_stats *st,
+                                            const mlshift_frame *f, double r,
+                                            mlshift_shift_ws *ws, double *dist,
+                                            double *degree_std,
+                                            mlshift_error *err);
+
+/* Training graphs within spectral distance ε of a test graph (paper
+ * Fig. 19), counted through an index of the training spectra sorted by norm
+ * (exact: the norm bounds the candidates, eq. 5 decides). */
+typedef struct mlshift_spectral_index mlshift_spectral_index;
+mlshift_status mlshift_spectral_index_build(const mlshift_frames *train,
+                                            double cutoff,
+                                            mlshift_spectral_index **out,
+                                            mlshift_error *err);
+/* How many training spectra b have eq. 5 distance(eig, b) <= eps. */
+size_t mlshift_spectral_index_count(const mlshift_spectral_index *ix,
+                                    const double *eig, size_t n, double eps);
+size_t mlshift_spectral_index_size(const mlshift_spectral_index *ix);
+void mlshift_spectral_index_destroy(mlshift_spectral_index *ix);
+/* The ascending spectrum at `cutoff` of frame f into eig (f->natoms,):
+ * the same graph and Laplacian the diagnostics use. */
+mlshift_status mlshift_frame_spectrum(const mlshift_frame *f, double cutoff,
+                                      mlshift_shift_ws *ws, double *eig,
+                                      mlshift_error *err);
 
 #ifdef __cplusplus
 }
