@@ -64,5 +64,8 @@ int cli_load_frames(const cli_frames_opts *o, char **files, size_t n,
 /* Subcommands. */
 int cmd_info(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+int cmd_diagnose(int argc, char **argv);
+int cmd_refine_radius(int argc, char **argv);
 
 #endif /* MLSHIFT_CLI_H */

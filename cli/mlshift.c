@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* mlshift: the command. One file per subcommand; this one dispatches. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
@@ -14,6 +15,9 @@ typedef struct command {
 static const command commands[] = {
     {"info", cmd_info, "counts, elements, energies, force-norm statistics"},
     {"convert", cmd_convert, "frames to extxyz; dedup and seeded splits"},
+    {"stats", cmd_stats, "training statistics for the shift diagnostics"},
+    {"diagnose", cmd_diagnose, "OOD flags per axis against training statistics"},
+    {"refine-radius", cmd_refine_radius, "test-time radius refinement (eq. 4)"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
@@ -27,15 +31,24 @@ static void usage(FILE *fp)
             "\n"
             "commands:\n");
     for (size_t k = 0; k < N_COMMANDS; k++)
-        fprintf(fp, "  %-10s %s\n", commands[k].name, commands[k].summary);
+        fprintf(fp, "  %-14s %s\n", commands[k].name, commands[k].summary);
     fprintf(fp,
             "\n"
             "Data: $MLSHIFT_DATA (default ../shared/data). Units: eV, Å.\n"
             "Exit status: 0 success, 2 error (message on stderr).\n");
 }
 
+/* OpenBLAS's own setter (libopenblas exports it; declared here so the
+ * build does not depend on which cblas.h is first on the include path). */
+void openblas_set_num_threads(int num_threads);
+
 int main(int argc, char **argv)
 {
+    /* One BLAS thread unless the user asked for more: our matrices are
+     * small, and spinning threads on a busy machine were measured 10x
+     * slower (DESIGN.md, Threads). */
+    if (!getenv("OPENBLAS_NUM_THREADS") && !getenv("OMP_NUM_THREADS"))
+        openblas_set_num_threads(1);
     if (argc < 2) {
         usage(stderr);
         return CLI_ERROR;

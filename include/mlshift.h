@@ -123,6 +123,9 @@ mlshift_status mlshift_frames_select(mlshift_frames *dst,
 /* Looks up key in an extxyz info string; copies its (unquoted) value into
  * val (size cap). Returns 1 if found, 0 if not. */
 int mlshift_info_get(const char *info, const char *key, char *val, size_t cap);
+/* The Hill formula of a frame ("C9H8O4": C, then H, then alphabetical;
+ * without carbon, all alphabetical) into buf. */
+void mlshift_formula(const mlshift_frame *f, char *buf, size_t cap);
 /* Per-structure mean force norm: (1/N) Σ_i |F_i|, eV/Å; NaN without forces. */
 double mlshift_frame_mean_force_norm(const mlshift_frame *f);
 
@@ -211,9 +214,10 @@ typedef struct mlshift_split_spec {
 mlshift_status mlshift_split(size_t n, const mlshift_split_spec *spec,
                              uint64_t seed, size_t *perm, size_t counts[3],
                              mlshift_error *err);
-/* Indices of the first frame of each distinct value of info key `key`, in
- * order; frames without the key are kept. idx must hold count() entries;
- * *n_out receives how many were written. */
+/* Indices of the first frame of each distinct (composition, value of info
+ * key `key`) pair, in order — an index repeats across molecules (rMD17's
+ * old_index does), a frame does not; frames without the key are kept. idx
+ * must hold count() entries; *n_out receives how many were written. */
 mlshift_status mlshift_dedup(const mlshift_frames *fr, const char *key,
                              size_t *idx, size_t *n_out, mlshift_error *err);
 
@@ -300,6 +304,10 @@ typedef struct mlshift_train_stats {
                                        each zero-padded at the end */
     double spectral_mean, spectral_std;  /* eq. 5 of each training graph to
                                             the average */
+    /* Fraction of the training structures themselves that the 1-std rule
+     * flags on each axis: what a flag rate on test data compares with. */
+    double train_ood_size, train_ood_carbon, train_ood_force_norm,
+        train_ood_connectivity;
     char *compositions;             /* distinct Hill formulas, each
                                        NUL-terminated, back to back */
     size_t n_compositions, compositions_len;
@@ -320,9 +328,6 @@ mlshift_status mlshift_stats_write(const mlshift_train_stats *st,
 mlshift_status mlshift_stats_read(mlshift_train_stats *st, const char *path,
                                   mlshift_error *err);
 void mlshift_stats_free(mlshift_train_stats *st);
-/* The Hill formula of a frame ("C9H8O4": C, then H, then alphabetical;
- * without carbon, all alphabetical) into buf. */
-void mlshift_formula(const mlshift_frame *f, char *buf, size_t cap);
 
 /* Out-of-distribution flags, as bits. */
 enum {

@@ -6,6 +6,7 @@
 
 #include <ctype.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -291,4 +292,46 @@ double mlshift_frame_mean_force_norm(const mlshift_frame *f)
         s += sqrt(F[0] * F[0] + F[1] * F[1] + F[2] * F[2]);
     }
     return s / (double)f->natoms;
+}
+
+/* Hill order: C, H, then the rest alphabetically; without carbon, all
+ * alphabetically. */
+void mlshift_formula(const mlshift_frame *f, char *buf, size_t cap)
+{
+    size_t count[119] = {0};
+    for (size_t i = 0; i < f->natoms; i++)
+        if (f->numbers[i] >= 1 && f->numbers[i] <= 118)
+            count[f->numbers[i]]++;
+    int order[118], n = 0;
+    if (count[6]) {
+        order[n++] = 6;
+        if (count[1])
+            order[n++] = 1;
+    }
+    int rest[118], m = 0;
+    for (int z = 1; z <= 118; z++)
+        if (count[z] && !(count[6] && (z == 6 || z == 1)))
+            rest[m++] = z;
+    for (int a = 1; a < m; a++) /* insertion sort by symbol */
+        for (int b = a; b > 0 && strcmp(mlshift_element_symbol(rest[b - 1]),
+                                        mlshift_element_symbol(rest[b])) > 0; b--) {
+            int t = rest[b];
+            rest[b] = rest[b - 1];
+            rest[b - 1] = t;
+        }
+    for (int a = 0; a < m; a++)
+        order[n++] = rest[a];
+    size_t o = 0;
+    if (cap)
+        buf[0] = '\0';
+    for (int k = 0; k < n && o < cap; k++) {
+        int w = count[order[k]] > 1
+                    ? snprintf(buf + o, cap - o, "%s%zu",
+                               mlshift_element_symbol(order[k]), count[order[k]])
+                    : snprintf(buf + o, cap - o, "%s",
+                               mlshift_element_symbol(order[k]));
+        if (w < 0)
+            break;
+        o += (size_t)w;
+    }
 }

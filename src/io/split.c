@@ -128,8 +128,15 @@ mlshift_status mlshift_dedup(const mlshift_frames *fr, const char *key,
     if (!vals && fr->n)
         return ms_fail(err, MLSHIFT_ERR_NOMEM, "dedup: out of memory");
     for (size_t i = 0; i < fr->n; i++) {
+        /* The key is "formula|value": an index repeats across molecules
+         * (rMD17's old_index does), a frame does not. */
         char *v = vals + i * vcap;
-        if (!mlshift_info_get(fr->info + fr->info_off[i], key, v, vcap)) {
+        mlshift_frame f;
+        mlshift_frames_get(fr, i, &f);
+        mlshift_formula(&f, v, vcap / 2);
+        size_t fl = strlen(v);
+        v[fl++] = '|';
+        if (!mlshift_info_get(fr->info + fr->info_off[i], key, v + fl, vcap - fl)) {
             idx[n++] = i;
             continue;
         }

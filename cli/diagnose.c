@@ -1,0 +1,527 @@
+/* SPDX-License-Identifier: MIT */
+/* mlshift diagnose: is each test structure out of the training distribution,
+ * along which axis and by how much (paper §3.2, A.5; Figs 2, 6, 7, 11, 19). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "plot.h"
+
+static const char help[] =
+    "usage: mlshift diagnose --stats FILE TEST... [options] [reader options]\n"
+    "\n"
+    "Per test structure: atoms, unseen elements, composition, carbon fraction,\n"
+    "force norm (from the labels), spectral distance to the average training\n"
+    "spectrum (eq. 5), and an OOD flag per axis by the paper's rule (more than\n"
+    "one training std from the training mean): features (unseen element or\n"
+    "composition), size, carbon fraction, force norm, connectivity (one-sided:\n"
+    "farther than mean + std). Prints a summary with counts per axis and the\n"
+    "'isolated' counts (OOD on that axis only, as the paper filters).\n"
+    "\n"
+    "  --stats FILE        training statistics from mlshift stats (required)\n"
+    "  --csv FILE          per-structure table (header line; index, natoms,\n"
+    "                      force_norm, spectral_distance, ood_* columns, …)\n"
+    "  --json FILE         summary and per-structure records\n"
+    "  --neighbours EPS    count training graphs within spectral distance EPS\n"
+    "                      of each test graph (Fig. 19); needs --train\n"
+    "  --train FILE        training frames for --neighbours (repeatable)\n"
+    "  --errors PRED       predicted forces for the test frames, same order:\n"
+    "                      force MAE binned along each axis (Figs 2, 6, 7, 11)\n"
+    "  --pred-key K        per-atom key of the predictions (default pred_forces)\n"
+    "  --errors-csv FILE   where the binned MAE goes (required with --errors)\n"
+    "  --bins K            bins per axis (default 10)\n"
+    "  --plot FILE         .svg or .png of the binned MAE (with --errors)\n"
+    "\n"
+    "example: mlshift diagnose --stats train.stats "
+    "../shared/data/rmd17/rmd17_toluene_test_01.npz --labels old --csv d.csv\n\n";
+
+enum { AX_FEATURES, AX_SIZE, AX_CARBON, AX_FORCE, AX_CONN, N_AX };
+static const char *ax_name[N_AX] = {"features", "size", "carbon_fraction",
+                                    "force_norm", "connectivity"};
+static const unsigned ax_bit[N_AX] = {MLSHIFT_OOD_FEATURES, MLSHIFT_OOD_SIZE,
+                                      MLSHIFT_OOD_CARBON, MLSHIFT_OOD_FORCE_NORM,
+                                      MLSHIFT_OOD_CONNECTIVITY};
+
+typedef struct diag_opts {
+    const char *stats, *csv, *json, *errors, *errors_csv, *plot;
+    const char *pred_key;
+    double eps;             /* NaN: no neighbour counts */
+    size_t bins;
+    char **train;
+    size_t n_train;
+} diag_opts;
+
+static void csv_field(FILE *fp, double v)
+{
+    if (isfinite(v))
+        fprintf(fp, ",%.17g", v);
+    else
+        fputs(",", fp);
+}
+
+static void json_num(FILE *fp, double v)
+{
+    if (isfinite(v))
+        fprintf(fp, "%.17g", v);
+    else
+        fputs("null", fp);
+}
+
+/* Force MAE (mean |ΔF| over the 3N components, eV/Å) of each test frame
+ * against PRED; NaN where the test frame has no forces. */
+static int force_errors(const diag_opts *d, const cli_frames_opts *o,
+                        const mlshift_frames *test, double *mae)
+{
+    cli_frames_opts po = *o;
+    po.read.forces_key = d->pred_key;
+    po.read.require_forces = 1;
+    po.read.require_energy = 0;
+    po.dedup_key = NULL;
+    po.split = NULL;
+    po.part = NULL;
+    char *files[1] = {(char *)d->errors};
+    mlshift_frames *pred;
+    if (cli_load_frames(&po, files, 1, &pred, NULL, NULL, NULL))
+        return CLI_ERROR;
+    size_t n = mlshift_frames_count(test);
+    if (mlshift_frames_count(pred) != n) {
+        mlshift_frames_destroy(pred);
+        return cli_fail("%s: %zu frames but the test set has %zu", d->errors,
+                        mlshift_frames_count(pred), n);
+    }
+    for (size_t s = 0; s < n; s++) {
+        mlshift_frame f, p;
+        mlshift_frames_get(test, s, &f);
+        mlshift_frames_get(pred, s, &p);
+        if (p.natoms != f.natoms) {
+            mlshift_frames_destroy(pred);
+            return cli_fail("%s: frame %zu has %zu atoms, the test frame %zu",
+                            d->errors, s, p.natoms, f.natoms);
+        }
+        if (!f.forces) {
+            mae[s] = NAN;
+            continue;
+        }
+        double acc = 0;
+        for (size_t i = 0; i < 3 * f.natoms; i++)
+            acc += fabs(p.forces[i] - f.forces[i]);
+        mae[s] = acc / (double)(3 * f.natoms);
+    }
+    mlshift_frames_destroy(pred);
+    return CLI_OK;
+}
+
+/* Equal-width bins of x over its range; per bin the MAE weighted by atoms
+ * (the mean over every component in the bin), written as CSV rows. */
+static void bin_axis(FILE *fp, const char *axis, const double *x,
+                     const double *mae, const size_t *natoms, size_t n,
+                     size_t bins, double *cx, double *cy)
+{
+    double lo = INFINITY, hi = -INFINITY;
+    for (size_t s = 0; s < n; s++)
+        if (isfinite(x[s]) && isfinite(mae[s]))
+            lo = fmin(lo, x[s]), hi = fmax(hi, x[s]);
+    for (size_t b = 0; b < bins; b++)
+        cx[b] = cy[b] = NAN;
+    if (!isfinite(lo))
+        return;
+    double w = hi > lo ? (hi - lo) / (double)bins : 1.0;
+    for (size_t b = 0; b < bins; b++) {
+        double blo = lo + w * (double)b, bhi = b + 1 == bins ? hi : blo + w;
+        size_t count = 0;
+        double err = 0, atoms = 0;
+        for (size_t s = 0; s < n; s++) {
+            if (!isfinite(x[s]) || !isfinite(mae[s]))
+                continue;
+            size_t k = hi > lo ? (size_t)((x[s] - lo) / w) : 0;
+            if (k >= bins)
+                k = bins - 1;
+            if (k != b)
+                continue;
+            count++;
+            err += mae[s] * (double)natoms[s];
+            atoms += (double)natoms[s];
+        }
+        cx[b] = 0.5 * (blo + bhi);
+        cy[b] = count ? 1000 * err / atoms : NAN;
+        fprintf(fp, "%s,%zu,%.10g,%.10g,%zu,", axis, b, blo, bhi, count);
+        if (count)
+            fprintf(fp, "%.10g\n", cy[b]);
+        else
+            fprintf(fp, "\n");
+    }
+}
+
+static int write_errors(const diag_opts *d, const mlshift_train_stats *st,
+                        const mlshift_diagnosis *dg, const double *mae, size_t n)
+{
+    size_t B = d->bins;
+    double *x = malloc(4 * n * sizeof *x);
+    size_t *nat = malloc(n * sizeof *nat);
+    double *cx = malloc(8 * B * sizeof *cx);
+    if (!x || !nat || !cx) {
+        free(x), free(nat), free(cx);
+        return cli_fail("out of memory");
+    }
+    for (size_t s = 0; s < n; s++) {
+        x[s] = (double)dg[s].natoms;
+        x[n + s] = dg[s].carbon_fraction;
+        x[2 * n + s] = dg[s].force_norm;
+        x[3 * n + s] = dg[s].spectral_distance;
+        nat[s] = dg[s].natoms;
+    }
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", d->errors_csv);
+    FILE *fp = fopen(tmp, "w");
+    if (!fp) {
+        free(x), free(nat), free(cx);
+        return cli_fail("%s: cannot write", d->errors_csv);
+    }
+    static const char *axes[4] = {"natoms", "carbon_fraction", "force_norm",
+                                  "spectral_distance"};
+    fprintf(fp, "axis,bin,lo,hi,count,force_mae_meV_per_A\n");
+    for (int a = 0; a < 4; a++)
+        bin_axis(fp, axes[a], x + (size_t)a * n, mae, nat, n, B, cx + 2 * B * (size_t)a,
+                 cx + 2 * B * (size_t)a + B);
+    int bad = ferror(fp) | (fclose(fp) != 0);
+    if (bad || rename(tmp, d->errors_csv)) {
+        remove(tmp);
+        free(x), free(nat), free(cx);
+        return cli_fail("%s: write failed", d->errors_csv);
+    }
+    int rc = CLI_OK;
+    if (d->plot) {
+        plot_series ser[4];
+        plot_panel pan[4];
+        static const char *xl[4] = {"atoms per structure", "carbon fraction",
+                                    "force norm (eV/Å)",
+                                    "spectral distance to training"};
+        double mean[4] = {st->natoms_mean, st->carbon_mean, st->force_norm_mean,
+                          st->spectral_mean};
+        double sd[4] = {st->natoms_std, st->carbon_std, st->force_norm_std,
+                        st->spectral_std};
+        for (int a = 0; a < 4; a++) {
+            ser[a] = (plot_series){"force MAE", cx + 2 * B * (size_t)a,
+                                   cx + 2 * B * (size_t)a + B, B, "#d62728", 0, 0};
+            pan[a] = (plot_panel){axes[a], xl[a], "force MAE (meV/Å)", &ser[a], 1,
+                                  mean[a] - sd[a], mean[a] + sd[a], 0};
+            if (a == 3) /* connectivity's in-distribution side is one-sided */
+                pan[a].band_lo = 0;
+        }
+        rc = plot_write(d->plot, "Force error along each shift axis "
+                        "(grey: training mean ± std)", pan, 4);
+    }
+    free(x), free(nat), free(cx);
+    return rc;
+}
+
+static int write_csv(const diag_opts *d, const mlshift_frames *test,
+                     const mlshift_diagnosis *dg, const size_t *nb,
+                     const double *mae)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", d->csv);
+    FILE *fp = fopen(tmp, "w");
+    if (!fp)
+        return cli_fail("%s: cannot write", d->csv);
+    fprintf(fp, "index,natoms,formula,unseen_elements,composition_seen,"
+            "carbon_fraction,force_norm,spectral_distance,padded,ood_features,"
+            "ood_size,ood_carbon_fraction,ood_force_norm,ood_connectivity,ood_any%s%s\n",
+            nb ? ",neighbours" : "", mae ? ",force_mae" : "");
+    for (size_t s = 0; s < mlshift_frames_count(test); s++) {
+        mlshift_frame f;
+        mlshift_frames_get(test, s, &f);
+        char formula[256];
+        mlshift_formula(&f, formula, sizeof formula);
+        fprintf(fp, "%zu,%zu,%s,", s, dg[s].natoms, formula);
+        for (int k = 0; k < dg[s].n_unseen_elements && k < 8; k++)
+            fprintf(fp, "%s%s", k ? " " : "",
+                    mlshift_element_symbol(dg[s].unseen_elements[k]));
+        fprintf(fp, ",%d", dg[s].composition_seen);
+        csv_field(fp, dg[s].carbon_fraction);
+        csv_field(fp, dg[s].force_norm);
+        csv_field(fp, dg[s].spectral_distance);
+        fprintf(fp, ",%d", dg[s].padded);
+        for (int a = 0; a < N_AX; a++)
+            fprintf(fp, ",%d", (dg[s].ood & ax_bit[a]) != 0);
+        fprintf(fp, ",%d", dg[s].ood != 0);
+        if (nb)
+            fprintf(fp, ",%zu", nb[s]);
+        if (mae)
+            csv_field(fp, mae[s]);
+        fputc('\n', fp);
+    }
+    int bad = ferror(fp) | (fclose(fp) != 0);
+    if (bad || rename(tmp, d->csv)) {
+        remove(tmp);
+        return cli_fail("%s: write failed", d->csv);
+    }
+    return CLI_OK;
+}
+
+static int write_json(const diag_opts *d, const mlshift_train_stats *st,
+                      const mlshift_diagnosis *dg, size_t n, const size_t *ood,
+                      const size_t *iso, size_t any, size_t padded,
+                      const size_t *nb, const double *mae)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", d->json);
+    FILE *fp = fopen(tmp, "w");
+    if (!fp)
+        return cli_fail("%s: cannot write", d->json);
+    fprintf(fp, "{\"stats\": \"%s\", \"cutoff\": %.17g, \"structures\": %zu, "
+            "\"padded\": %zu, \"ood_any\": %zu, \"axes\": {", d->stats, st->cutoff,
+            n, padded, any);
+    for (int a = 0; a < N_AX; a++)
+        fprintf(fp, "%s\"%s\": {\"ood\": %zu, \"isolated\": %zu}", a ? ", " : "",
+                ax_name[a], ood[a], iso[a]);
+    fprintf(fp, "},\n \"per_structure\": [\n");
+    for (size_t s = 0; s < n; s++) {
+        fprintf(fp, "  {\"index\": %zu, \"natoms\": %zu, \"unseen_elements\": %d, "
+                "\"composition_seen\": %s, \"carbon_fraction\": ", s, dg[s].natoms,
+                dg[s].n_unseen_elements, dg[s].composition_seen ? "true" : "false");
+        json_num(fp, dg[s].carbon_fraction);
+        fprintf(fp, ", \"force_norm\": ");
+        json_num(fp, dg[s].force_norm);
+        fprintf(fp, ", \"spectral_distance\": ");
+        json_num(fp, dg[s].spectral_distance);
+        fprintf(fp, ", \"padded\": %s", dg[s].padded ? "true" : "false");
+        for (int a = 0; a < N_AX; a++)
+            fprintf(fp, ", \"ood_%s\": %s", ax_name[a],
+                    (dg[s].ood & ax_bit[a]) ? "true" : "false");
+        if (nb)
+            fprintf(fp, ", \"neighbours\": %zu", nb[s]);
+        if (mae) {
+            fprintf(fp, ", \"force_mae\": ");
+            json_num(fp, mae[s]);
+        }
+        fprintf(fp, "}%s\n", s + 1 < n ? "," : "");
+    }
+    fprintf(fp, " ]}\n");
+    int bad = ferror(fp) | (fclose(fp) != 0);
+    if (bad || rename(tmp, d->json)) {
+        remove(tmp);
+        return cli_fail("%s: write failed", d->json);
+    }
+    return CLI_OK;
+}
+
+static int run(const diag_opts *d, const cli_frames_opts *o, char **files,
+               size_t nfiles)
+{
+    mlshift_error err;
+    mlshift_train_stats st;
+    if (mlshift_stats_read(&st, d->stats, &err))
+        return cli_fail("%s", err.message);
+    mlshift_frames *test = NULL, *train = NULL;
+    mlshift_spectral_index *ix = NULL;
+    mlshift_shift_ws *ws = mlshift_shift_ws_create();
+    int rc = CLI_ERROR;
+    mlshift_diagnosis *dg = NULL;
+    size_t *nb = NULL;
+    double *mae = NULL, *eig = NULL;
+    if (!ws) {
+        cli_fail("out of memory");
+        goto done;
+    }
+    if (cli_load_frames(o, files, nfiles, &test, NULL, NULL, NULL))
+        goto done;
+    size_t n = mlshift_frames_count(test);
+    if (n == 0) {
+        cli_fail("diagnose: the test files hold no frames");
+        goto done;
+    }
+    dg = calloc(n, sizeof *dg);
+    if (!dg) {
+        cli_fail("out of memory");
+        goto done;
+    }
+    if (isfinite(d->eps)) {
+        cli_frames_opts to = *o;
+        to.split = NULL;
+        to.part = NULL;
+        if (cli_load_frames(&to, d->train, d->n_train, &train, NULL, NULL, NULL))
+            goto done;
+        if (mlshift_spectral_index_build(train, st.cutoff, &ix, &err)) {
+            cli_fail("--train: %s", err.message);
+            goto done;
+        }
+        nb = calloc(n, sizeof *nb);
+        eig = malloc(mlshift_frames_total_atoms(test) * sizeof *eig + 8);
+        if (!nb || !eig) {
+            cli_fail("out of memory");
+            goto done;
+        }
+    }
+    for (size_t s = 0; s < n; s++) {
+        mlshift_frame f;
+        mlshift_frames_get(test, s, &f);
+        double fn = mlshift_frame_mean_force_norm(&f);
+        if (mlshift_diagnose(&st, &f, fn, ws, &dg[s], &err)) {
+            cli_fail("test structure %zu: %s", s, err.message);
+            goto done;
+        }
+        if (ix) {
+            if (mlshift_frame_spectrum(&f, st.cutoff, ws, eig, &err)) {
+                cli_fail("test structure %zu: %s", s, err.message);
+                goto done;
+            }
+            nb[s] = mlshift_spectral_index_count(ix, eig, f.natoms, d->eps);
+        }
+    }
+    if (d->errors) {
+        mae = malloc(n * sizeof *mae);
+        if (!mae) {
+            cli_fail("out of memory");
+            goto done;
+        }
+        if (force_errors(d, o, test, mae) ||
+            write_errors(d, &st, dg, mae, n))
+            goto done;
+    }
+
+    size_t ood[N_AX] = {0}, iso[N_AX] = {0}, any = 0, padded = 0;
+    double dsum = 0;
+    for (size_t s = 0; s < n; s++) {
+        any += dg[s].ood != 0;
+        padded += dg[s].padded;
+        dsum += dg[s].spectral_distance;
+        for (int a = 0; a < N_AX; a++) {
+            ood[a] += (dg[s].ood & ax_bit[a]) != 0;
+            iso[a] += dg[s].ood == ax_bit[a];
+        }
+    }
+    printf("diagnosed %zu structures against %s (%zu training structures, "
+           "cutoff %g Å)\n", n, d->stats, st.n_structures, st.cutoff);
+    printf("  %-16s %8s %9s %8s   training mean ± std\n", "axis", "OOD",
+           "isolated", "train");
+    size_t n_elements = 0;
+    for (int z = 1; z <= 118; z++)
+        n_elements += st.element_atoms[z] > 0;
+    double mean[N_AX] = {NAN, st.natoms_mean, st.carbon_mean, st.force_norm_mean,
+                         st.spectral_mean};
+    double sd[N_AX] = {NAN, st.natoms_std, st.carbon_std, st.force_norm_std,
+                       st.spectral_std};
+    double rate[N_AX] = {0, st.train_ood_size, st.train_ood_carbon,
+                         st.train_ood_force_norm, st.train_ood_connectivity};
+    for (int a = 0; a < N_AX; a++) {
+        printf("  %-16s %8zu %9zu", ax_name[a], ood[a], iso[a]);
+        if (isfinite(rate[a]))
+            printf(" %7.1f%%", 100 * rate[a]);
+        else
+            printf(" %8s", "-");
+        if (a == AX_FEATURES)
+            printf("   %zu elements, %zu compositions seen\n", n_elements,
+                   st.n_compositions);
+        else
+            printf("   %.6g ± %.6g\n", mean[a], sd[a]);
+    }
+    printf("  %-16s %8zu\n", "any", any);
+    printf("  (train: the share of the training structures themselves that the "
+           "rule flags)\n");
+    printf("  mean spectral distance %.6g (training %.6g)\n", dsum / (double)n,
+           st.spectral_mean);
+    if (padded)
+        printf("  %zu structures are larger than the largest training structure "
+               "(%zu atoms): the average spectrum was padded with zeros\n",
+               padded, st.natoms_max);
+    if (!st.n_force)
+        printf("  the statistics carry no force norms: no force-norm flags\n");
+    if ((d->csv && write_csv(d, test, dg, nb, mae)) ||
+        (d->json && write_json(d, &st, dg, n, ood, iso, any, padded, nb, mae)))
+        goto done;
+    rc = CLI_OK;
+done:
+    free(dg);
+    free(nb);
+    free(mae);
+    free(eig);
+    mlshift_spectral_index_destroy(ix);
+    mlshift_shift_ws_destroy(ws);
+    mlshift_frames_destroy(train);
+    mlshift_frames_destroy(test);
+    mlshift_stats_free(&st);
+    return rc;
+}
+
+int cmd_diagnose(int argc, char **argv)
+{
+    cli_frames_opts o = {0};
+    diag_opts d = {0};
+    d.eps = NAN;
+    d.bins = 10;
+    d.pred_key = "pred_forces";
+    cli_args a = {argc, 1, argv, "diagnose", 0};
+    const char *v;
+    char **files = calloc((size_t)argc, sizeof *files);
+    d.train = calloc((size_t)argc, sizeof *d.train);
+    size_t nfiles = 0;
+    int rc = CLI_ERROR;
+    if (!files || !d.train) {
+        cli_fail("out of memory");
+        goto done;
+    }
+    for (; a.i < argc; a.i++) {
+        int r;
+        if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
+            printf("%s%s", help, cli_frames_help);
+            rc = CLI_OK;
+            goto done;
+        } else if (cli_value(&a, "--stats", &d.stats) || cli_value(&a, "--csv", &d.csv) ||
+                   cli_value(&a, "--json", &d.json) ||
+                   cli_value(&a, "--errors", &d.errors) ||
+                   cli_value(&a, "--errors-csv", &d.errors_csv) ||
+                   cli_value(&a, "--pred-key", &d.pred_key) ||
+                   cli_value(&a, "--plot", &d.plot)) {
+            continue;
+        } else if (cli_value(&a, "--train", &v)) {
+            d.train[d.n_train++] = (char *)v;
+        } else if (cli_value(&a, "--neighbours", &v) ||
+                   cli_value(&a, "--neighbors", &v)) {
+            if (cli_parse_double("--neighbours", v, &d.eps))
+                goto done;
+            if (d.eps < 0) {
+                cli_fail("diagnose: --neighbours EPS must be >= 0");
+                goto done;
+            }
+        } else if (cli_value(&a, "--bins", &v)) {
+            uint64_t b;
+            if (cli_parse_u64("--bins", v, &b))
+                goto done;
+            if (b < 1 || b > 1000) {
+                cli_fail("diagnose: --bins must be 1..1000");
+                goto done;
+            }
+            d.bins = (size_t)b;
+        } else if (a.bad) {
+            goto done;
+        } else if ((r = cli_frames_option(&a, &o)) != 0) {
+            if (r < 0)
+                goto done;
+        } else if (argv[a.i][0] == '-' && argv[a.i][1]) {
+            cli_fail("diagnose: unknown option '%s' (see mlshift diagnose --help)",
+                     argv[a.i]);
+            goto done;
+        } else {
+            files[nfiles++] = argv[a.i];
+        }
+    }
+    if (!d.stats)
+        cli_fail("diagnose: give the training statistics with --stats FILE");
+    else if (!nfiles)
+        cli_fail("diagnose: no test files (see mlshift diagnose --help)");
+    else if (isfinite(d.eps) && !d.n_train)
+        cli_fail("diagnose: --neighbours needs the training frames: --train FILE");
+    else if (d.errors && !d.errors_csv)
+        cli_fail("diagnose: --errors needs --errors-csv FILE for the binned MAE");
+    else if (d.plot && !d.errors)
+        cli_fail("diagnose: --plot draws the binned errors: give --errors PRED");
+    else
+        rc = run(&d, &o, files, nfiles);
+done:
+    free(files);
+    free(d.train);
+    return rc;
+}
