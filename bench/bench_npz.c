@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/* Reads all 50 rMD17 npz files (5 molecules × 5 splits × train/test, 1000
+ * frames each, stored members) and prints one JSON line per measurement:
+ * from disk (mlshift_read_npz) and from memory (mlshift_parse_npz, the
+ * files already loaded). Best of `repeats` runs. The numpy twin is
+ * bench/bench_npz.py. Data: $MLSHIFT_DATA (default ../shared/data). */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/util.h"
+#include "mlshift.h"
+
+enum { NFILES = 50, REPEATS = 5 };
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int main(void)
+{
+    static const char *mols[5] = {"aspirin", "benzene", "uracil", "naphthalene",
+                                  "toluene"};
+    const char *dir = getenv("MLSHIFT_DATA");
+    if (!dir || !*dir)
+        dir = "../shared/data";
+    static char paths[NFILES][4096];
+    int nf = 0;
+    for (int m = 0; m < 5; m++)
+        for (int s = 0; s < 2; s++)
+            for (int k = 1; k <= 5; k++)
+                snprintf(paths[nf++], sizeof paths[0], "%s/rmd17/rmd17_%s_%s_%02d.npz",
+                         dir, mols[m], s ? "test" : "train", k);
+
+    mlshift_error err;
+    char *bufs[NFILES];
+    size_t lens[NFILES], bytes = 0;
+    for (int i = 0; i < nf; i++) {
+        if (ms_read_file(paths[i], &bufs[i], &lens[i], &err) != MLSHIFT_OK) {
+            fprintf(stderr, "bench_npz: %s\n", err.message);
+            return 1;
+        }
+        bytes += lens[i];
+    }
+    for (int mode = 0; mode < 2; mode++) {
+        double best = 1e30;
+        size_t frames = 0, atoms = 0;
+        for (int r = 0; r < REPEATS; r++) {
+            mlshift_frames *fr = mlshift_frames_create();
+            double t0 = now();
+            for (int i = 0; i < nf; i++) {
+                mlshift_status st =
+                    mode == 0 ? mlshift_read_npz(fr, paths[i], NULL, &err)
+                              : mlshift_parse_npz(fr, (const unsigned char *)bufs[i],
+                                                  lens[i], paths[i], NULL, &err);
+                if (st != MLSHIFT_OK) {
+                    fprintf(stderr, "bench_npz: %s\n", err.message);
+                    return 1;
+                }
+            }
+            double t = now() - t0;
+            if (t < best)
+                best = t;
+            frames = mlshift_frames_count(fr);
+            atoms = mlshift_frames_total_atoms(fr);
+            mlshift_frames_destroy(fr);
+        }
+        printf("{\"bench\":\"npz_read\",\"impl\":\"mlshift\",\"source\":\"%s\","
+               "\"files\":%d,\"bytes\":%zu,\"frames\":%zu,\"atoms\":%zu,"
+               "\"repeats\":%d,\"seconds\":%.6f,\"frames_per_s\":%.0f,"
+               "\"mb_per_s\":%.1f}\n",
+               mode == 0 ? "disk" : "memory", nf, bytes, frames, atoms, REPEATS,
+               best, (double)frames / best, (double)bytes / best / 1e6);
+    }
+    for (int i = 0; i < nf; i++)
+        free(bufs[i]);
+    return 0;
+}
