@@ -17,10 +17,13 @@ export OMP_WAIT_POLICY ?= PASSIVE
 HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null)
 HDF5_LIBS   := $(shell pkg-config --libs hdf5 2>/dev/null || echo -lhdf5)
 
+# CFLAGS/LDFLAGS are the user's (optimisation, sanitizers); the language
+# and warning flags are always added, whatever is given on the command line.
 OPT      := $(if $(DEBUG),-O0,-O2)
 CFLAGS   ?= $(OPT) -g
-CFLAGS   += -std=c11 -Wall -Wextra -Wpedantic -fPIC -D_POSIX_C_SOURCE=200809L
-CFLAGS   += $(if $(NATIVE),-march=native,) $(if $(or $(WERROR),$(CI)),-Werror,)
+STD_FLAGS := -std=c11 -Wall -Wextra -Wpedantic -fPIC -D_POSIX_C_SOURCE=200809L \
+             $(if $(NATIVE),-march=native,) $(if $(or $(WERROR),$(CI)),-Werror,)
+ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS)
 CPPFLAGS += -Iinclude -Isrc $(HDF5_CFLAGS)
 LDLIBS   += $(HDF5_LIBS) -llapacke -lopenblas -lz -lm
 
@@ -43,25 +46,25 @@ all: $(B)/libmlshift.a $(B)/libmlshift.so $(B)/mlshift
 
 $(B)/obj/%.o: %.c $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 
 $(B)/libmlshift.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
 $(B)/libmlshift.so: $(LIB_OBJ)
-	$(CC) $(CFLAGS) -shared -Wl,-soname,libmlshift.so.0 -o $@ $^ $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libmlshift.so.0 -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
 $(B)/mlshift: $(CLI_OBJ) $(B)/libmlshift.a
-	$(CC) $(CFLAGS) -o $@ $(CLI_OBJ) $(B)/libmlshift.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(B)/libmlshift.a $(LDFLAGS) $(LDLIBS)
 
 $(B)/tests/%: tests/%.c $(B)/libmlshift.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libmlshift.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(B)/libmlshift.a $(LDFLAGS) $(LDLIBS)
 
 $(B)/bench/%: bench/%.c $(B)/libmlshift.a $(HEADERS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -o $@ $< $(B)/libmlshift.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(B)/libmlshift.a $(LDFLAGS) $(LDLIBS)
 
 deps:
 	@scripts/install-deps
