@@ -15,7 +15,7 @@
 #define PH 260.0
 #define ML 60.0
 #define MR 14.0
-#define MT 28.0
+#define MT 44.0
 #define MB 44.0
 
 static double nice_step(double range)
@@ -101,7 +101,7 @@ static void panel(FILE *fp, const plot_panel *p, double ox, double oy)
     for (size_t s = 0; s < p->n_series; s++) {
         const plot_series *sr = &p->series[s];
         const char *col = sr->color ? sr->color : "#1f77b4";
-        if (sr->points) {
+        if (sr->points || !sr->step) { /* markers; on plain lines too */
             for (size_t i = 0; i < sr->n; i++) {
                 double y = p->logy ? log10(sr->y[i]) : sr->y[i];
                 if (isfinite(sr->x[i]) && isfinite(y))
@@ -109,7 +109,8 @@ static void panel(FILE *fp, const plot_panel *p, double ox, double oy)
                             "fill=\"%s\" fill-opacity=\"0.7\"/>\n", SX(sr->x[i]),
                             SY(y), col);
             }
-        } else {
+        }
+        if (!sr->points) {
             fprintf(fp, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" "
                     "points=\"", col);
             double py = NAN;
@@ -124,11 +125,12 @@ static void panel(FILE *fp, const plot_panel *p, double ox, double oy)
             }
             fprintf(fp, "\"/>\n");
         }
-        /* legend */
-        fprintf(fp, "<rect x=\"%.1f\" y=\"%.1f\" width=\"10\" height=\"10\" "
-                "fill=\"%s\"/><text x=\"%.1f\" y=\"%.1f\">", ox + ML + 8,
-                oy + MT + 8 + 14.0 * (double)s, col, ox + ML + 22,
-                oy + MT + 17 + 14.0 * (double)s);
+        /* Legend: one row above the plot area, entries side by side. */
+        double lx = ox + ML + 118.0 * (double)(s % 3);
+        double ly = oy + MT - 6 - 12.0 * (double)((p->n_series - 1) / 3 - s / 3);
+        fprintf(fp, "<rect x=\"%.1f\" y=\"%.1f\" width=\"9\" height=\"9\" "
+                "fill=\"%s\"/><text x=\"%.1f\" y=\"%.1f\" font-size=\"10\">",
+                lx, ly - 8, col, lx + 12, ly);
         esc(fp, sr->label);
         fprintf(fp, "</text>\n");
     }
@@ -152,6 +154,9 @@ int plot_write(const char *path, const char *title, const plot_panel *panels,
         return cli_fail("%s: cannot write", tmp);
     size_t cols = n_panels < 4 ? n_panels : 4, rows = (n_panels + 3) / 4;
     double W = PW * (double)cols, H = PH * (double)rows + 30;
+    double tw = 8.5 * (double)strlen(title) + 40; /* room for the title */
+    if (W < tw)
+        W = tw;
     fprintf(fp, "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
             "height=\"%.0f\" viewBox=\"0 0 %.0f %.0f\">\n<rect width=\"100%%\" "
             "height=\"100%%\" fill=\"white\"/>\n<text x=\"%.1f\" y=\"20\" "

@@ -130,6 +130,9 @@ if r[0] == 0:
     for f in ("spec.svg", "deg.svg"):
         s = open(os.path.join(tmp, f)).read()
         check(s.startswith("<svg") and "</svg>" in s, "%s written" % f)
+    png = os.path.join(tmp, "deg.png")
+    r = run("refine-radius", "--stats", stats, os.path.join(tmp, "test.extxyz"), "--plot-degrees", png)
+    check(r[0] == 0 and open(png, "rb").read(8) == b"\x89PNG\r\n\x1a\n", "PNG plot: %s" % r[2])
     r = run("refine-radius", "--stats", stats, os.path.join(tmp, "test.extxyz"), "--radii", "4,4")
     check(r[0] == 2 and "twice" in r[2], "duplicated radii refused: %r" % r[2])
     r = run("refine-radius", "--stats", stats, os.path.join(tmp, "test.extxyz"), "--radii", "0,4")
