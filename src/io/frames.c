@@ -17,9 +17,17 @@ mlshift_frames *mlshift_frames_create(void)
     mlshift_frames *fr = calloc(1, sizeof *fr);
     if (!fr)
         return NULL;
+    /* Every array exists from the start, so a view of a zero-atom frame
+     * points into an allocation (pointer arithmetic on NULL is undefined). */
+    fr->cap_atoms = 16;
     fr->atom_off = calloc(1, sizeof *fr->atom_off);
     fr->info_off = calloc(1, sizeof *fr->info_off);
-    if (!fr->atom_off || !fr->info_off) {
+    fr->numbers = calloc(fr->cap_atoms, sizeof *fr->numbers);
+    fr->pos = calloc(fr->cap_atoms, 3 * sizeof *fr->pos);
+    fr->forces = calloc(fr->cap_atoms, 3 * sizeof *fr->forces);
+    fr->fixed = calloc(fr->cap_atoms, 1);
+    if (!fr->atom_off || !fr->info_off || !fr->numbers || !fr->pos ||
+        !fr->forces || !fr->fixed) {
         mlshift_frames_destroy(fr);
         return NULL;
     }
