@@ -21,7 +21,7 @@ HDF5_LIBS   := $(shell pkg-config --libs hdf5 2>/dev/null || echo -lhdf5)
 # and warning flags are always added, whatever is given on the command line.
 OPT      := $(if $(DEBUG),-O0,-O2)
 CFLAGS   ?= $(OPT) -g
-STD_FLAGS := -std=c11 -Wall -Wextra -Wpedantic -fPIC -D_POSIX_C_SOURCE=200809L \
+STD_FLAGS := -std=c11 -Wall -Wextra -Wpedantic -fPIC -fno-math-errno -D_POSIX_C_SOURCE=200809L \
              $(if $(NATIVE),-march=native,) $(if $(or $(WERROR),$(CI)),-Werror,)
 ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS)
 CPPFLAGS += -Iinclude -Isrc $(HDF5_CFLAGS)
@@ -44,7 +44,7 @@ HEADERS  := include/mlshift.h $(wildcard src/*/*.h) $(wildcard cli/*.h) tests/ch
 .PHONY: all check test test-san bench demo fuzz install clean deps
 all: $(B)/libmlshift.a $(B)/libmlshift.so $(B)/mlshift
 
-$(B)/obj/%.o: %.c $(HEADERS)
+$(B)/obj/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
 

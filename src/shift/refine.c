@@ -49,6 +49,44 @@ static int better(double d, double r, double best, double rbest, double rtrain)
     return r == rtrain || r < rbest;
 }
 
+/* Edges of ws->nl with dist <= r. The subgraphs are nested in r, so two
+ * radii with the same count have the same graph and the same spectrum. */
+static size_t edges_within(const mlshift_neighbours *nl, double r)
+{
+    size_t c = 0;
+    for (size_t e = 0; e < nl->n_edges; e++)
+        c += nl->dist[e] <= r;
+    return c;
+}
+
+/* Eq. 5 distance and degree std at radius r, reusing an earlier radius's
+ * result when the graph is the same (same edge count). cache holds n_cache
+ * (count, distance, degree std) triples. */
+static mlshift_status distance_cached(const mlshift_train_stats *st,
+                                      mlshift_shift_ws *ws, double r,
+                                      double (*cache)[3], size_t *n_cache,
+                                      double *dist, double *deg,
+                                      mlshift_error *err)
+{
+    double count = (double)edges_within(&ws->nl, r);
+    for (size_t c = 0; c < *n_cache; c++)
+        if (cache[c][0] == count) {
+            *dist = cache[c][1];
+            *deg = cache[c][2];
+            return MLSHIFT_OK;
+        }
+    mlshift_status s = ms_shift_spectrum(ws, r, deg, err);
+    if (s != MLSHIFT_OK)
+        return s;
+    *dist = mlshift_spectral_distance(ws->eig, ws->nl.n_atoms, st->spectrum,
+                                      st->natoms_max);
+    cache[*n_cache][0] = count;
+    cache[*n_cache][1] = *dist;
+    cache[*n_cache][2] = *deg;
+    (*n_cache)++;
+    return MLSHIFT_OK;
+}
+
 mlshift_status mlshift_refine_radius(const mlshift_train_stats *st,
                                      const mlshift_frame *f,
                                      const double *radii, size_t k,
@@ -65,27 +103,20 @@ mlshift_status mlshift_refine_radius(const mlshift_train_stats *st,
     s = ms_shift_graph(ws, f, rmax, err);
     if (s != MLSHIFT_OK)
         return s;
+    double small[17][3], (*cache)[3] = small;
+    if (k + 1 > 17 && !(cache = malloc((k + 1) * sizeof *cache)))
+        return ms_fail(err, MLSHIFT_ERR_NOMEM, "refine-radius: out of memory");
+    size_t n_cache = 0;
     double dtrain, degtrain;
-    s = ms_shift_spectrum(ws, st->cutoff, &degtrain, err);
-    if (s != MLSHIFT_OK)
-        return s;
-    dtrain = mlshift_spectral_distance(ws->eig, f->natoms, st->spectrum,
-                                       st->natoms_max);
+    s = distance_cached(st, ws, st->cutoff, cache, &n_cache, &dtrain, &degtrain, err);
     out->radius = st->cutoff;
     out->spectral_distance = out->spectral_distance_train = dtrain;
     out->degree_std = out->degree_std_train = degtrain;
-    for (size_t a = 0; a < k; a++) {
-        double deg, d;
-        if (radii[a] == st->cutoff) {
-            d = dtrain;
-            deg = degtrain;
-        } else {
-            s = ms_shift_spectrum(ws, radii[a], &deg, err);
-            if (s != MLSHIFT_OK)
-                return s;
-            d = mlshift_spectral_distance(ws->eig, f->natoms, st->spectrum,
-                                          st->natoms_max);
-        }
+    for (size_t a = 0; a < k && s == MLSHIFT_OK; a++) {
+        double d, deg;
+        s = distance_cached(st, ws, radii[a], cache, &n_cache, &d, &deg, err);
+        if (s != MLSHIFT_OK)
+            break;
         if (distances)
             distances[a] = d;
         if (better(d, radii[a], out->spectral_distance, out->radius, st->cutoff)) {
@@ -94,7 +125,9 @@ mlshift_status mlshift_refine_radius(const mlshift_train_stats *st,
             out->degree_std = deg;
         }
     }
-    return MLSHIFT_OK;
+    if (cache != small)
+        free(cache);
+    return s;
 }
 
 mlshift_status mlshift_refine_radius_set(const mlshift_train_stats *st,
