@@ -51,6 +51,22 @@ extern const char cli_frames_help[];
  * the argument is not one of them, -1 on a bad value (reported). */
 int cli_frames_option(cli_args *a, cli_frames_opts *o);
 
+/* The end every frame-reading command's argument loop shares, for the
+ * argument at a->i: a value missing from the command's own option (a->bad),
+ * a shared reader option, an unknown option (reported), or an input file
+ * (appended to files). Returns 0, or CLI_ERROR having reported. */
+int cli_frames_arg(cli_args *a, cli_frames_opts *o, char **files,
+                   size_t *nfiles);
+
+/* Output files the commands write (CSV, JSON): opened as a temporary
+ * beside `path`, renamed into place by cli_output_close only when every
+ * write succeeded, so no half-written file is ever left. */
+#include <stdio.h>
+typedef struct cli_output cli_output;
+FILE *cli_output_open(cli_output **out, const char *path);
+/* Returns 0, or CLI_ERROR having reported (the temporary is removed). */
+int cli_output_close(cli_output *out);
+
 /* Reads files[0..n) into fr, then deduplicates, then splits: with --part,
  * fr becomes that part; without it, parts[3] (if non-NULL) receives the
  * three index lists (malloc'ed, sizes in counts[3]; the caller frees them),

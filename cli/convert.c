@@ -45,7 +45,6 @@ int cmd_convert(int argc, char **argv)
     if (!files)
         return cli_fail("out of memory");
     for (; a.i < argc; a.i++) {
-        int r;
         if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
             printf("%s%s", help, cli_frames_help);
             free(files);
@@ -54,17 +53,8 @@ int cmd_convert(int argc, char **argv)
                    cli_value(&a, "--out-energy-key", &w.energy_key) ||
                    cli_value(&a, "--out-forces-key", &w.forces_key)) {
             continue;
-        } else if (a.bad) {
+        } else if (cli_frames_arg(&a, &o, files, &nfiles)) {
             goto done;
-        } else if ((r = cli_frames_option(&a, &o)) != 0) {
-            if (r < 0)
-                goto done;
-        } else if (argv[a.i][0] == '-' && argv[a.i][1]) {
-            cli_fail("convert: unknown option '%s' (see mlshift convert "
-                     "--help)", argv[a.i]);
-            goto done;
-        } else {
-            files[nfiles++] = argv[a.i];
         }
     }
     if (!nfiles) {

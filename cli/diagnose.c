@@ -172,12 +172,11 @@ static int write_errors(const diag_opts *d, const mlshift_train_stats *st,
         x[3 * n + s] = dg[s].spectral_distance;
         nat[s] = dg[s].natoms;
     }
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", d->errors_csv);
-    FILE *fp = fopen(tmp, "w");
+    cli_output *out;
+    FILE *fp = cli_output_open(&out, d->errors_csv);
     if (!fp) {
         free(x), free(nat), free(cx);
-        return cli_fail("%s: cannot write", d->errors_csv);
+        return CLI_ERROR;
     }
     static const char *axes[4] = {"natoms", "carbon_fraction", "force_norm",
                                   "spectral_distance"};
@@ -185,11 +184,9 @@ static int write_errors(const diag_opts *d, const mlshift_train_stats *st,
     for (int a = 0; a < 4; a++)
         bin_axis(fp, axes[a], x + (size_t)a * n, mae, nat, n, B, cx + 2 * B * (size_t)a,
                  cx + 2 * B * (size_t)a + B);
-    int bad = ferror(fp) | (fclose(fp) != 0);
-    if (bad || rename(tmp, d->errors_csv)) {
-        remove(tmp);
+    if (cli_output_close(out)) {
         free(x), free(nat), free(cx);
-        return cli_fail("%s: write failed", d->errors_csv);
+        return CLI_ERROR;
     }
     int rc = CLI_OK;
     if (d->plot) {
@@ -221,11 +218,10 @@ static int write_csv(const diag_opts *d, const mlshift_frames *test,
                      const mlshift_diagnosis *dg, const size_t *nb,
                      const double *mae)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", d->csv);
-    FILE *fp = fopen(tmp, "w");
+    cli_output *out;
+    FILE *fp = cli_output_open(&out, d->csv);
     if (!fp)
-        return cli_fail("%s: cannot write", d->csv);
+        return CLI_ERROR;
     fprintf(fp, "index,natoms,formula,unseen_elements,composition_seen,"
             "carbon_fraction,force_norm,spectral_distance,padded,ood_features,"
             "ood_size,ood_carbon_fraction,ood_force_norm,ood_connectivity,ood_any%s%s\n",
@@ -253,11 +249,8 @@ static int write_csv(const diag_opts *d, const mlshift_frames *test,
             csv_field(fp, mae[s]);
         fputc('\n', fp);
     }
-    int bad = ferror(fp) | (fclose(fp) != 0);
-    if (bad || rename(tmp, d->csv)) {
-        remove(tmp);
-        return cli_fail("%s: write failed", d->csv);
-    }
+    if (cli_output_close(out))
+        return CLI_ERROR;
     return CLI_OK;
 }
 
@@ -266,11 +259,10 @@ static int write_json(const diag_opts *d, const mlshift_train_stats *st,
                       const size_t *iso, size_t any, size_t padded,
                       const size_t *nb, const double *mae)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", d->json);
-    FILE *fp = fopen(tmp, "w");
+    cli_output *out;
+    FILE *fp = cli_output_open(&out, d->json);
     if (!fp)
-        return cli_fail("%s: cannot write", d->json);
+        return CLI_ERROR;
     fprintf(fp, "{\"stats\": \"%s\", \"cutoff\": %.17g, \"structures\": %zu, "
             "\"padded\": %zu, \"ood_any\": %zu, \"axes\": {", d->stats, st->cutoff,
             n, padded, any);
@@ -300,11 +292,8 @@ static int write_json(const diag_opts *d, const mlshift_train_stats *st,
         fprintf(fp, "}%s\n", s + 1 < n ? "," : "");
     }
     fprintf(fp, " ]}\n");
-    int bad = ferror(fp) | (fclose(fp) != 0);
-    if (bad || rename(tmp, d->json)) {
-        remove(tmp);
-        return cli_fail("%s: write failed", d->json);
-    }
+    if (cli_output_close(out))
+        return CLI_ERROR;
     return CLI_OK;
 }
 
@@ -464,7 +453,6 @@ int cmd_diagnose(int argc, char **argv)
         goto done;
     }
     for (; a.i < argc; a.i++) {
-        int r;
         if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
             printf("%s%s", help, cli_frames_help);
             rc = CLI_OK;
@@ -495,17 +483,8 @@ int cmd_diagnose(int argc, char **argv)
                 goto done;
             }
             d.bins = (size_t)b;
-        } else if (a.bad) {
+        } else if (cli_frames_arg(&a, &o, files, &nfiles)) {
             goto done;
-        } else if ((r = cli_frames_option(&a, &o)) != 0) {
-            if (r < 0)
-                goto done;
-        } else if (argv[a.i][0] == '-' && argv[a.i][1]) {
-            cli_fail("diagnose: unknown option '%s' (see mlshift diagnose --help)",
-                     argv[a.i]);
-            goto done;
-        } else {
-            files[nfiles++] = argv[a.i];
         }
     }
     if (!d.stats)

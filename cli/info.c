@@ -196,24 +196,15 @@ int cmd_info(int argc, char **argv)
     if (!files)
         return cli_fail("out of memory");
     for (; a.i < argc; a.i++) {
-        int r;
         if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
             printf("%s%s", help, cli_frames_help);
             free(files);
             return CLI_OK;
         } else if (cli_flag(&a, "--json")) {
             json = 1;
-        } else if ((r = cli_frames_option(&a, &o)) != 0) {
-            if (r < 0) {
-                free(files);
-                return CLI_ERROR;
-            }
-        } else if (argv[a.i][0] == '-' && argv[a.i][1]) {
+        } else if (cli_frames_arg(&a, &o, files, &nfiles)) {
             free(files);
-            return cli_fail("info: unknown option '%s' (see mlshift info "
-                            "--help)", argv[a.i]);
-        } else {
-            files[nfiles++] = argv[a.i];
+            return CLI_ERROR;
         }
     }
     if (!nfiles) {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "core/util.h"
 
 const char cli_frames_help[] =
     "Reading frames (every command that reads frames takes these):\n"
@@ -221,4 +222,53 @@ int cli_load_frames(const cli_frames_opts *o, char **files, size_t n,
     }
     *out = fr;
     return CLI_OK;
+}
+
+int cli_frames_arg(cli_args *a, cli_frames_opts *o, char **files,
+                   size_t *nfiles)
+{
+    if (a->bad)
+        return CLI_ERROR;
+    int r = cli_frames_option(a, o);
+    if (r < 0)
+        return CLI_ERROR;
+    if (r > 0)
+        return CLI_OK;
+    const char *arg = a->argv[a->i];
+    if (arg[0] == '-' && arg[1])
+        return cli_fail("%s: unknown option '%s' (see mlshift %s --help)",
+                        a->cmd, arg, a->cmd);
+    files[(*nfiles)++] = a->argv[a->i];
+    return CLI_OK;
+}
+
+struct cli_output {
+    ms_atomic_file af;
+};
+
+FILE *cli_output_open(cli_output **out, const char *path)
+{
+    mlshift_error err;
+    *out = malloc(sizeof **out);
+    if (!*out) {
+        cli_fail("out of memory");
+        return NULL;
+    }
+    if (ms_atomic_open(&(*out)->af, path, &err) != MLSHIFT_OK) {
+        cli_fail("%s", err.message);
+        free(*out);
+        *out = NULL;
+        return NULL;
+    }
+    return (*out)->af.fp;
+}
+
+int cli_output_close(cli_output *out)
+{
+    mlshift_error err;
+    int rc = CLI_OK;
+    if (ms_atomic_commit(&out->af, &err) != MLSHIFT_OK)
+        rc = cli_fail("%s", err.message);
+    free(out);
+    return rc;
 }

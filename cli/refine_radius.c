@@ -173,11 +173,10 @@ static int plot_degrees(const rr_opts *r, const mlshift_refinement *res, size_t 
 static int write_csv(const rr_opts *r, const mlshift_frames *test,
                      const mlshift_refinement *res, const double *dist)
 {
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", r->csv);
-    FILE *fp = fopen(tmp, "w");
+    cli_output *out;
+    FILE *fp = cli_output_open(&out, r->csv);
     if (!fp)
-        return cli_fail("%s: cannot write", r->csv);
+        return CLI_ERROR;
     fprintf(fp, "index,molecule,radius,spectral_distance,"
             "spectral_distance_train_cutoff,degree_std,degree_std_train_cutoff");
     for (size_t a = 0; a < r->k; a++)
@@ -198,11 +197,8 @@ static int write_csv(const rr_opts *r, const mlshift_frames *test,
             fprintf(fp, ",%.17g", dist[s * r->k + a]);
         fputc('\n', fp);
     }
-    int bad = ferror(fp) | (fclose(fp) != 0);
-    if (bad || rename(tmp, r->csv)) {
-        remove(tmp);
-        return cli_fail("%s: write failed", r->csv);
-    }
+    if (cli_output_close(out))
+        return CLI_ERROR;
     return CLI_OK;
 }
 
@@ -360,7 +356,6 @@ int cmd_refine_radius(int argc, char **argv)
     if (!files)
         return cli_fail("out of memory");
     for (; a.i < argc; a.i++) {
-        int q;
         if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
             printf("%s%s", help, cli_frames_help);
             rc = CLI_OK;
@@ -379,17 +374,8 @@ int cmd_refine_radius(int argc, char **argv)
             if (cli_parse_u64("--structure", v, &s))
                 goto done;
             r.structure = (long)s;
-        } else if (a.bad) {
+        } else if (cli_frames_arg(&a, &o, files, &nfiles)) {
             goto done;
-        } else if ((q = cli_frames_option(&a, &o)) != 0) {
-            if (q < 0)
-                goto done;
-        } else if (argv[a.i][0] == '-' && argv[a.i][1]) {
-            cli_fail("refine-radius: unknown option '%s' (see mlshift "
-                     "refine-radius --help)", argv[a.i]);
-            goto done;
-        } else {
-            files[nfiles++] = argv[a.i];
         }
     }
     if (!r.stats)

@@ -35,7 +35,6 @@ int cmd_stats(int argc, char **argv)
         return cli_fail("out of memory");
     int rc = CLI_ERROR;
     for (; a.i < argc; a.i++) {
-        int r;
         if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
             printf("%s%s", help, cli_frames_help);
             rc = CLI_OK;
@@ -49,17 +48,8 @@ int cmd_stats(int argc, char **argv)
                 cli_fail("stats: --cutoff must be positive");
                 goto done;
             }
-        } else if (a.bad) {
+        } else if (cli_frames_arg(&a, &o, files, &nfiles)) {
             goto done;
-        } else if ((r = cli_frames_option(&a, &o)) != 0) {
-            if (r < 0)
-                goto done;
-        } else if (argv[a.i][0] == '-' && argv[a.i][1]) {
-            cli_fail("stats: unknown option '%s' (see mlshift stats --help)",
-                     argv[a.i]);
-            goto done;
-        } else {
-            files[nfiles++] = argv[a.i];
         }
     }
     if (!nfiles) {
