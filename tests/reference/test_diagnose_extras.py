@@ -27,6 +27,11 @@ def spectra(R, r):
     return np.linalg.eigvalsh(np.eye(R.shape[1])[None] - dinv[:, :, None] * A * dinv[:, None, :])
 
 
+def dist(eig, avg):
+    n = max(len(eig), len(avg))
+    return ((np.pad(avg, (0, n - len(avg))) - np.pad(eig, (0, n - len(eig)))) ** 2).sum()
+
+
 def padded(E, n):
     return np.array([np.pad(e, (0, n - len(e))) for e in E])
 
@@ -139,6 +144,40 @@ if r[0] == 0:
     check(r[0] == 2 and "positive" in r[2], "zero radius refused: %r" % r[2])
     r = run("refine-radius", "--stats", stats, os.path.join(tmp, "test.extxyz"), "--radii", "3:9:x")
     check(r[0] == 2, "bad linspace refused")
+
+# Bad and degenerate input: clear errors, or documented results.
+def write(name, text):
+    p = os.path.join(tmp, name)
+    with open(p, "w") as fh:
+        fh.write(text)
+    return p
+
+
+empty = write("empty.xyz", "")
+r = run("stats", empty, "-o", os.path.join(tmp, "e.stats"))
+check(r[0] == 2 and "empty" in r[2] and not os.path.exists(os.path.join(tmp, "e.stats")),
+      "stats on no frames: %r" % r[2])
+for bad_cut in ("0", "-1", "nan", "x"):
+    r = run("stats", os.path.join(tmp, "tu.extxyz"), "--cutoff", bad_cut, "-o", os.path.join(tmp, "c.stats"))
+    check(r[0] == 2 and "--cutoff" in r[2], "--cutoff %s refused: %r" % (bad_cut, r[2]))
+one = write("one.xyz", "1\nProperties=species:S:1:pos:R:3\nC 0 0 0\n")
+iso = write("iso.xyz", "3\nProperties=species:S:1:pos:R:3\nH 0 0 0\nH 20 0 0\nH 0 20 0\n")
+r = run("diagnose", "--stats", stats, one, iso, "--json", os.path.join(tmp, "one.json"))
+check(r[0] == 0, "one-atom and all-isolated structures diagnose: %r" % r[2])
+if r[0] == 0:
+    recs = json.load(open(os.path.join(tmp, "one.json")))["per_structure"]
+    # Spectrum (1) and (1, 1, 1): distances to the average by hand.
+    close([recs[0]["spectral_distance"], recs[1]["spectral_distance"]],
+          [dist(np.array([1.0]), avg), dist(np.ones(3), avg)], 1e-12, 0,
+          "isolated atoms: spectrum of ones")
+r = run("refine-radius", "--stats", stats, one, iso)
+check(r[0] == 0, "refine-radius on one-atom and isolated structures: %r" % r[2])
+nan = write("nan.xyz", "2\nProperties=species:S:1:pos:R:3\nH 0 0 0\nH nan 0 0\n")
+r = run("diagnose", "--stats", stats, nan)
+check(r[0] == 2 and "nan.xyz:4" in r[2], "NaN position: %r" % r[2])
+old = write("old.stats", json.dumps({"format": "mlshift-train-stats", "version": 0}))
+r = run("refine-radius", "--stats", old, one)
+check(r[0] == 2 and "version 0" in r[2], "stats file of another version: %r" % r[2])
 r = run("diagnose", "--stats", os.path.join(tmp, "test.extxyz"), os.path.join(tmp, "test.extxyz"))
 check(r[0] == 2 and "test.extxyz" in r[2], "a frames file given as statistics: %r" % r[2])
 done()
