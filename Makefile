@@ -16,6 +16,8 @@ export OMP_WAIT_POLICY ?= PASSIVE
 
 HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null)
 HDF5_LIBS   := $(shell pkg-config --libs hdf5 2>/dev/null || echo -lhdf5)
+XTB_CFLAGS  := $(shell pkg-config --cflags xtb 2>/dev/null)
+XTB_LIBS    := $(shell pkg-config --libs xtb 2>/dev/null || echo -lxtb)
 
 # CFLAGS/LDFLAGS are the user's (optimisation, sanitizers); the language
 # and warning flags are always added, whatever is given on the command line.
@@ -24,8 +26,9 @@ CFLAGS   ?= $(OPT) -g
 STD_FLAGS := -std=c11 -Wall -Wextra -Wpedantic -fPIC -fno-math-errno -D_POSIX_C_SOURCE=200809L \
              $(if $(NATIVE),-march=native,) $(if $(or $(WERROR),$(CI)),-Werror,)
 ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS)
-CPPFLAGS += -Iinclude -Isrc $(HDF5_CFLAGS)
-LDLIBS   += $(HDF5_LIBS) -llapacke -lopenblas -lz -lm
+CPPFLAGS += -Iinclude -Isrc $(HDF5_CFLAGS) $(XTB_CFLAGS)
+LIBS_ALL := $(HDF5_LIBS) $(XTB_LIBS) -llapacke -lopenblas -lz -lm
+LDLIBS   += $(LIBS_ALL)
 
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \
              -fno-omit-frame-pointer
@@ -103,7 +106,7 @@ install: all
 	ln -sf libmlshift.so.0 $(DESTDIR)$(PREFIX)/lib/libmlshift.so
 	install -m 644 include/mlshift.h $(DESTDIR)$(PREFIX)/include/
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' \
-		-e 's|@LIBS@|$(HDF5_LIBS) -llapacke -lopenblas -lz -lm|g' \
+		-e 's|@LIBS@|$(LIBS_ALL)|g' \
 		mlshift.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mlshift.pc
 
 clean:

@@ -424,6 +424,38 @@ mlshift_status mlshift_frame_spectrum(const mlshift_frame *f, double cutoff,
                                       mlshift_shift_ws *ws, double *eig,
                                       mlshift_error *err);
 
+/* ------------------------------------------------------------------ priors */
+
+/* A cheap physical prior behind one calculator interface (labelling,
+ * diagnostics, TTT, MD and relaxation all use it). SPEC:
+ *   "lj" or "lj:FILE"   Lennard-Jones, UFF σ/ε by element (FILE overrides),
+ *                       Lorentz–Berthelot mixing, smooth cutoff
+ *   "emt"               effective-medium theory with ASE's parameters
+ *   "xtb:gfn2" | "xtb:gfn1" | "xtb:gfnff" [",charge=Q,uhf=U"]   libxtb
+ *   "sgdml:MODEL"       an sGDML model file (ours, or a 2018 sGDML .npz)
+ * A prior is not thread-safe; use one per thread. */
+typedef struct mlshift_prior mlshift_prior;
+
+/* What a prior can do, as bits of mlshift_prior_caps(). */
+enum {
+    MLSHIFT_PRIOR_PERIODIC = 1u << 0,   /* handles periodic cells */
+    MLSHIFT_PRIOR_VIRIAL = 1u << 1      /* returns a virial */
+};
+
+mlshift_status mlshift_prior_create(const char *spec, mlshift_prior **out,
+                                    mlshift_error *err);
+void mlshift_prior_destroy(mlshift_prior *p);
+/* The spec it was created from, e.g. "xtb:gfn2,charge=0,uhf=0". */
+const char *mlshift_prior_spec(const mlshift_prior *p);
+unsigned mlshift_prior_caps(const mlshift_prior *p);
+/* Energy (eV) and, when non-NULL, forces (N, 3) eV/Å and virial (3, 3) eV
+ * (W = −Σ r ⊗ ∂E/∂r, so the stress is −W/V) of frame f. A frame the prior
+ * cannot handle (an element it lacks parameters for, a periodic cell it
+ * cannot do, SCC failure) is an error naming the reason. */
+mlshift_status mlshift_prior_compute(mlshift_prior *p, const mlshift_frame *f,
+                                     double *energy, double *forces,
+                                     double *virial, mlshift_error *err);
+
 #ifdef __cplusplus
 }
 #endif

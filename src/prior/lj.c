@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: MIT */
+/* STUB — the lj prior is being written. */
+#include "../core/util.h"
+#include "prior.h"
+
+mlshift_status ms_prior_lj_create(const char *args, mlshift_prior *p,
+                                    mlshift_error *err)
+{
+    (void)args;
+    (void)p;
+    return ms_fail(err, MLSHIFT_ERR_UNSUPPORTED, "prior lj: not built yet");
+}
