@@ -18,6 +18,7 @@ static const command commands[] = {
     {"stats", cmd_stats, "training statistics for the shift diagnostics"},
     {"diagnose", cmd_diagnose, "OOD flags per axis against training statistics"},
     {"refine-radius", cmd_refine_radius, "test-time radius refinement (eq. 4)"},
+    {"label", cmd_label, "a cheap prior's energies and forces beside the labels"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
