@@ -77,6 +77,12 @@ int cli_load_frames(const cli_frames_opts *o, char **files, size_t n,
                     mlshift_frames **fr, size_t *parts[3], size_t counts[3],
                     size_t *file_end);
 
+/* Per-structure mean force norm (1/N) Σ_i |F_i| (eV/Å) of every frame of
+ * fr from the prior SPEC's forces, into norms (n,), with progress on a
+ * terminal. Reports errors and returns CLI_ERROR. */
+int cli_prior_force_norms(const char *spec, const mlshift_frames *fr,
+                          double *norms, int quiet);
+
 /* Subcommands. */
 int cmd_info(int argc, char **argv);
 int cmd_convert(int argc, char **argv);

@@ -21,6 +21,8 @@ static const char help[] =
     "'isolated' counts (OOD on that axis only, as the paper filters).\n"
     "\n"
     "  --stats FILE        training statistics from mlshift stats (required)\n"
+    "  --prior SPEC        force norms from this prior's forces (paper A.5:\n"
+    "                      no reference labels at test time); default: labels\n"
     "  --csv FILE          per-structure table (header line; index, natoms,\n"
     "                      force_norm, spectral_distance, ood_* columns, …)\n"
     "  --json FILE         summary and per-structure records\n"
@@ -45,7 +47,7 @@ static const unsigned ax_bit[N_AX] = {MLSHIFT_OOD_FEATURES, MLSHIFT_OOD_SIZE,
                                       MLSHIFT_OOD_CONNECTIVITY};
 
 typedef struct diag_opts {
-    const char *stats, *csv, *json, *errors, *errors_csv, *plot;
+    const char *stats, *csv, *json, *errors, *errors_csv, *plot, *prior;
     const char *pred_key;
     double eps;             /* NaN: no neighbour counts */
     size_t bins;
@@ -310,7 +312,7 @@ static int run(const diag_opts *d, const cli_frames_opts *o, char **files,
     int rc = CLI_ERROR;
     mlshift_diagnosis *dg = NULL;
     size_t *nb = NULL;
-    double *mae = NULL, *eig = NULL;
+    double *mae = NULL, *eig = NULL, *prior_fn = NULL;
     if (!ws) {
         cli_fail("out of memory");
         goto done;
@@ -344,10 +346,15 @@ static int run(const diag_opts *d, const cli_frames_opts *o, char **files,
             goto done;
         }
     }
+    if (d->prior) {
+        prior_fn = malloc(n * sizeof *prior_fn);
+        if (!prior_fn || cli_prior_force_norms(d->prior, test, prior_fn, o->quiet))
+            goto done;
+    }
     for (size_t s = 0; s < n; s++) {
         mlshift_frame f;
         mlshift_frames_get(test, s, &f);
-        double fn = mlshift_frame_mean_force_norm(&f);
+        double fn = prior_fn ? prior_fn[s] : mlshift_frame_mean_force_norm(&f);
         if (mlshift_diagnose(&st, &f, fn, ws, &dg[s], &err)) {
             cli_fail("test structure %zu: %s", s, err.message);
             goto done;
@@ -418,12 +425,17 @@ static int run(const diag_opts *d, const cli_frames_opts *o, char **files,
                padded, st.natoms_max);
     if (!st.n_force)
         printf("  the statistics carry no force norms: no force-norm flags\n");
+    else
+        printf("  force norms: test from %s%s, training from %s\n",
+               d->prior ? "the prior " : "the labels", d->prior ? d->prior : "",
+               st.force_source);
     if ((d->csv && write_csv(d, test, dg, nb, mae)) ||
         (d->json && write_json(d, &st, dg, n, ood, iso, any, padded, nb, mae)))
         goto done;
     rc = CLI_OK;
 done:
     free(dg);
+    free(prior_fn);
     free(nb);
     free(mae);
     free(eig);
@@ -458,6 +470,7 @@ int cmd_diagnose(int argc, char **argv)
             rc = CLI_OK;
             goto done;
         } else if (cli_value(&a, "--stats", &d.stats) || cli_value(&a, "--csv", &d.csv) ||
+                   cli_value(&a, "--prior", &d.prior) ||
                    cli_value(&a, "--json", &d.json) ||
                    cli_value(&a, "--errors", &d.errors) ||
                    cli_value(&a, "--errors-csv", &d.errors_csv) ||

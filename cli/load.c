@@ -272,3 +272,45 @@ int cli_output_close(cli_output *out)
     free(out);
     return rc;
 }
+
+int cli_prior_force_norms(const char *spec, const mlshift_frames *fr,
+                          double *norms, int quiet)
+{
+    mlshift_error err;
+    mlshift_prior *prior;
+    if (mlshift_prior_create(spec, &prior, &err))
+        return cli_fail("%s", err.message);
+    size_t n = mlshift_frames_count(fr), nmax = 0;
+    for (size_t s = 0; s < n; s++) {
+        mlshift_frame f;
+        mlshift_frames_get(fr, s, &f);
+        nmax = f.natoms > nmax ? f.natoms : nmax;
+    }
+    double *forces = malloc((nmax ? 3 * nmax : 1) * sizeof *forces);
+    if (!forces) {
+        mlshift_prior_destroy(prior);
+        return cli_fail("out of memory");
+    }
+    int tty = !quiet && isatty(2), rc = CLI_OK;
+    double t0 = now(), last = t0;
+    for (size_t s = 0; s < n && rc == CLI_OK; s++) {
+        mlshift_frame f;
+        double e;
+        mlshift_frames_get(fr, s, &f);
+        if (mlshift_prior_compute(prior, &f, &e, forces, NULL, &err)) {
+            rc = cli_fail("frame %zu: %s", s, err.message);
+            break;
+        }
+        f.forces = forces;
+        norms[s] = mlshift_frame_mean_force_norm(&f);
+        if (tty && now() - last > 0.5) {
+            last = now();
+            fprintf(stderr, "\r%s force norms: %zu/%zu", spec, s + 1, n);
+        }
+    }
+    if (tty && last > t0)
+        fputc('\n', stderr);
+    free(forces);
+    mlshift_prior_destroy(prior);
+    return rc;
+}

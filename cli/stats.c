@@ -19,6 +19,8 @@ static const char help[] =
     "\n"
     "  --cutoff R          radius-graph cutoff in Å (default 5.0, the paper's)\n"
     "  -o, --output FILE   where to write the statistics (atomically)\n"
+    "  --prior SPEC        force norms from this prior's forces instead of the\n"
+    "                      labels (lj, emt, xtb:gfn2, sgdml:MODEL)\n"
     "\n"
     "example: mlshift stats ../shared/data/rmd17/rmd17_aspirin_train_0*.npz "
     "--labels old --dedup old_index -o aspirin.stats\n\n";
@@ -27,7 +29,7 @@ int cmd_stats(int argc, char **argv)
 {
     cli_frames_opts o = {0};
     cli_args a = {argc, 1, argv, "stats", 0};
-    const char *out = NULL, *v;
+    const char *out = NULL, *v, *prior = NULL;
     double cutoff = 5.0;
     char **files = calloc((size_t)argc, sizeof *files);
     size_t nfiles = 0;
@@ -39,7 +41,8 @@ int cmd_stats(int argc, char **argv)
             printf("%s%s", help, cli_frames_help);
             rc = CLI_OK;
             goto done;
-        } else if (cli_value(&a, "-o", &out) || cli_value(&a, "--output", &out)) {
+        } else if (cli_value(&a, "-o", &out) || cli_value(&a, "--output", &out) ||
+                   cli_value(&a, "--prior", &prior)) {
             continue;
         } else if (cli_value(&a, "--cutoff", &v)) {
             if (cli_parse_double("--cutoff", v, &cutoff))
@@ -65,12 +68,25 @@ int cmd_stats(int argc, char **argv)
         goto done;
     mlshift_train_stats st;
     mlshift_error err;
-    if (mlshift_stats_compute(fr, cutoff, NULL, NULL, &st, &err) ||
+    double *norms = NULL;
+    char source[160];
+    if (prior) {
+        norms = malloc((mlshift_frames_count(fr) + 1) * sizeof *norms);
+        snprintf(source, sizeof source, "prior:%s", prior);
+        if (!norms || cli_prior_force_norms(prior, fr, norms, o.quiet)) {
+            free(norms);
+            mlshift_frames_destroy(fr);
+            goto done;
+        }
+    }
+    if (mlshift_stats_compute(fr, cutoff, norms, prior ? source : NULL, &st, &err) ||
         mlshift_stats_write(&st, out, &err)) {
         cli_fail("%s", err.message);
+        free(norms);
         mlshift_frames_destroy(fr);
         goto done;
     }
+    free(norms);
     if (!o.quiet)
         fprintf(stderr,
                 "mlshift: %zu structures, %zu compositions, N %.2f ± %.2f (max "

@@ -30,6 +30,28 @@ if r[0] == 0:
         close(b.get_potential_energy(), ase_read(src, k).get_potential_energy(), 0, 0,
               "frame %d keeps its DFT energy" % k)
     check(all(b.arrays["fixed"].sum() == 24 for b in got), "fixed flags kept")
+# Force norms from the prior (paper A.5): stats and diagnose --prior emt.
+import csv
+import json
+st = os.path.join(tmp, "oc20.stats")
+r = run("stats", src, "--prior", "emt", "-o", st, "--quiet")
+check(r[0] == 0, "stats --prior emt: %s" % r[2])
+if r[0] == 0:
+    frames = ase_read(src, ":")
+    fn = []
+    for a in frames:
+        a.calc = EMT()
+        fn.append(np.linalg.norm(a.get_forces(), axis=1).mean())
+    j = json.load(open(st))
+    check(j["force_norm"]["source"] == "prior:emt", "source recorded: %r" % j["force_norm"])
+    close([j["force_norm"]["mean"], j["force_norm"]["std"]], [np.mean(fn), np.std(fn)], 1e-9, 1e-8,
+          "training force norms from EMT")
+    d_csv = os.path.join(tmp, "d.csv")
+    r = run("diagnose", "--stats", st, src, "--prior", "emt", "--csv", d_csv)
+    check(r[0] == 0 and "from the prior emt" in r[1], "diagnose --prior emt: %s" % r[2])
+    if r[0] == 0:
+        got = [float(x["force_norm"]) for x in csv.DictReader(open(d_csv))]
+        close(got, fn, 1e-9, 1e-8, "test force norms from EMT")
 r = run("label", "--prior", "nonsense", src, "-o", out)
 check(r[0] == 2 and "nonsense" in r[2], "unknown prior: %r" % r[2])
 bad = os.path.join(tmp, "mixed.xyz")
