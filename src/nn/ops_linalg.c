@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/* Matrix product C = op(A)·op(B) through cblas_dgemm, op = identity or
+ * transpose (flags ta, tb).
+ *
+ * Backward. For C = X·Y (X = op(A), Y = op(B)) and gC = dL/dC:
+ *   dL/dX = gC·Yᵀ,  dL/dY = Xᵀ·gC.
+ * Mapping back through the transposes, with every product again a matmul
+ * (so the backward is itself differentiable):
+ *   ta = 0: gA = gC·op(B)ᵀ      = matmul(gC, B, 0, !tb)
+ *   ta = 1: gA = (gC·op(B)ᵀ)ᵀ   = op(B)·gCᵀ = matmul(B, gC, tb, 1)
+ *   tb = 0: gB = op(A)ᵀ·gC      = matmul(A, gC, !ta, 0)
+ *   tb = 1: gB = (op(A)ᵀ·gC)ᵀ   = gCᵀ·op(A) = matmul(gC, A, 1, ta)
+ * Matmul is bilinear: the second derivative comes from these rules alone. */
+#include "ops.h"
+
+#include <cblas.h>
+#include <limits.h>
+#include <string.h>
+
+static void matmul_backward(ms_graph *g, const ms_node *n, ms_t *gc, ms_t **gin,
+                            const int *need)
+{
+    ms_t *a = n->in[0], *b = n->in[1];
+    int ta = n->flags & 1, tb = (n->flags >> 1) & 1;
+    if (need[0])
+        gin[0] = ta ? ms_matmul(g, b, gc, tb, 1) : ms_matmul(g, gc, b, 0, !tb);
+    if (need[1])
+        gin[1] = tb ? ms_matmul(g, gc, a, 1, ta) : ms_matmul(g, a, gc, !ta, 0);
+}
+
+ms_t *ms_matmul(ms_graph *g, ms_t *a, ms_t *b, int ta, int tb)
+{
+    if (!a || !b)
+        return NULL;
+    if (a->ndim != 2 || b->ndim != 2)
+        return ms_graph_fail(g, MLSHIFT_ERR_VALUE,
+                             "matmul: operands must be 2-d (got %d-d and %d-d)",
+                             a->ndim, b->ndim);
+    ta = ta != 0;
+    tb = tb != 0;
+    size_t M = a->shape[ta], K = a->shape[!ta];
+    size_t K2 = b->shape[tb], N = b->shape[!tb];
+    if (K != K2)
+        return ms_graph_fail(g, MLSHIFT_ERR_VALUE,
+                             "matmul: inner dimensions differ (%zu vs %zu)", K, K2);
+    if (M > INT_MAX || N > INT_MAX || K > INT_MAX)
+        return ms_graph_fail(g, MLSHIFT_ERR_UNSUPPORTED,
+                             "matmul: a dimension exceeds the BLAS int range");
+    ms_t *c = ms_empty(g, 2, MS_SHAPE(M, N)); // (M, N)
+    if (!c)
+        return NULL;
+    if (M && N) {
+        if (K == 0)
+            memset(c->data, 0, M * N * sizeof(double));
+        else
+            cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
+                        tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0,
+                        a->data, (int)a->shape[1], b->data, (int)b->shape[1], 0.0,
+                        c->data, (int)N);
+    }
+    ms_node *nd = ms_record(g, c, "matmul", matmul_backward, 2, (ms_t *[]){a, b});
+    if (nd)
+        nd->flags = ta | (tb << 1);
+    return g->err.status == MLSHIFT_OK ? c : NULL;
+}

@@ -1,0 +1,129 @@
+/* SPDX-License-Identifier: MIT */
+/* Reverse-mode differentiation over the tape: ms_grad, the analogue of
+ * torch.autograd.grad(y, xs, seed, create_graph).
+ *
+ * The tape is the list of nodes in creation order, which is a topological
+ * order (an op's inputs exist before it). For L = ⟨seed, y⟩:
+ *   1. mark the tensors that depend on some x (a forward sweep up to y);
+ *   2. set ḡ(y) = seed and sweep the nodes backwards from y's node; for a
+ *      node whose output has a gradient and depends on an x, call its
+ *      backward rule for the inputs that depend on an x and add the results
+ *      into their gradients (a tensor used twice gets the sum, by ms_add);
+ *   3. return ḡ(x) for each x (zeros when L does not depend on x).
+ * Backward rules are written with the ops themselves, so with create_graph
+ * the sweep appends its own nodes to the tape (after y, so this sweep does
+ * not visit them) and ḡ(x) is an ordinary recorded tensor: F = −ḡ(r) can
+ * enter a loss that is differentiated again, by another ms_grad call whose
+ * forward sweep now runs through the nodes of the first backward pass.
+ * Without create_graph, recording is switched off during the sweep (as
+ * torch.no_grad), so the gradients are plain constants. */
+#include "ops.h"
+
+#include <string.h>
+
+#define MS_GRAD_STACK_IN 8
+
+mlshift_status ms_grad(ms_graph *g, ms_t *y, ms_t *seed, size_t n, ms_t *const *xs,
+                       ms_t **out, int create_graph)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = NULL;
+    if (g->err.status != MLSHIFT_OK)
+        return g->err.status;
+    if (!y) {
+        ms_graph_fail(g, MLSHIFT_ERR_VALUE, "grad: no output tensor");
+        return g->err.status;
+    }
+    for (size_t i = 0; i < n; i++)
+        if (!xs[i]) {
+            ms_graph_fail(g, MLSHIFT_ERR_VALUE, "grad: input %zu is NULL", i);
+            return g->err.status;
+        }
+    if (seed && !ms_same_shape(seed, y)) {
+        ms_graph_fail(g, MLSHIFT_ERR_VALUE, "grad: seed and output shapes differ");
+        return g->err.status;
+    }
+    if (!seed) {
+        if (y->numel != 1) {
+            ms_graph_fail(g, MLSHIFT_ERR_VALUE,
+                          "grad: output has %zu entries; give a seed", y->numel);
+            return g->err.status;
+        }
+        seed = ms_full(g, y->ndim, y->shape, 1.0);
+        if (!seed)
+            return g->err.status;
+    }
+
+    size_t T = g->n_tensors; /* every tensor on the tape has id < T */
+    unsigned char *dep = ms_arena_alloc(&g->arena, T);       // (T)
+    ms_t **grad = ms_arena_alloc(&g->arena, T * sizeof *grad); // (T)
+    if (!dep || !grad) {
+        ms_graph_fail(g, MLSHIFT_ERR_NOMEM, "grad: out of memory");
+        return g->err.status;
+    }
+    memset(dep, 0, T);
+    memset(grad, 0, T * sizeof *grad);
+    for (size_t i = 0; i < n; i++)
+        dep[xs[i]->id] = 1;
+
+    /* 1. forward sweep: which tensors depend on an x */
+    ms_node *stop = y->node;
+    if (stop)
+        for (ms_node *nd = g->first; nd; nd = nd->next) {
+            for (int i = 0; i < nd->nin; i++)
+                if (dep[nd->in[i]->id]) {
+                    dep[nd->out->id] = 1;
+                    break;
+                }
+            if (nd == stop)
+                break;
+        }
+
+    /* 2. backward sweep */
+    grad[y->id] = seed;
+    int saved_no_grad = g->no_grad;
+    g->no_grad = !create_graph;
+    ms_t *gin_stack[MS_GRAD_STACK_IN];
+    int need_stack[MS_GRAD_STACK_IN];
+    for (ms_node *nd = stop; nd && g->err.status == MLSHIFT_OK; nd = nd->prev) {
+        ms_t *gout = grad[nd->out->id];
+        if (!gout || !dep[nd->out->id])
+            continue;
+        ms_t **gin = gin_stack;
+        int *need = need_stack;
+        if (nd->nin > MS_GRAD_STACK_IN) {
+            gin = ms_arena_alloc(&g->arena, (size_t)nd->nin * sizeof *gin);
+            need = ms_arena_alloc(&g->arena, (size_t)nd->nin * sizeof *need);
+            if (!gin || !need) {
+                ms_graph_fail(g, MLSHIFT_ERR_NOMEM, "grad: out of memory");
+                break;
+            }
+        }
+        int any = 0;
+        for (int i = 0; i < nd->nin; i++) {
+            gin[i] = NULL;
+            need[i] = dep[nd->in[i]->id];
+            any |= need[i];
+        }
+        if (!any)
+            continue;
+        nd->backward(g, nd, gout, gin, need);
+        for (int i = 0; i < nd->nin && g->err.status == MLSHIFT_OK; i++) {
+            if (!need[i] || !gin[i])
+                continue;
+            size_t id = nd->in[i]->id;
+            grad[id] = grad[id] ? ms_add(g, grad[id], gin[i]) : gin[i];
+        }
+    }
+    g->no_grad = saved_no_grad;
+    if (g->err.status != MLSHIFT_OK)
+        return g->err.status;
+
+    /* 3. results */
+    for (size_t i = 0; i < n; i++) {
+        out[i] = grad[xs[i]->id];
+        if (!out[i])
+            out[i] = ms_zeros(g, xs[i]->ndim, xs[i]->shape);
+    }
+    return g->err.status;
+}

@@ -1,0 +1,168 @@
+/* SPDX-License-Identifier: MIT */
+/* Graph lifetime, tensor creation and op recording (see tensor.h). */
+#include "tensor.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+void ms_graph_init(ms_graph *g, size_t arena_bytes)
+{
+    memset(g, 0, sizeof *g);
+    g->arena.min_block = arena_bytes;
+}
+
+void ms_graph_reset(ms_graph *g)
+{
+    ms_arena_reset(&g->arena);
+    g->first = g->last = NULL;
+    g->n_nodes = 0;
+    g->n_tensors = 0;
+    g->no_grad = 0;
+    g->err.status = MLSHIFT_OK;
+    g->err.message[0] = '\0';
+}
+
+void ms_graph_free(ms_graph *g)
+{
+    ms_arena_free(&g->arena);
+    g->first = g->last = NULL;
+    g->n_nodes = g->n_tensors = 0;
+}
+
+void *ms_graph_fail(ms_graph *g, mlshift_status s, const char *fmt, ...)
+{
+    if (g->err.status != MLSHIFT_OK)
+        return NULL;
+    g->err.status = s;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g->err.message, sizeof g->err.message, fmt, ap);
+    va_end(ap);
+    return NULL;
+}
+
+int ms_same_shape(const ms_t *a, const ms_t *b)
+{
+    if (a->ndim != b->ndim)
+        return 0;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->shape[d] != b->shape[d])
+            return 0;
+    return 1;
+}
+
+/* The struct only, with shape and numel set; data NULL. */
+static ms_t *tensor_head(ms_graph *g, int ndim, const size_t *shape)
+{
+    if (g->err.status != MLSHIFT_OK)
+        return NULL;
+    if (ndim < 0 || ndim > MS_MAXDIM)
+        return ms_graph_fail(g, MLSHIFT_ERR_VALUE, "tensor: %d dimensions (at most %d)",
+                             ndim, MS_MAXDIM);
+    ms_t *t = ms_arena_alloc(&g->arena, sizeof *t);
+    if (!t)
+        return ms_graph_fail(g, MLSHIFT_ERR_NOMEM, "tensor: out of memory");
+    t->ndim = ndim;
+    t->numel = 1;
+    for (int d = 0; d < MS_MAXDIM; d++) {
+        t->shape[d] = d < ndim ? shape[d] : 1;
+        if (d < ndim) {
+            if (t->shape[d] && t->numel > SIZE_MAX / sizeof(double) / t->shape[d])
+                return ms_graph_fail(g, MLSHIFT_ERR_VALUE, "tensor: size overflows");
+            t->numel *= t->shape[d];
+        }
+    }
+    t->data = NULL;
+    t->requires_grad = 0;
+    t->node = NULL;
+    t->id = g->n_tensors++;
+    return t;
+}
+
+ms_t *ms_empty(ms_graph *g, int ndim, const size_t *shape)
+{
+    ms_t *t = tensor_head(g, ndim, shape);
+    if (!t)
+        return NULL;
+    t->data = ms_arena_alloc(&g->arena, t->numel * sizeof(double));
+    if (!t->data)
+        return ms_graph_fail(g, MLSHIFT_ERR_NOMEM, "tensor: out of memory (%zu doubles)",
+                             t->numel);
+    return t;
+}
+
+ms_t *ms_empty_like(ms_graph *g, const ms_t *a)
+{
+    return a ? ms_empty(g, a->ndim, a->shape) : NULL;
+}
+
+ms_t *ms_zeros(ms_graph *g, int ndim, const size_t *shape)
+{
+    ms_t *t = ms_empty(g, ndim, shape);
+    if (t)
+        memset(t->data, 0, t->numel * sizeof(double));
+    return t;
+}
+
+ms_t *ms_full(ms_graph *g, int ndim, const size_t *shape, double v)
+{
+    ms_t *t = ms_empty(g, ndim, shape);
+    if (t)
+        for (size_t i = 0; i < t->numel; i++)
+            t->data[i] = v;
+    return t;
+}
+
+ms_t *ms_const(ms_graph *g, int ndim, const size_t *shape, const double *data)
+{
+    ms_t *t = ms_empty(g, ndim, shape);
+    if (t && t->numel)
+        memcpy(t->data, data, t->numel * sizeof(double));
+    return t;
+}
+
+ms_t *ms_wrap(ms_graph *g, int ndim, const size_t *shape, double *data,
+              int requires_grad)
+{
+    ms_t *t = tensor_head(g, ndim, shape);
+    if (!t)
+        return NULL;
+    t->data = data;
+    t->requires_grad = requires_grad != 0;
+    return t;
+}
+
+ms_node *ms_record(ms_graph *g, ms_t *out, const char *name,
+                   ms_backward_fn backward, int nin, ms_t *const *in)
+{
+    if (g->no_grad || g->err.status != MLSHIFT_OK)
+        return NULL;
+    int any = 0;
+    for (int i = 0; i < nin; i++)
+        any |= in[i]->requires_grad;
+    if (!any)
+        return NULL;
+    ms_node *n = ms_arena_alloc(&g->arena, sizeof *n);
+    ms_t **ins = ms_arena_alloc(&g->arena, (size_t)nin * sizeof *ins);
+    if (!n || !ins)
+        return ms_graph_fail(g, MLSHIFT_ERR_NOMEM, "%s: out of memory for the tape", name);
+    memset(n, 0, sizeof *n);
+    for (int i = 0; i < nin; i++)
+        ins[i] = in[i];
+    n->name = name;
+    n->backward = backward;
+    n->nin = nin;
+    n->in = ins;
+    n->out = out;
+    n->prev = g->last;
+    if (g->last)
+        g->last->next = n;
+    else
+        g->first = n;
+    g->last = n;
+    g->n_nodes++;
+    out->node = n;
+    out->requires_grad = 1;
+    return n;
+}

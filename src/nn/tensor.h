@@ -1,0 +1,111 @@
+/* SPDX-License-Identifier: MIT */
+/* Dense double tensors and the tape (graph) that records operations on them.
+ *
+ * A tensor is row-major with at most MS_MAXDIM = 3 dimensions (shapes such
+ * as (N, F), (E, 3), (N, 3, F)); ndim = 0 is a scalar (numel 1). Tensors are
+ * immutable once an op has produced them, so views (reshape) may share data.
+ *
+ * Every tensor struct and every tape node lives in the graph's arena and is
+ * forgotten by ms_graph_reset() once per step. Parameters and positions keep
+ * their storage outside the arena: ms_wrap() makes a graph tensor that points
+ * at them (no copy), flagged requires_grad. A tensor records how it was made
+ * (node) only when one of its inputs requires grad and recording is on.
+ *
+ * Errors are sticky, as in ggml: an op that fails (shape mismatch, index out
+ * of range, out of memory) returns NULL and stores the first error in the
+ * graph; every op given a NULL input returns NULL, so a whole model can be
+ * written without checks and g->err looked at once at the end. */
+#ifndef MLSHIFT_TENSOR_H
+#define MLSHIFT_TENSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mlshift.h"
+#include "arena.h"
+
+#define MS_MAXDIM 3
+
+typedef struct ms_t ms_t;
+typedef struct ms_node ms_node;
+typedef struct ms_graph ms_graph;
+
+/* The backward rule of an op: given dL/d(out) (gout, shape of n->out), sets
+ * gin[i] = dL/d(in[i]) for every i with need[i] (others are left NULL),
+ * written with ms_* ops on g so that it is itself recorded when the
+ * gradient is being created with create_graph = 1. */
+typedef void (*ms_backward_fn)(ms_graph *g, const ms_node *n, ms_t *gout,
+                               ms_t **gin, const int *need);
+
+struct ms_t {
+    double *data;             /* (numel) row-major */
+    size_t shape[MS_MAXDIM];  /* shape[0..ndim-1]; unused entries are 1 */
+    size_t numel;
+    int ndim;
+    int requires_grad;        /* a parameter/position, or made from one */
+    size_t id;                /* 0, 1, … in order of creation in the graph */
+    ms_node *node;            /* the op that made it; NULL for leaves */
+};
+
+struct ms_node {
+    const char *name;         /* op name, for messages and docs */
+    ms_backward_fn backward;
+    int nin;
+    ms_t **in;                /* (nin) inputs */
+    ms_t *out;
+    /* auxiliary data saved for the backward rule */
+    double c;                 /* a scalar constant (scale, exponent) */
+    int axis;
+    int flags;                /* matmul: bit 0 transpose a, bit 1 transpose b */
+    size_t start, len;        /* slice / pad along axis */
+    const int32_t *idx;       /* (nidx) gather / scatter indices, arena copy */
+    size_t nidx;
+    ms_node *prev, *next;     /* creation order */
+};
+
+struct ms_graph {
+    ms_arena arena;
+    ms_node *first, *last;    /* the tape, in creation order */
+    size_t n_nodes;
+    size_t n_tensors;         /* next tensor id */
+    int no_grad;              /* 1: ops record nothing (backward without create_graph) */
+    mlshift_error err;        /* first error; err.status != MLSHIFT_OK after a failure */
+};
+
+/* A zeroed ms_graph is ready; arena_bytes (0: 1 MiB) sizes the first block. */
+void ms_graph_init(ms_graph *g, size_t arena_bytes);
+/* Forgets every tensor, node and error: call once per step. */
+void ms_graph_reset(ms_graph *g);
+void ms_graph_free(ms_graph *g);
+/* Records an error (the first one wins); returns NULL for `return` chaining. */
+void *ms_graph_fail(ms_graph *g, mlshift_status s, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+
+/* New tensors in the arena. shape has ndim entries (NULL when ndim = 0). */
+ms_t *ms_empty(ms_graph *g, int ndim, const size_t *shape);      /* data uninitialised */
+ms_t *ms_zeros(ms_graph *g, int ndim, const size_t *shape);
+ms_t *ms_full(ms_graph *g, int ndim, const size_t *shape, double v);
+ms_t *ms_const(ms_graph *g, int ndim, const size_t *shape, const double *data); /* a copy */
+/* A leaf pointing at external storage data (numel doubles, no copy): a
+ * parameter or positions with requires_grad = 1, or an input with 0. */
+ms_t *ms_wrap(ms_graph *g, int ndim, const size_t *shape, double *data,
+              int requires_grad);
+/* An empty tensor of a's shape. */
+ms_t *ms_empty_like(ms_graph *g, const ms_t *a);
+
+/* For op implementations: records out as made by `name` from in[0..nin-1]
+ * when recording is on and an input requires grad; returns the node (for
+ * its auxiliary fields) or NULL when nothing was recorded (also on failure:
+ * check g->err.status). */
+ms_node *ms_record(ms_graph *g, ms_t *out, const char *name,
+                   ms_backward_fn backward, int nin, ms_t *const *in);
+
+/* 1 if a and b have the same shape. */
+int ms_same_shape(const ms_t *a, const ms_t *b);
+
+#define MS_SHAPE(...) ((const size_t[]){__VA_ARGS__})
+
+#endif /* MLSHIFT_TENSOR_H */
