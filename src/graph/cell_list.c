@@ -249,15 +249,15 @@ mlshift_status ms_cell_list_plan(ms_cell_list *cl, size_t n,
                        "long for this cell", cutoff, images,
                        dn * cl->n_stencil, cl->est_pairs, n, MS_MAX_PAIRS);
 
+    const size_t npad = n + MS_CL_PAD;
     size_t b = 0;
-    b += align8(sizeof(double) * 3 * n) * 5;      /* wpos, sx|sy|sz, sorig,
-                                                     wcell, swcell */
-    b += align8(sizeof(double) * n);              /* d2 */
+    b += align8(sizeof(double) * 3 * n) * 2;      /* wpos, sx|sy|sz */
+    b += align8(sizeof(float) * 3 * npad);          /* fx|fy|fz */
     b += align8(sizeof(size_t) * (cl->n_bins + 1)); /* start */
-    b += align8(sizeof(int32_t) * 3 * n) * 3;     /* wrap, bin, swrap */
-    b += align8(sizeof(int32_t) * n) * 2;         /* sidx, cand */
+    b += align8(sizeof(int32_t) * 3 * n) * 2;     /* wrap, bin */
+    b += align8(sizeof(int32_t) * npad) * 2;        /* sidx, cand */
     for (int k = 0; k < 3; k++)
-        b += align8(sizeof(int32_t) * (size_t)cl->nb[k] * (size_t)cl->ntab[k]) * 3 +
+        b += align8(sizeof(ms_cl_entry) * (size_t)cl->nb[k] * (size_t)cl->ntab[k]) +
              align8(sizeof(int32_t) * (size_t)cl->nb[k]);
     cl->work_bytes = b;
     return MLSHIFT_OK;
@@ -272,33 +272,33 @@ void ms_cell_list_fill(ms_cell_list *cl, const double *positions, void *work)
         (ptr) = (type *)(void *)p;                                           \
         p += align8(sizeof(type) * (count));                                 \
     } while (0)
+    const size_t npad = n + MS_CL_PAD;
     TAKE(cl->wpos, double, 3 * n);
     TAKE(cl->sx, double, 3 * n);
     cl->sy = cl->sx + n;
     cl->sz = cl->sy + n;
-    TAKE(cl->d2, double, n);
-    TAKE(cl->sorig, double, 3 * n);
-    TAKE(cl->wcell, double, 3 * n);
-    TAKE(cl->swcell, double, 3 * n);
+    TAKE(cl->fx, float, 3 * npad);
+    cl->fy = cl->fx + npad;
+    cl->fz = cl->fy + npad;
     TAKE(cl->start, size_t, cl->n_bins + 1);
     TAKE(cl->wrap, int32_t, 3 * n);
     TAKE(cl->bin, int32_t, 3 * n);
-    TAKE(cl->swrap, int32_t, 3 * n);
-    TAKE(cl->sidx, int32_t, n);
-    TAKE(cl->cand, int32_t, n);
+    TAKE(cl->sidx, int32_t, npad);
+    TAKE(cl->cand, int32_t, npad);
     for (int k = 0; k < 3; k++) {
         size_t sz = (size_t)cl->nb[k] * (size_t)cl->ntab[k];
-        TAKE(cl->tab_bin[k], int32_t, sz);
-        TAKE(cl->tab_img[k], int32_t, sz);
-        TAKE(cl->tab_run[k], int32_t, sz);
+        TAKE(cl->tab[k], ms_cl_entry, sz);
         TAKE(cl->tab_len[k], int32_t, (size_t)cl->nb[k]);
     }
 #undef TAKE
 
-    /* Stencil tables: unrolled bin e = b + δ → (e mod nb, floor(e / nb)). */
+    /* Stencil tables: unrolled bin e = b + δ → (e mod nb, floor(e / nb));
+     * along a, a bin that follows the previous one in the same image
+     * extends that entry. */
     for (int k = 0; k < 3; k++) {
         int nb = cl->nb[k], m = cl->m[k], nt = cl->ntab[k];
         for (int b = 0; b < nb; b++) {
+            ms_cl_entry *row = cl->tab[k] + (size_t)b * nt;
             int len = 0;
             for (int d = -m; d <= m; d++) {
                 int e = b + d, img = 0;
@@ -308,24 +308,27 @@ void ms_cell_list_fill(ms_cell_list *cl, const double *positions, void *work)
                 } else if (e < 0 || e >= nb) {
                     continue;
                 }
-                cl->tab_bin[k][(size_t)b * nt + len] = e;
-                cl->tab_img[k][(size_t)b * nt + len] = img;
-                len++;
+                if (k == 0 && len > 0 && row[len - 1].img == img &&
+                    row[len - 1].bin + row[len - 1].n == e) {
+                    row[len - 1].n++;
+                    continue;
+                }
+                ms_cl_entry *en = row + len++;
+                en->bin = e;
+                en->n = 1;
+                en->img = img;
+                en->pad = 0;
+                for (int c = 0; c < 3; c++)
+                    en->off[c] = img * cl->cell[k][c];
             }
             cl->tab_len[k][b] = len;
-            /* Runs: entry t starts tab_run cells of one image, ascending. */
-            int32_t *tb = cl->tab_bin[k] + (size_t)b * nt;
-            int32_t *ti = cl->tab_img[k] + (size_t)b * nt;
-            int32_t *tr = cl->tab_run[k] + (size_t)b * nt;
-            for (int t = len - 1; t >= 0; t--)
-                tr[t] = t + 1 < len && tb[t + 1] == tb[t] + 1 && ti[t + 1] == ti[t]
-                            ? tr[t + 1] + 1
-                            : 1;
         }
     }
 
     /* Wrap into the cell along periodic axes and find each atom's bin. */
     memset(cl->start, 0, sizeof(size_t) * (cl->n_bins + 1));
+    double wmax = 0;
+    int wrapped = 0;
     for (size_t i = 0; i < n; i++) {
         const double *r = positions + 3 * i;
         double *w = cl->wpos + 3 * i;
@@ -358,15 +361,16 @@ void ms_cell_list_fill(ms_cell_list *cl, const double *positions, void *work)
                 b = cl->nb[k] - 1;
             cl->wrap[3 * i + k] = s;
             cl->bin[3 * i + k] = b;
+            wrapped |= s != 0;
         }
-        const int32_t *wi = cl->wrap + 3 * i;
         for (int d = 0; d < 3; d++)
-            cl->wcell[3 * i + d] = wi[0] * cl->cell[0][d] + wi[1] * cl->cell[1][d] +
-                                   wi[2] * cl->cell[2][d];
+            wmax = fmax(wmax, fabs(w[d]));
         const int32_t *bi = cl->bin + 3 * i;
         size_t c = ((size_t)bi[2] * cl->nb[1] + bi[1]) * cl->nb[0] + bi[0];
         cl->start[c + 1]++;
     }
+    cl->wmax = wmax;
+    cl->wrapped = wrapped;
     for (size_t c = 0; c < cl->n_bins; c++)
         cl->start[c + 1] += cl->start[c];
     /* Stable scatter: start[c] runs ahead as a cursor, then shifts back. */
@@ -374,13 +378,18 @@ void ms_cell_list_fill(ms_cell_list *cl, const double *positions, void *work)
         const int32_t *bi = cl->bin + 3 * i;
         size_t c = ((size_t)bi[2] * cl->nb[1] + bi[1]) * cl->nb[0] + bi[0];
         size_t slot = cl->start[c]++;
+        const double *w = cl->wpos + 3 * i;
         cl->sidx[slot] = (int32_t)i;
-        cl->sx[slot] = cl->wpos[3 * i];
-        cl->sy[slot] = cl->wpos[3 * i + 1];
-        cl->sz[slot] = cl->wpos[3 * i + 2];
-        memcpy(cl->sorig + 3 * slot, positions + 3 * i, 3 * sizeof(double));
-        memcpy(cl->swrap + 3 * slot, cl->wrap + 3 * i, 3 * sizeof(int32_t));
-        memcpy(cl->swcell + 3 * slot, cl->wcell + 3 * i, 3 * sizeof(double));
+        cl->sx[slot] = w[0];
+        cl->sy[slot] = w[1];
+        cl->sz[slot] = w[2];
+        cl->fx[slot] = (float)w[0];
+        cl->fy[slot] = (float)w[1];
+        cl->fz[slot] = (float)w[2];
+    }
+    for (size_t q = n; q < n + MS_CL_PAD; q++) {
+        cl->sidx[q] = 0;
+        cl->fx[q] = cl->fy[q] = cl->fz[q] = 0;
     }
     for (size_t c = cl->n_bins; c > 0; c--)
         cl->start[c] = cl->start[c - 1];

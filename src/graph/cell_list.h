@@ -28,6 +28,19 @@
 #include <stdint.h>
 #include "mlshift.h"
 
+/* Zeroed slots after the last, for reads four at a time. */
+#define MS_CL_PAD 4
+
+/* One entry of an axis's stencil table: `n` consecutive bins from `bin` in
+ * periodic image `img` along the axis, whose lattice translation is
+ * off = img·(lattice vector of the axis). Along a (the innermost, contiguous
+ * axis of the cell numbering) consecutive bins of one image merge into one
+ * entry, so the walk reads them as one slot range; along b and c n = 1. */
+typedef struct ms_cl_entry {
+    double off[3];            /* Å */
+    int32_t bin, n, img, pad;
+} ms_cl_entry;
+
 typedef struct ms_cell_list {
     size_t n;                 /* N */
     double cutoff;            /* Å, as asked */
@@ -45,25 +58,24 @@ typedef struct ms_cell_list {
     double n_stencil;         /* cells visited per atom: Π ntab */
     double est_pairs;         /* candidate pairs the walk will test */
     size_t work_bytes;        /* workspace ms_cell_list_fill needs */
-    /* Views into the caller's workspace, set by ms_cell_list_fill. */
+    double wmax;              /* Å, largest |wrapped coordinate| (for the
+                                 float pre-test's rounding bound) */
+    int wrapped;              /* 1 if any w_i is nonzero */
+    /* Views into the caller's workspace, set by ms_cell_list_fill. Slot
+     * arrays read by the 4-wide pre-test carry MS_CL_PAD zeroed slots
+     * after the last one, so a group of four may run past a cell. */
     double *wpos;             /* (N, 3) Å, wrapped positions, atom order */
     int32_t *wrap;            /* (N, 3) w_i: r_i = wpos_i + w_i·cell */
     int32_t *bin;             /* (N, 3) bin of each atom along a, b, c */
     size_t *start;            /* (M + 1,) slots of cell c: [start[c], start[c+1]) */
-    int32_t *sidx;            /* (N,) atom in each slot (ascending within a cell) */
+    int32_t *sidx;            /* (N + PAD,) atom in each slot (ascending
+                                 within a cell) */
     double *sx, *sy, *sz;     /* (N,) each, Å, wrapped positions, slot order */
-    double *sorig;            /* (N, 3) Å, original positions, slot order */
-    int32_t *swrap;           /* (N, 3) w of each slot */
-    double *wcell;            /* (N, 3) Å, w_i·cell, atom order */
-    double *swcell;           /* (N, 3) Å, w·cell of each slot */
-    int32_t *tab_bin[3];      /* (nb_k, ntab_k) cells the stencil visits */
-    int32_t *tab_img[3];      /* (nb_k, ntab_k) periodic image of each */
+    float *fx, *fy, *fz;      /* (N + PAD,) each, Å, the same in float */
+    ms_cl_entry *tab[3];      /* (nb_k, ntab_k) stencil entries of bin b
+                                 along axis k, in order (see below) */
     int32_t *tab_len[3];      /* (nb_k,) entries used in each row */
-    int32_t *tab_run[3];      /* (nb_k, ntab_k) consecutive cells of the same
-                                 image from each entry (axis a only: the walk
-                                 visits them as one slot range) */
-    int32_t *cand;            /* (N,) scratch: candidate slots of a run */
-    double *d2;               /* (N,) scratch: their squared distances, Å² */
+    int32_t *cand;            /* (N + PAD,) scratch: candidates of a range */
 } ms_cell_list;
 
 /* Checks the input (finite positions and cell, positive cutoff, a

@@ -7,13 +7,17 @@
  * wrapped positions r'_i = r_i − w_i·cell (w_i integer, zero along open
  * axes); walking the stencil of atom i meets atom j in image S' of the
  * wrapped frame, and r'_j + S'·cell − r'_i = r_j + (S' + w_i − w_j)·cell −
- * r_i, so S = S' + w_i − w_j. The walk tests |r'_j + S'·cell − r'_i| against
- * the cell list's reach (cutoff plus rounding slack; two at a time with SSE2,
- * branch-free), then computes vec from the original positions,
- *     vec = (r_j + (S'·cell + w_i·cell − w_j·cell)) − r_i,
- * the lattice translation S·cell summed from per-image and per-atom parts
- * (equal to S·cell up to rounding), and keeps the edge only if
- * 0 < |vec|² <= cutoff², so dist and the cutoff test agree exactly.
+ * r_i, so S = S' + w_i − w_j, and vec is formed in the wrapped frame,
+ *     vec = r'_j + (S'·cell − r'_i),
+ * equal to r_j + S·cell − r_i up to rounding (the wrap subtracts whole
+ * lattice vectors). The walk first tests the stencil's slots four at a time
+ * in float (SSE2) against a radius padded by a bound on the float rounding
+ * (so it never drops a pair; see mlshift_neighbours_build), compacting the
+ * survivors without branches; each survivor is then tested exactly in
+ * double, 0 < |vec|² <= cutoff², so dist and the cutoff test agree exactly.
+ * dist is stored squared and square-rooted per atom two at a time; src and,
+ * when no atom needed wrapping, the shift (constant over a slot range) are
+ * filled by vector stores after the loop.
  *
  * Order: src ascending; within a src, the stencil order (c outermost, a
  * innermost, each from the most negative unrolled bin up) and within a cell
@@ -115,9 +119,8 @@ static mlshift_status reserve_edges(mlshift_neighbours *nl, size_t need,
 /* What the walk of one atom reads. */
 typedef struct ms_nl_walk {
     const ms_cell_list *cl;
-    const double *positions; /* (N, 3) Å, as given */
-    int half;
-    double rc2, reach2;      /* Å² */
+    double rc2;              /* Å², cutoff² */
+    float pre2;              /* Å², float pre-test radius² (see below) */
 } ms_nl_walk;
 
 #if defined(__GNUC__)
@@ -126,163 +129,226 @@ typedef struct ms_nl_walk {
 #define MS_INLINE static inline
 #endif
 
-/* Slots p0 + q (q < len) whose wrapped position plus (ox, oy, oz) lies
- * within reach (|·|² <= reach2) — and, when `half`, whose atom idx[q] >= i —
- * in order, into cand; returns how many. Branch-free; two slots at a time
- * with SSE2 where there is SSE2. d2 (len) is scratch for the portable
- * version. */
-MS_INLINE size_t within_reach(const double *sx, const double *sy,
-                              const double *sz, const int32_t *idx,
-                              size_t len, double ox, double oy, double oz,
-                              double reach2, const int half, int32_t i,
-                              double *d2, int32_t *cand, int32_t p0)
-{
-    size_t nc = 0, q = 0;
 #if defined(__SSE2__)
-    (void)d2;
-    const __m128d vx = _mm_set1_pd(ox), vy = _mm_set1_pd(oy);
-    const __m128d vz = _mm_set1_pd(oz), vr = _mm_set1_pd(reach2);
-    const __m128i vi = _mm_set1_epi32(i - 1);
-    for (; q + 2 <= len; q += 2) {
-        const __m128d dx = _mm_add_pd(_mm_loadu_pd(sx + q), vx);
-        const __m128d dy = _mm_add_pd(_mm_loadu_pd(sy + q), vy);
-        const __m128d dz = _mm_add_pd(_mm_loadu_pd(sz + q), vz);
-        const __m128d r2 = _mm_add_pd(_mm_add_pd(_mm_mul_pd(dx, dx),
-                                                 _mm_mul_pd(dy, dy)),
-                                      _mm_mul_pd(dz, dz));
-        int mask = _mm_movemask_pd(_mm_cmple_pd(r2, vr));
-        if (half) { /* idx[q], idx[q+1] > i − 1 */
-            const __m128i j2 = _mm_loadl_epi64((const __m128i *)(const void *)(idx + q));
-            mask &= _mm_movemask_ps(_mm_castsi128_ps(_mm_cmpgt_epi32(j2, vi)));
+/* Left-packing table: for a 4-bit mask, the set lanes in order, then how
+ * many there are (one table, one base address in the loop). */
+typedef struct ms_pack {
+    int32_t lane[4];
+    int32_t count, pad[3];
+} ms_pack;
+static const ms_pack MS_PACK[16] __attribute__((aligned(32))) = {
+    {{0, 0, 0, 0}, 0, {0}}, {{0, 0, 0, 0}, 1, {0}}, {{1, 0, 0, 0}, 1, {0}},
+    {{0, 1, 0, 0}, 2, {0}}, {{2, 0, 0, 0}, 1, {0}}, {{0, 2, 0, 0}, 2, {0}},
+    {{1, 2, 0, 0}, 2, {0}}, {{0, 1, 2, 0}, 3, {0}}, {{3, 0, 0, 0}, 1, {0}},
+    {{0, 3, 0, 0}, 2, {0}}, {{1, 3, 0, 0}, 2, {0}}, {{0, 1, 3, 0}, 3, {0}},
+    {{2, 3, 0, 0}, 2, {0}}, {{0, 2, 3, 0}, 3, {0}}, {{1, 2, 3, 0}, 3, {0}},
+    {{0, 1, 2, 3}, 4, {0}}};
+#endif
+
+/* The pre-test: offsets q whose float position plus (ox, oy, oz) lies
+ * within |·|² <= pre2 — and, when `half`, whose atom idx[q] >= i — in
+ * order, into cand; returns how many. Four at a time with SSE2, compacted
+ * through a lane table without branches; the last group may read up to
+ * three slots past len (the cell list pads its arrays), and the offsets it
+ * adds there are dropped at the end. */
+MS_INLINE size_t pre_test(const float *fx, const float *fy, const float *fz,
+                          const int32_t *idx, size_t len, float ox, float oy,
+                          float oz, float pre2, const int half, int32_t i,
+                          int32_t *cand)
+{
+    size_t nc = 0;
+#if defined(__SSE2__)
+    const __m128 vx = _mm_set1_ps(ox), vy = _mm_set1_ps(oy);
+    const __m128 vz = _mm_set1_ps(oz), vr = _mm_set1_ps(pre2);
+    const __m128i vi = _mm_set1_epi32(i - 1), four = _mm_set1_epi32(4);
+    __m128i vq = _mm_setzero_si128(); /* q in every lane */
+    for (size_t q = 0; q < len; q += 4) {
+        const __m128 dx = _mm_add_ps(_mm_loadu_ps(fx + q), vx);
+        const __m128 dy = _mm_add_ps(_mm_loadu_ps(fy + q), vy);
+        const __m128 dz = _mm_add_ps(_mm_loadu_ps(fz + q), vz);
+        const __m128 r2 = _mm_add_ps(_mm_add_ps(_mm_mul_ps(dx, dx),
+                                                _mm_mul_ps(dy, dy)),
+                                     _mm_mul_ps(dz, dz));
+        __m128 keep = _mm_cmple_ps(r2, vr);
+        if (half) { /* idx[q..q+3] > i − 1 */
+            const __m128i j4 = _mm_loadu_si128((const __m128i *)(const void *)(idx + q));
+            keep = _mm_and_ps(keep, _mm_castsi128_ps(_mm_cmpgt_epi32(j4, vi)));
         }
-        cand[nc] = p0 + (int32_t)q;
-        nc += (size_t)(mask & 1);
-        cand[nc] = p0 + (int32_t)q + 1;
-        nc += (size_t)((mask >> 1) & 1);
+        const int mask = _mm_movemask_ps(keep);
+        const ms_pack *pk = MS_PACK + mask;
+        const __m128i lanes = _mm_load_si128((const __m128i *)(const void *)pk->lane);
+        _mm_storeu_si128((__m128i *)(void *)(cand + nc), _mm_add_epi32(lanes, vq));
+        nc += (size_t)pk->count;
+        vq = _mm_add_epi32(vq, four);
     }
-    for (; q < len; q++) {
-        const double dx = sx[q] + ox, dy = sy[q] + oy, dz = sz[q] + oz;
-        cand[nc] = p0 + (int32_t)q;
-        nc += (dx * dx + dy * dy + dz * dz <= reach2) & (!half || idx[q] >= i);
-    }
+    while (nc > 0 && (size_t)cand[nc - 1] >= len)
+        nc--;
 #else
-    for (; q < len; q++) {
-        const double dx = sx[q] + ox, dy = sy[q] + oy, dz = sz[q] + oz;
-        d2[q] = dx * dx + dy * dy + dz * dz;
-    }
-    for (q = 0; q < len; q++) {
-        cand[nc] = p0 + (int32_t)q;
-        nc += (d2[q] <= reach2) & (!half || idx[q] >= i);
+    for (size_t q = 0; q < len; q++) {
+        const float dx = fx[q] + ox, dy = fy[q] + oy, dz = fz[q] + oz;
+        cand[nc] = (int32_t)q;
+        nc += (dx * dx + dy * dy + dz * dz <= pre2) & (!half || idx[q] >= i);
     }
 #endif
     return nc;
 }
 
-/* Appends the edges of atom i (src = i) to nl. `half` is a constant at
- * each call site, so the full and half walks compile separately. */
+/* dist[e] = sqrt(dist[e]) for e in [e0, e1): the walk stores |vec|². */
+static void sqrt_range(double *dist, size_t e0, size_t e1)
+{
+    size_t e = e0;
+#if defined(__SSE2__)
+    for (; e + 2 <= e1; e += 2)
+        _mm_storeu_pd(dist + e, _mm_sqrt_pd(_mm_loadu_pd(dist + e)));
+#endif
+    for (; e < e1; e++)
+        dist[e] = sqrt(dist[e]);
+}
+
+/* Edges the fills below may write past the last one (capacity allowing). */
+#define MS_EDGE_SPARE 4
+
+/* src[e] = i for e in [e0, e1); may write up to e1 + 3. */
+static inline void fill_src(int32_t *src, size_t e0, size_t e1, int32_t i)
+{
+#if defined(__SSE2__)
+    const __m128i v = _mm_set1_epi32(i);
+    for (size_t e = e0; e < e1; e += 4)
+        _mm_storeu_si128((__m128i *)(void *)(src + e), v);
+#else
+    for (size_t e = e0; e < e1; e++)
+        src[e] = i;
+#endif
+}
+
+/* shift[e] = (s0, s1, s2) for e in [e0, e1); may write up to e1 + 3. */
+static inline void fill_shift(int32_t *shift, size_t e0, size_t e1,
+                              int32_t s0, int32_t s1, int32_t s2)
+{
+#if defined(__SSE2__)
+    if (e0 == e1)
+        return;
+    const __m128i a = _mm_setr_epi32(s0, s1, s2, s0);
+    const __m128i b = _mm_setr_epi32(s1, s2, s0, s1);
+    const __m128i c = _mm_setr_epi32(s2, s0, s1, s2);
+    for (size_t e = e0; e < e1; e += 4) {
+        __m128i *o = (__m128i *)(void *)(shift + 3 * e);
+        _mm_storeu_si128(o, a);
+        _mm_storeu_si128(o + 1, b);
+        _mm_storeu_si128(o + 2, c);
+    }
+#else
+    for (size_t e = e0; e < e1; e++) {
+        shift[3 * e] = s0;
+        shift[3 * e + 1] = s1;
+        shift[3 * e + 2] = s2;
+    }
+#endif
+}
+
+/* Appends the edges of atom i (src = i) to nl, dist holding |vec|².
+ * `half` and `wrapped` (some atom has w != 0) are constants at each call
+ * site, so each walk compiles separately. */
 MS_INLINE mlshift_status walk_atom(mlshift_neighbours *nl,
                                    const ms_nl_walk *w, size_t i,
-                                   const int half, mlshift_error *err)
+                                   const int half, const int wrapped,
+                                   mlshift_error *err)
 {
     const ms_cell_list *cl = w->cl;
-    const double (*cv)[3] = (const double (*)[3])cl->cell;
     const size_t nb0 = (size_t)cl->nb[0], nb1 = (size_t)cl->nb[1];
     const size_t *start = cl->start;
     const int32_t *sidx = cl->sidx;
     const double *sx = cl->sx, *sy = cl->sy, *sz = cl->sz; /* (N,) each */
-    const double *sorig = cl->sorig;  /* (N, 3) */
-    const int32_t *swrap = cl->swrap; /* (N, 3) */
-    const double *swcell = cl->swcell; /* (N, 3) Å */
-    double *d2 = cl->d2;              /* (N,) */
-    int32_t *cand = cl->cand;         /* (N,) */
-    const double reach2 = w->reach2, rc2 = w->rc2;
+    const float *fx = cl->fx, *fy = cl->fy, *fz = cl->fz;  /* (N + PAD,) */
+    int32_t *cand = cl->cand;         /* (N + PAD,) */
+    const double rc2 = w->rc2;
+    const float pre2 = w->pre2;
     const int32_t ii = (int32_t)i;
     const double *xi = cl->wpos + 3 * i;
-    const double rix = w->positions[3 * i], riy = w->positions[3 * i + 1];
-    const double riz = w->positions[3 * i + 2];
-    const double *wci = cl->wcell + 3 * i;
     const int32_t *wi = cl->wrap + 3 * i, *bi = cl->bin + 3 * i;
-    const size_t r0 = (size_t)bi[0] * cl->ntab[0];
-    const size_t r1 = (size_t)bi[1] * cl->ntab[1];
-    const size_t r2 = (size_t)bi[2] * cl->ntab[2];
-    const int32_t *tb0 = cl->tab_bin[0] + r0, *ti0 = cl->tab_img[0] + r0;
-    const int32_t *tr0 = cl->tab_run[0] + r0;
-    const int32_t *tb1 = cl->tab_bin[1] + r1, *ti1 = cl->tab_img[1] + r1;
-    const int32_t *tb2 = cl->tab_bin[2] + r2, *ti2 = cl->tab_img[2] + r2;
+    const ms_cl_entry *e0 = cl->tab[0] + (size_t)bi[0] * cl->ntab[0];
+    const ms_cl_entry *e1 = cl->tab[1] + (size_t)bi[1] * cl->ntab[1];
+    const ms_cl_entry *e2 = cl->tab[2] + (size_t)bi[2] * cl->ntab[2];
     const int len0 = cl->tab_len[0][bi[0]];
     const int len1 = cl->tab_len[1][bi[1]];
     const int len2 = cl->tab_len[2][bi[2]];
-    size_t ne = nl->n_edges;
+    const size_t e_atom = nl->n_edges;
+    size_t ne = e_atom, cap = nl->capacity;
+    int32_t *src = nl->src, *dst = nl->dst, *shift = nl->shift;
+    double *vec = nl->vec, *dist = nl->dist;
     for (int t2 = 0; t2 < len2; t2++) {
-        const int32_t s2 = ti2[t2];
-        double o2[3]; /* S'_2·c */
-        for (int d = 0; d < 3; d++)
-            o2[d] = s2 * cv[2][d];
+        /* o = S'·cell − r'_i: vec = r'_j + o, S = S' + w_i − w_j. */
+        const double o2x = e2[t2].off[0] - xi[0], o2y = e2[t2].off[1] - xi[1];
+        const double o2z = e2[t2].off[2] - xi[2];
+        const int32_t u2 = e2[t2].img + wi[2];
+        const size_t row2 = (size_t)e2[t2].bin * nb1;
         for (int t1 = 0; t1 < len1; t1++) {
-            const int32_t s1 = ti1[t1];
-            double o1[3];
-            for (int d = 0; d < 3; d++)
-                o1[d] = o2[d] + s1 * cv[1][d];
-            const size_t row = ((size_t)tb2[t2] * nb1 + tb1[t1]) * nb0;
-            int run;
-            for (int t0 = 0; t0 < len0; t0 += run) {
-                /* Consecutive cells of one image are one slot range. */
-                run = tr0[t0];
-                const int32_t s0 = ti0[t0];
-                /* T = S'·cell; the wrapped frame's offset is T − r'_i and
-                 * S·cell = T + w_i·cell − w_j·cell. */
-                const double Tx = o1[0] + s0 * cv[0][0];
-                const double Ty = o1[1] + s0 * cv[0][1];
-                const double Tz = o1[2] + s0 * cv[0][2];
-                const double ox = Tx - xi[0], oy = Ty - xi[1], oz = Tz - xi[2];
-                const double tx = Tx + wci[0], ty = Ty + wci[1], tz = Tz + wci[2];
-                const size_t c = row + tb0[t0];
+            const double o1x = o2x + e1[t1].off[0], o1y = o2y + e1[t1].off[1];
+            const double o1z = o2z + e1[t1].off[2];
+            const int32_t u1 = e1[t1].img + wi[1];
+            const size_t row = (row2 + (size_t)e1[t1].bin) * nb0;
+            for (int t0 = 0; t0 < len0; t0++) {
+                const ms_cl_entry *r = e0 + t0;
+                const size_t c = row + (size_t)r->bin;
                 const size_t p0 = start[c];
-                const size_t len = start[c + run] - p0;
-                const size_t nc = within_reach(sx + p0, sy + p0, sz + p0,
-                                               sidx + p0, len, ox, oy, oz,
-                                               reach2, half, ii, d2, cand,
-                                               (int32_t)p0);
-                if (nl->capacity - ne < nc) {
+                const size_t len = start[c + (size_t)r->n] - p0;
+                if (cap - ne < len + MS_EDGE_SPARE) {
                     nl->n_edges = ne;
-                    mlshift_status st = reserve_edges(nl, ne + nc, ne, err);
+                    mlshift_status st =
+                        reserve_edges(nl, ne + len + MS_EDGE_SPARE, ne, err);
                     if (st != MLSHIFT_OK)
                         return st;
+                    cap = nl->capacity;
+                    src = nl->src;
+                    dst = nl->dst;
+                    shift = nl->shift;
+                    vec = nl->vec;
+                    dist = nl->dist;
                 }
-                int32_t *restrict src = nl->src, *restrict dst = nl->dst;
-                int32_t *restrict shift = nl->shift;
-                double *restrict vec = nl->vec, *restrict dist = nl->dist;
-                for (size_t q = 0; q < nc; q++) {
-                    const size_t p = (size_t)cand[q];
+                const double ox = o1x + r->off[0], oy = o1y + r->off[1];
+                const double oz = o1z + r->off[2];
+                const int32_t u0 = r->img + wi[0];
+                const size_t nc = pre_test(fx + p0, fy + p0, fz + p0, sidx + p0,
+                                           len, (float)ox, (float)oy, (float)oz,
+                                           pre2, half, ii, cand);
+                /* Exact test in double; dst, vec and |vec|² here, the
+                 * shifts of the run's edges below. */
+                const size_t ne0 = ne;
+                for (const int32_t *cq = cand; cq < cand + nc; cq++) {
+                    const size_t p = p0 + (size_t)*cq;
+                    const double vx = sx[p] + ox, vy = sy[p] + oy;
+                    const double vz = sz[p] + oz;
+                    const double d2 = vx * vx + vy * vy + vz * vz;
+                    if (!(d2 > 0 && d2 <= rc2))
+                        continue;
                     const int32_t j = sidx[p];
-                    const int32_t S0 = s0 + wi[0] - swrap[3 * p];
-                    const int32_t S1 = s1 + wi[1] - swrap[3 * p + 1];
-                    const int32_t S2 = s2 + wi[2] - swrap[3 * p + 2];
-                    if (half && j == ii &&
-                        !(S0 > 0 || (S0 == 0 && (S1 > 0 || (S1 == 0 && S2 > 0)))))
-                        continue;
-                    /* vec from the original positions: r_j + S·cell − r_i. */
-                    const double *rj = sorig + 3 * p, *wj = swcell + 3 * p;
-                    const double vx = (rj[0] + (tx - wj[0])) - rix;
-                    const double vy = (rj[1] + (ty - wj[1])) - riy;
-                    const double vz = (rj[2] + (tz - wj[2])) - riz;
-                    const double e2 = vx * vx + vy * vy + vz * vz;
-                    if (!(e2 > 0 && e2 <= rc2))
-                        continue;
-                    src[ne] = ii;
+                    if (half && j == ii) { /* an image of itself: S = S' */
+                        const int32_t S0 = u0 - wi[0], S1 = u1 - wi[1];
+                        const int32_t S2 = u2 - wi[2];
+                        if (!(S0 > 0 || (S0 == 0 && (S1 > 0 || (S1 == 0 && S2 > 0)))))
+                            continue;
+                    }
                     dst[ne] = j;
-                    shift[3 * ne] = S0;
-                    shift[3 * ne + 1] = S1;
-                    shift[3 * ne + 2] = S2;
                     vec[3 * ne] = vx;
                     vec[3 * ne + 1] = vy;
                     vec[3 * ne + 2] = vz;
-                    dist[ne] = sqrt(e2);
+                    dist[ne] = d2;
                     ne++;
+                }
+                if (wrapped) {
+                    for (size_t e = ne0; e < ne; e++) {
+                        const int32_t *wj = cl->wrap + 3 * (size_t)dst[e];
+                        shift[3 * e] = u0 - wj[0];
+                        shift[3 * e + 1] = u1 - wj[1];
+                        shift[3 * e + 2] = u2 - wj[2];
+                    }
+                } else {
+                    fill_shift(shift, ne0, ne, u0, u1, u2);
                 }
             }
         }
     }
+    fill_src(src, e_atom, ne, ii);
     nl->n_edges = ne;
     return MLSHIFT_OK;
 }
@@ -369,25 +435,58 @@ mlshift_status mlshift_neighbours_build(mlshift_neighbours *nl, size_t n,
         return build_direct(nl, n, positions, cutoff, half, err);
     ms_cell_list_fill(&cl, positions, work);
 
-    /* About one candidate in five lies within the cutoff sphere. */
-    double est = cl.est_pairs * (half ? 0.1 : 0.2) + 64;
+    /* First guess of the edge count: the candidates times the share of the
+     * stencil's volume that the cutoff sphere fills. */
+    double vbin = 1;
+    for (int k = 0; k < 3; k++)
+        vbin *= (cl.periodic[k] ? cl.width[k] : cl.span[k] * cl.width[k]) /
+                cl.nb[k];
+    double share = vbin > 0 ? 4.2 * cutoff * cutoff * cutoff /
+                                  (cl.n_stencil * vbin)
+                            : 1;
+    double est = cl.est_pairs * fmin(1, 1.1 * share) * (half ? 0.5 : 1) + 64;
     if (nl->capacity < est) {
         st = reserve_edges(nl, (size_t)est, 0, err);
         if (st != MLSHIFT_OK)
             return st;
     }
 
-    ms_nl_walk w = {
-        .cl = &cl, .positions = positions, .half = nl->half,
-        .rc2 = cutoff * cutoff, .reach2 = cl.reach * cl.reach};
+    /* The float pre-test must keep every pair the exact test keeps. Each
+     * float coordinate, offset and sum is within 2^-24 (relative) of the
+     * double it stands for, all bounded by M = 2·wmax + |S'·cell|max +
+     * cutoff; so each component is within 3·2^-24·M, the distance within
+     * √3 times that, and the squared sum within a few 2^-24 relative.
+     * 1e-6 ≈ 16.8·2^-24 covers both with room. */
+    double tmax = 0;
+    for (int k = 0; k < 3; k++) {
+        int32_t im = 0;
+        for (int b = 0; b < cl.nb[k]; b++)
+            for (int t = 0; t < cl.tab_len[k][b]; t++) {
+                int32_t a = abs(cl.tab[k][(size_t)b * cl.ntab[k] + t].img);
+                im = a > im ? a : im;
+            }
+        tmax += im * (fabs(cl.cell[k][0]) + fabs(cl.cell[k][1]) +
+                      fabs(cl.cell[k][2]));
+    }
+    double mbound = 2 * cl.wmax + tmax + cutoff;
+    double pre = cutoff * (1 + 1e-6) + 1e-6 * mbound;
+    ms_nl_walk w = {.cl = &cl, .rc2 = cutoff * cutoff,
+                    .pre2 = (float)(pre * pre * (1 + 1e-6))};
     for (size_t i = 0; i < n; i++) {
-        nl->first[i] = nl->n_edges;
-        st = half ? walk_atom(nl, &w, i, 1, err) : walk_atom(nl, &w, i, 0, err);
+        size_t e0 = nl->n_edges;
+        nl->first[i] = e0;
+        if (cl.wrapped)
+            st = half ? walk_atom(nl, &w, i, 1, 1, err)
+                      : walk_atom(nl, &w, i, 0, 1, err);
+        else
+            st = half ? walk_atom(nl, &w, i, 1, 0, err)
+                      : walk_atom(nl, &w, i, 0, 0, err);
         if (st != MLSHIFT_OK) {
             nl->n_edges = 0;
             nl->first[0] = 0;
             return st;
         }
+        sqrt_range(nl->dist, e0, nl->n_edges);
     }
     nl->first[n] = nl->n_edges;
     nl->n_atoms = n;
