@@ -4,9 +4,14 @@
  * distance by hand. The edge lists are built here by brute force so the
  * test does not depend on the cell list.
  *
+ * The batched path (several graphs of one size at once, as radius
+ * refinement uses it) is checked against the same closed forms and bit for
+ * bit against one graph at a time.
+ *
  * `test_laplacian --dump XYZ CUTOFF` prints the spectrum of the molecule in
  * a plain "x y z" file, one eigenvalue a line, for the numpy reference. */
 #include "check.h"
+#include "graph/laplacian.h"
 #include "mlshift.h"
 
 #define PI 3.14159265358979323846
@@ -124,6 +129,139 @@ static void closed_forms(void)
     check_spectrum("one atom", 1, one, 5.0, w1);
 }
 
+/* Graph g of the batch tests on n atoms as a dmin matrix (n, n): 1 Å on an
+ * edge, +inf elsewhere, so a 1.5 Å cutoff keeps exactly the edges; and its
+ * spectrum in closed form (Chung, Spectral Graph Theory), ascending. */
+enum { N_BATCH_GRAPHS = 6 };
+static void batch_graph(int g, size_t n, double *dmin, double *want)
+{
+    for (size_t k = 0; k < n * n; k++)
+        dmin[k] = INFINITY;
+#define EDGE(i, j) (dmin[(i) + (j) * n] = dmin[(j) + (i) * n] = 1.0)
+    size_t h = n / 2;
+    for (size_t i = 0; i < n; i++) {
+        switch (g) {
+        case 0: /* path P_n: 1 − cos(πk/(n−1)) */
+            if (i + 1 < n)
+                EDGE(i, i + 1);
+            want[i] = 1 - cos(PI * (double)i / (double)(n - 1));
+            break;
+        case 1: /* cycle C_n: 1 − cos(2πk/n) */
+            EDGE(i, (i + 1) % n);
+            want[i] = 1 - cos(2 * PI * (double)i / (double)n);
+            break;
+        case 2: /* star K_{1,n−1}: 0, 1 (n − 2 times), 2 */
+            if (i)
+                EDGE(0, i);
+            want[i] = i == 0 ? 0.0 : i == n - 1 ? 2.0 : 1.0;
+            break;
+        case 3: /* complete bipartite K_{3,n−3}: 0, 1 (n − 2 times), 2 */
+            for (size_t j = 3; j < n && i < 3; j++)
+                EDGE(i, j);
+            want[i] = i == 0 ? 0.0 : i == n - 1 ? 2.0 : 1.0;
+            break;
+        case 4: /* cycles C_h and C_{n−h}, h = n/2: each 1 − cos(2πk/size) */
+            if (i < h) {
+                EDGE(i, (i + 1) % h);
+                want[i] = 1 - cos(2 * PI * (double)i / (double)h);
+            } else {
+                EDGE(i, h + (i - h + 1) % (n - h));
+                want[i] = 1 - cos(2 * PI * (double)(i - h) / (double)(n - h));
+            }
+            break;
+        default: /* path P_{n−2} and two isolated atoms: 1, 1 for those */
+            if (i + 3 < n)
+                EDGE(i, i + 1);
+            want[i] = i + 2 < n ? 1 - cos(PI * (double)i / (double)(n - 3)) : 1.0;
+            break;
+        }
+    }
+#undef EDGE
+    qsort(want, n, sizeof *want, cmp_double);
+}
+
+static void batched(size_t n)
+{
+    mlshift_spectrum_ws *ws = mlshift_spectrum_ws_create(n);
+    double *dmin = malloc(n * n * sizeof *dmin);
+    double *A = malloc(9 * n * n * sizeof *A), *w = malloc(9 * n * sizeof *w);
+    double *one = malloc(N_BATCH_GRAPHS * n * sizeof *one);
+    double *want = malloc(N_BATCH_GRAPHS * n * sizeof *want);
+    double *dinv = malloc(n * sizeof *dinv);
+    /* One at a time first. */
+    for (int g = 0; g < N_BATCH_GRAPHS; g++) {
+        batch_graph(g, n, dmin, want + g * n);
+        ms_laplacian_from_dmin(n, dmin, 1.5, A, dinv);
+        CHECK(ms_eigenvalues_batch(ws, (int)n, 1, A, one + g * n) == 0,
+              "n %zu graph %d: converged", n, g);
+        check_array_close(check_msg_("n %zu graph %d alone", n, g), one + g * n,
+                          want + g * n, n, 1e-12, 0);
+    }
+    /* Batches of 1..9 graphs (lanes of 4 and 2, a padded lane, several
+     * rounds of QL lanes), starting at each graph in turn. */
+    for (int nb = 1; nb <= 9; nb++)
+        for (int g0 = 0; g0 < N_BATCH_GRAPHS; g0++) {
+            for (int t = 0; t < nb; t++) {
+                batch_graph((g0 + t) % N_BATCH_GRAPHS, n, dmin, w);
+                ms_laplacian_from_dmin(n, dmin, 1.5, A + t * n * n, dinv);
+            }
+            CHECK(ms_eigenvalues_batch(ws, (int)n, nb, A, w) == 0,
+                  "n %zu batch of %d: converged", n, nb);
+            int same = 1, asc = 1;
+            double worst = 0;
+            for (int t = 0; t < nb; t++) {
+                int g = (g0 + t) % N_BATCH_GRAPHS;
+                same &= memcmp(w + t * n, one + g * n, n * sizeof *w) == 0;
+                for (size_t i = 0; i < n; i++) {
+                    worst = fmax(worst, fabs(w[t * n + i] - want[g * n + i]));
+                    asc &= i == 0 || w[t * n + i] >= w[t * n + i - 1];
+                }
+            }
+            CHECK(worst <= 1e-12, "n %zu batch of %d from graph %d: max error %g",
+                  n, nb, g0, worst);
+            CHECK(asc, "n %zu batch of %d: ascending", n, nb);
+            CHECK(same, "n %zu batch of %d from graph %d: same bits as one at "
+                  "a time", n, nb, g0);
+        }
+    free(dinv);
+    free(want);
+    free(one);
+    free(w);
+    free(A);
+    free(dmin);
+    mlshift_spectrum_ws_destroy(ws);
+}
+
+/* The dmin route to the Laplacian (lower triangle, D^-1/2) against
+ * mlshift_laplacian, bit for bit, on a random cloud at several cutoffs. */
+static void dmin_route(void)
+{
+    enum { N = 23 };
+    double x[3 * N], dmin[N * N], L[N * N], dinv[N];
+    uint64_t s = 12345;
+    for (int i = 0; i < 3 * N; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        x[i] = 6.0 * (double)(s >> 11) / 9007199254740992.0;
+    }
+    mlshift_neighbours nl = {0};
+    mlshift_error err;
+    brute(&nl, N, x, 9.0);
+    mlshift_spectrum_ws *ws = mlshift_spectrum_ws_create(N);
+    ms_pair_dmin(&nl, dmin);
+    for (double rc = 0.5; rc <= 9.0; rc += 0.75) {
+        ms_laplacian_from_dmin(N, dmin, rc, L, dinv);
+        CHECK(mlshift_laplacian(ws, &nl, rc, &err) == MLSHIFT_OK, "%s", err.message);
+        const double *ref = mlshift_laplacian_matrix(ws);
+        int same = memcmp(dinv, ws->dinv, sizeof dinv) == 0;
+        for (int j = 0; j < N; j++)
+            for (int i = j; i < N; i++)
+                same &= memcmp(&L[i + j * N], &ref[i + j * N], sizeof *L) == 0;
+        CHECK(same, "cutoff %g: dmin route gives mlshift_laplacian's bits", rc);
+    }
+    mlshift_spectrum_ws_destroy(ws);
+    free_brute(&nl);
+}
+
 static void distance_and_errors(void)
 {
     /* Eq. 5 by hand: (1 − 0)² + (2 − 1)² + (0 − 3)² (padding) = 11. */
@@ -187,6 +325,10 @@ int main(int argc, char **argv)
     if (argc == 4 && strcmp(argv[1], "--dump") == 0)
         return dump(argv[2], atof(argv[3]));
     closed_forms();
+    batched(12);
+    batched(21);
+    batched(130); /* beyond MLSHIFT_SMALL_EIG: dsyevd, one at a time */
+    dmin_route();
     distance_and_errors();
     return check_done();
 }

@@ -1,17 +1,44 @@
 /* SPDX-License-Identifier: MIT */
-/* Internal layout of the spectrum workspace. */
+/* Internal layout of the spectrum workspace, and the pieces of the spectrum
+ * computation that batch callers (radius refinement) use directly. */
 #ifndef MLSHIFT_LAPLACIAN_H
 #define MLSHIFT_LAPLACIAN_H
 
 #include "mlshift.h"
 
+/* Up to this size the plain-loop reduction beats dsyevd (see laplacian.c). */
+#define MLSHIFT_SMALL_EIG 128
+/* Matrices reduced side by side (interleaved lanes) by the batched path. */
+#define MLSHIFT_EIG_LANES 4
+
 struct mlshift_spectrum_ws {
     size_t max_n;       /* largest graph the buffers hold */
     double *L;          /* (max_n, max_n) the Laplacian, column-major */
     double *dinv;       /* (max_n,) D^-1/2, 0 for isolated atoms */
+    double *lanes;      /* (min(max_n, SMALL_EIG)², LANES) interleaved
+                           matrices of the batched reduction */
     double *work;       /* dsyevd workspace */
     int *iwork;
     int lwork, liwork;
 };
+
+/* The lower triangle of L = I − D^-1/2 A D^-1/2 (n, n), column-major, and
+ * D^-1/2 (n,) of the graph whose pair (i, j) is an edge when dmin[i + j n]
+ * <= cutoff; dmin (n, n) symmetric, the shortest edge of each pair (+inf
+ * for none and on the diagonal). Bit for bit mlshift_laplacian's. */
+void ms_laplacian_from_dmin(size_t n, const double *dmin, double cutoff,
+                            double *L, double *dinv);
+/* dmin (n, n) of nl as above, for ms_laplacian_from_dmin. */
+void ms_pair_dmin(const mlshift_neighbours *nl, double *dmin);
+/* The spectrum in closed form when D^-1/2 (n,) says the graph has no edges
+ * or is complete: fills eig (n,) ascending and returns 1; else 0. */
+int ms_spectrum_closed_form(size_t n, const double *dinv, double *eig);
+/* Ascending eigenvalues w (nb, n) of nb symmetric n × n matrices A (nb,
+ * n, n), column-major, lower triangles used, destroyed; n <= ws->max_n.
+ * Small matrices are reduced MLSHIFT_EIG_LANES at a time and their QL
+ * iterations interleaved, which gives the same bits as one at a time.
+ * Returns 0, or 1 + the index of a matrix whose iteration failed. */
+int ms_eigenvalues_batch(mlshift_spectrum_ws *ws, int n, int nb, double *A,
+                         double *w);
 
 #endif /* MLSHIFT_LAPLACIAN_H */

@@ -9,7 +9,9 @@
  * argmin keeps the first, smallest, radius).
  *
  * The radius graph is built once at the largest radius; every other radius
- * filters it inside the Laplacian assembly. */
+ * filters it inside the Laplacian assembly, radii that keep the same graph
+ * share its spectrum, and the distinct graphs' eigenproblems are solved
+ * together (ms_shift_spectra). */
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,42 +51,17 @@ static int better(double d, double r, double best, double rbest, double rtrain)
     return r == rtrain || r < rbest;
 }
 
-/* Edges of ws->nl with dist <= r. The subgraphs are nested in r, so two
- * radii with the same count have the same graph and the same spectrum. */
-static size_t edges_within(const mlshift_neighbours *nl, double r)
+/* The trial radii, then the training cutoff, in one list (k + 1,): small
+ * lists on the stack (buf), longer ones allocated. */
+static double *radius_list(const double *radii, size_t k, double cutoff,
+                           double *buf, size_t nbuf)
 {
-    size_t c = 0;
-    for (size_t e = 0; e < nl->n_edges; e++)
-        c += nl->dist[e] <= r;
-    return c;
-}
-
-/* Eq. 5 distance and degree std at radius r, reusing an earlier radius's
- * result when the graph is the same (same edge count). cache holds n_cache
- * (count, distance, degree std) triples. */
-static mlshift_status distance_cached(const mlshift_train_stats *st,
-                                      mlshift_shift_ws *ws, double r,
-                                      double (*cache)[3], size_t *n_cache,
-                                      double *dist, double *deg,
-                                      mlshift_error *err)
-{
-    double count = (double)edges_within(&ws->nl, r);
-    for (size_t c = 0; c < *n_cache; c++)
-        if (cache[c][0] == count) {
-            *dist = cache[c][1];
-            *deg = cache[c][2];
-            return MLSHIFT_OK;
-        }
-    mlshift_status s = ms_shift_spectrum(ws, r, deg, err);
-    if (s != MLSHIFT_OK)
-        return s;
-    *dist = mlshift_spectral_distance(ws->eig, ws->nl.n_atoms, st->spectrum,
-                                      st->natoms_max);
-    cache[*n_cache][0] = count;
-    cache[*n_cache][1] = *dist;
-    cache[*n_cache][2] = *deg;
-    (*n_cache)++;
-    return MLSHIFT_OK;
+    double *r = k + 1 <= nbuf ? buf : malloc((k + 1) * sizeof *r);
+    if (!r)
+        return NULL;
+    memcpy(r, radii, k * sizeof *r);
+    r[k] = cutoff;
+    return r;
 }
 
 mlshift_status mlshift_refine_radius(const mlshift_train_stats *st,
@@ -103,31 +80,37 @@ mlshift_status mlshift_refine_radius(const mlshift_train_stats *st,
     s = ms_shift_graph(ws, f, rmax, err);
     if (s != MLSHIFT_OK)
         return s;
-    double small[17][3], (*cache)[3] = small;
-    if (k + 1 > 17 && !(cache = malloc((k + 1) * sizeof *cache)))
+    /* All k + 1 spectra at once: radii with the same graph share one, the
+     * distinct ones are solved as a batch. */
+    double buf[17], *r = radius_list(radii, k, st->cutoff, buf, 17);
+    if (!r)
         return ms_fail(err, MLSHIFT_ERR_NOMEM, "refine-radius: out of memory");
-    size_t n_cache = 0;
-    double dtrain, degtrain;
-    s = distance_cached(st, ws, st->cutoff, cache, &n_cache, &dtrain, &degtrain, err);
+    s = ms_shift_spectra(ws, r, k + 1, err);
+    if (r != buf)
+        free(r);
+    if (s != MLSHIFT_OK)
+        return s;
+    size_t n = ws->nl.n_atoms;
+    const double *spec = ws->spectra;
+    size_t g = ws->graph_of[k];
+    double dtrain = mlshift_spectral_distance(spec + g * n, n, st->spectrum,
+                                              st->natoms_max);
     out->radius = st->cutoff;
     out->spectral_distance = out->spectral_distance_train = dtrain;
-    out->degree_std = out->degree_std_train = degtrain;
-    for (size_t a = 0; a < k && s == MLSHIFT_OK; a++) {
-        double d, deg;
-        s = distance_cached(st, ws, radii[a], cache, &n_cache, &d, &deg, err);
-        if (s != MLSHIFT_OK)
-            break;
+    out->degree_std = out->degree_std_train = ws->degree_std[g];
+    for (size_t a = 0; a < k; a++) {
+        g = ws->graph_of[a];
+        double d = mlshift_spectral_distance(spec + g * n, n, st->spectrum,
+                                             st->natoms_max);
         if (distances)
             distances[a] = d;
         if (better(d, radii[a], out->spectral_distance, out->radius, st->cutoff)) {
             out->radius = radii[a];
             out->spectral_distance = d;
-            out->degree_std = deg;
+            out->degree_std = ws->degree_std[g];
         }
     }
-    if (cache != small)
-        free(cache);
-    return s;
+    return MLSHIFT_OK;
 }
 
 mlshift_status mlshift_refine_radius_set(const mlshift_train_stats *st,
@@ -144,13 +127,16 @@ mlshift_status mlshift_refine_radius_set(const mlshift_train_stats *st,
     if (n == 0)
         return ms_fail(err, MLSHIFT_ERR_VALUE, "refine-radius: empty set");
     /* Sums over the set of eq. 5 and of the degree std, per trial radius
-     * (the training cutoff last). */
-    double *sum = calloc(2 * (k + 1), sizeof *sum), *deg = sum + k + 1;
+     * (the training cutoff last), and those radii. */
+    double *sum = calloc(3 * (k + 1), sizeof *sum), *deg = sum + k + 1;
+    double *r = deg + k + 1;
     if (!sum)
         return ms_fail(err, MLSHIFT_ERR_NOMEM, "refine-radius: out of memory");
     double rmax = st->cutoff;
     for (size_t a = 0; a < k; a++)
         rmax = fmax(rmax, radii[a]);
+    memcpy(r, radii, k * sizeof *r);
+    r[k] = st->cutoff;
     for (size_t m = 0; m < n && s == MLSHIFT_OK; m++) {
         mlshift_frame f;
         if (mlshift_frames_get(fr, idx[m], &f) != MLSHIFT_OK) {
@@ -159,14 +145,14 @@ mlshift_status mlshift_refine_radius_set(const mlshift_train_stats *st,
             break;
         }
         s = ms_shift_graph(ws, &f, rmax, err);
+        if (s == MLSHIFT_OK)
+            s = ms_shift_spectra(ws, r, k + 1, err);
         for (size_t a = 0; a <= k && s == MLSHIFT_OK; a++) {
-            double r = a < k ? radii[a] : st->cutoff, dd;
-            s = ms_shift_spectrum(ws, r, &dd, err);
-            if (s != MLSHIFT_OK)
-                break;
-            sum[a] += mlshift_spectral_distance(ws->eig, f.natoms, st->spectrum,
+            size_t g = ws->graph_of[a];
+            sum[a] += mlshift_spectral_distance(ws->spectra + g * f.natoms,
+                                                f.natoms, st->spectrum,
                                                 st->natoms_max);
-            deg[a] += dd;
+            deg[a] += ws->degree_std[g];
         }
     }
     if (s == MLSHIFT_OK) {

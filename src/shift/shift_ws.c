@@ -2,6 +2,7 @@
 /* The shift workspace: radius graph → Laplacian spectrum, reusing memory. */
 #include "shift_ws.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,15 @@ void mlshift_shift_ws_destroy(mlshift_shift_ws *ws)
     mlshift_neighbours_free(&ws->nl);
     mlshift_spectrum_ws_destroy(ws->spec);
     free(ws->eig);
+    free(ws->dmin);
+    free(ws->mats);
+    free(ws->spectra);
+    free(ws->dinvs);
+    free(ws->degree_std);
+    free(ws->scratch);
+    free(ws->pairs);
+    free(ws->graph_of);
+    free(ws->solve);
     free(ws->comp);
     free(ws);
 }
@@ -45,18 +55,13 @@ mlshift_status ms_shift_graph(mlshift_shift_ws *ws, const mlshift_frame *f,
                                     f->cell ? f->pbc : NULL, build, 0, err);
 }
 
-mlshift_status ms_shift_spectrum(mlshift_shift_ws *ws, double cutoff,
-                                 double *degree_std, mlshift_error *err)
+/* Population std of the node degrees, from D^-1/2 (n,): degree = 1/dinv²,
+ * 0 when isolated. */
+static double degree_std(size_t n, const double *dinv)
 {
-    mlshift_status st = mlshift_laplacian_spectrum(ws->spec, &ws->nl, cutoff,
-                                                   ws->eig, err);
-    if (st != MLSHIFT_OK || !degree_std)
-        return st;
-    /* D^-1/2 is left in the workspace: degree = 1/dinv², 0 when isolated. */
-    size_t n = ws->nl.n_atoms;
     double s = 0, s2 = 0;
     for (size_t i = 0; i < n; i++) {
-        double di = ws->spec->dinv[i];
+        double di = dinv[i];
         double deg = di > 0 ? 1.0 / (di * di) : 0.0;
         deg = nearbyint(deg); /* degrees are integers; undo the round-off */
         s += deg;
@@ -64,7 +69,104 @@ mlshift_status ms_shift_spectrum(mlshift_shift_ws *ws, double cutoff,
     }
     double mean = s / (double)n;
     double var = s2 / (double)n - mean * mean;
-    *degree_std = sqrt(var > 0 ? var : 0);
+    return sqrt(var > 0 ? var : 0);
+}
+
+mlshift_status ms_shift_spectrum(mlshift_shift_ws *ws, double cutoff,
+                                 double *degree_std_out, mlshift_error *err)
+{
+    mlshift_status st = mlshift_laplacian_spectrum(ws->spec, &ws->nl, cutoff,
+                                                   ws->eig, err);
+    if (st != MLSHIFT_OK || !degree_std_out)
+        return st;
+    /* D^-1/2 is left in the workspace. */
+    *degree_std_out = degree_std(ws->nl.n_atoms, ws->spec->dinv);
+    return MLSHIFT_OK;
+}
+
+/* Room for `graphs` graphs of n atoms in the batch arrays. */
+static int batch_reserve(mlshift_shift_ws *ws, size_t n, size_t graphs)
+{
+    if (n <= ws->batch_n && graphs <= ws->batch_graphs)
+        return 0;
+    n = n > ws->batch_n ? n : ws->batch_n;
+    graphs = graphs > ws->batch_graphs ? graphs : ws->batch_graphs;
+    free(ws->dmin);
+    free(ws->mats);
+    free(ws->spectra);
+    free(ws->dinvs);
+    free(ws->degree_std);
+    free(ws->scratch);
+    free(ws->pairs);
+    free(ws->graph_of);
+    free(ws->solve);
+    ws->dmin = malloc(n * n * sizeof *ws->dmin);
+    ws->mats = malloc(graphs * n * n * sizeof *ws->mats);
+    ws->spectra = malloc(graphs * n * sizeof *ws->spectra);
+    ws->dinvs = malloc(graphs * n * sizeof *ws->dinvs);
+    ws->degree_std = malloc(graphs * sizeof *ws->degree_std);
+    ws->scratch = malloc(graphs * n * sizeof *ws->scratch);
+    ws->pairs = malloc(graphs * sizeof *ws->pairs);
+    ws->graph_of = malloc(graphs * sizeof *ws->graph_of);
+    ws->solve = malloc(graphs * sizeof *ws->solve);
+    int ok = ws->dmin && ws->mats && ws->spectra && ws->dinvs &&
+             ws->degree_std && ws->scratch && ws->pairs && ws->graph_of &&
+             ws->solve;
+    ws->batch_n = ok ? n : 0;
+    ws->batch_graphs = ok ? graphs : 0;
+    return ok ? 0 : -1;
+}
+
+mlshift_status ms_shift_spectra(mlshift_shift_ws *ws, const double *r,
+                                size_t nr, mlshift_error *err)
+{
+    const mlshift_neighbours *nl = &ws->nl;
+    size_t n = nl->n_atoms, nn = n * n;
+    if (n > ws->spec_n)
+        return ms_fail(err, MLSHIFT_ERR_VALUE,
+                       "laplacian: %zu atoms but the workspace holds %zu", n,
+                       ws->spec_n);
+    for (size_t a = 0; a < nr; a++)
+        if (!(r[a] > 0) || r[a] > nl->cutoff * (1 + 1e-12))
+            return ms_fail(err, MLSHIFT_ERR_VALUE,
+                           "laplacian: cutoff %g Å outside (0, %g] of the list",
+                           r[a], nl->cutoff);
+    if (n == 0 || nr == 0)
+        return MLSHIFT_OK;
+    if (n > (size_t)INT_MAX || nr > (size_t)INT_MAX ||
+        batch_reserve(ws, n, nr))
+        return ms_fail(err, MLSHIFT_ERR_NOMEM,
+                       "out of memory for %zu spectra of %zu atoms", nr, n);
+    ms_pair_dmin(nl, ws->dmin);
+    size_t graphs = 0, n_solve = 0;
+    for (size_t a = 0; a < nr; a++) {
+        /* Nested subgraphs: the same pair count is the same graph. */
+        size_t pairs = 0, g;
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = i + 1; j < n; j++)
+                pairs += ws->dmin[j + i * n] <= r[a];
+        for (g = 0; g < graphs && ws->pairs[g] != pairs; g++)
+            ;
+        ws->graph_of[a] = g;
+        if (g < graphs)
+            continue;
+        graphs++;
+        ws->pairs[g] = pairs;
+        double *dinv = ws->dinvs + g * n, *L = ws->mats + n_solve * nn;
+        ms_laplacian_from_dmin(n, ws->dmin, r[a], L, dinv);
+        ws->degree_std[g] = degree_std(n, dinv);
+        if (!ms_spectrum_closed_form(n, dinv, ws->spectra + g * n))
+            ws->solve[n_solve++] = g;
+    }
+    int info = ms_eigenvalues_batch(ws->spec, (int)n, (int)n_solve, ws->mats,
+                                    ws->scratch);
+    if (info != 0)
+        return ms_fail(err, MLSHIFT_ERR_VALUE,
+                       "laplacian: the eigenvalue iteration failed to converge "
+                       "(info %d)", info);
+    for (size_t t = 0; t < n_solve; t++)
+        memcpy(ws->spectra + ws->solve[t] * n, ws->scratch + t * n,
+               n * sizeof *ws->spectra);
     return MLSHIFT_OK;
 }
 

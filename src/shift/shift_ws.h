@@ -12,6 +12,17 @@ struct mlshift_shift_ws {
     mlshift_spectrum_ws *spec;
     size_t spec_n;          /* atoms spec holds */
     double *eig;            /* (spec_n,) */
+    /* One structure at several radii (ms_shift_spectra). */
+    double *dmin;           /* (n, n) shortest edge of each atom pair */
+    double *mats;           /* (graphs, n, n) Laplacians for the eigensolver */
+    double *spectra;        /* (graphs, n) ascending, graph g at g n */
+    double *dinvs;          /* (graphs, n) D^-1/2 of each graph */
+    double *degree_std;     /* (graphs,) */
+    double *scratch;        /* (graphs, n) eigenvalues in solver order */
+    size_t *pairs;          /* (graphs,) atom pairs within each radius */
+    size_t *graph_of;       /* (radii,) the graph of each radius */
+    size_t *solve;          /* (graphs,) graphs sent to the eigensolver */
+    size_t batch_n, batch_graphs; /* sizes the arrays above hold */
     /* Sorted view of a statistics' compositions, for lookups. */
     const char *comp_src;   /* st->compositions it was built from */
     const char **comp;      /* (n_comp,) */
@@ -26,5 +37,14 @@ mlshift_status ms_shift_graph(mlshift_shift_ws *ws, const mlshift_frame *f,
  * ws->eig; *degree_std (if non-NULL) the population std of node degrees. */
 mlshift_status ms_shift_spectrum(mlshift_shift_ws *ws, double cutoff,
                                  double *degree_std, mlshift_error *err);
+
+/* The ascending spectra and degree stds of ws->nl restricted to each of the
+ * nr cutoffs r (nr,): radius a gets graph ws->graph_of[a], whose spectrum
+ * is at ws->spectra + graph_of[a] n and degree std at ws->degree_std. Radii
+ * that keep the same atom pairs (the subgraphs are nested) share one graph,
+ * and the eigenproblems of the distinct graphs are solved as one batch;
+ * each result is bit for bit what ms_shift_spectrum gives. */
+mlshift_status ms_shift_spectra(mlshift_shift_ws *ws, const double *r,
+                                size_t nr, mlshift_error *err);
 
 #endif /* MLSHIFT_SHIFT_WS_H */
