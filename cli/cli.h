@@ -90,5 +90,6 @@ int cmd_stats(int argc, char **argv);
 int cmd_diagnose(int argc, char **argv);
 int cmd_refine_radius(int argc, char **argv);
 int cmd_label(int argc, char **argv);
+int cmd_sgdml(int argc, char **argv);
 
 #endif /* MLSHIFT_CLI_H */

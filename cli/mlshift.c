@@ -19,6 +19,7 @@ static const command commands[] = {
     {"diagnose", cmd_diagnose, "OOD flags per axis against training statistics"},
     {"refine-radius", cmd_refine_radius, "test-time radius refinement (eq. 4)"},
     {"label", cmd_label, "a cheap prior's energies and forces beside the labels"},
+    {"sgdml", cmd_sgdml, "train an sGDML model (mlshift sgdml train)"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
