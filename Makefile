@@ -83,6 +83,7 @@ test: all $(TESTS)
 test-san:
 	$(MAKE) B=build-san CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" all tests-only
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+		LSAN_OPTIONS=suppressions=$(abspath scripts/lsan.supp) \
 		scripts/run-tests build-san
 
 .PHONY: tests-only
