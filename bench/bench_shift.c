@@ -28,6 +28,79 @@ static const char *data_dir(void)
 static const char *mols[5] = {"aspirin", "benzene", "uracil", "naphthalene",
                               "toluene"};
 
+/* --neighbours: training graphs within eps counted through the norm index
+ * over ~96k training graphs (the 48k distinct frames twice), for toluene
+ * test frames, against all pairs on a subset of the queries. */
+static void bench_neighbours(const mlshift_frames *train, mlshift_shift_ws *ws,
+                             const mlshift_read_options *opt)
+{
+    mlshift_error err;
+    char path[4096];
+    size_t nt = mlshift_frames_count(train);
+    size_t *twice = malloc(2 * nt * sizeof *twice);
+    for (size_t i = 0; i < 2 * nt; i++)
+        twice[i] = i % nt;
+    mlshift_frames *big = mlshift_frames_create(), *q = mlshift_frames_create();
+    mlshift_frames_select(big, train, twice, 2 * nt, &err);
+    snprintf(path, sizeof path, "%s/rmd17/rmd17_toluene_test_01.npz", data_dir());
+    mlshift_read(q, path, opt, &err);
+    mlshift_spectral_index *ix;
+    double t0 = now();
+    mlshift_spectral_index_build(big, 5.0, &ix, &err);
+    double t_build = now() - t0;
+    /* Every training spectrum, for the all-pairs reference. */
+    double *all = malloc(mlshift_frames_total_atoms(big) * sizeof *all), eig[64];
+    size_t off = 0;
+    for (size_t k = 0; k < 2 * nt; k++) {
+        mlshift_frame f;
+        mlshift_frames_get(big, k, &f);
+        mlshift_frame_spectrum(&f, 5.0, ws, all + off, &err);
+        off += f.natoms;
+    }
+    const double eps_list[2] = {0.1, 1.0}; /* a tight and a loose threshold */
+    for (int e = 0; e < 2; e++) {
+        double eps = eps_list[e];
+        size_t nq = 200, nb = 20, total = 0, brute = 0, check = 0;
+        t0 = now();
+        for (size_t s = 0; s < nq; s++) {
+            mlshift_frame f;
+            mlshift_frames_get(q, s, &f);
+            mlshift_frame_spectrum(&f, 5.0, ws, eig, &err);
+            total += mlshift_spectral_index_count(ix, eig, f.natoms, eps);
+        }
+        double t_index = (now() - t0) / (double)nq;
+        t0 = now();
+        for (size_t s = 0; s < nb; s++) {
+            mlshift_frame f;
+            mlshift_frames_get(q, s, &f);
+            mlshift_frame_spectrum(&f, 5.0, ws, eig, &err);
+            off = 0;
+            for (size_t k = 0; k < 2 * nt; k++) {
+                mlshift_frame g;
+                mlshift_frames_get(big, k, &g);
+                brute += mlshift_spectral_distance(eig, f.natoms, all + off,
+                                                   g.natoms) <= eps;
+                off += g.natoms;
+            }
+            check += mlshift_spectral_index_count(ix, eig, f.natoms, eps);
+        }
+        double t_brute = (now() - t0) / (double)nb;
+        printf("{\"bench\": \"spectral_neighbours\", \"impl\": \"mlshift\", "
+               "\"training_graphs\": %zu, \"eps\": %g, \"index_build_seconds\": "
+               "%.3f, \"us_per_query\": %.1f, \"all_pairs_us_per_query\": %.1f, "
+               "\"speedup\": %.1f, \"mean_count\": %.1f, \"same_counts\": %s}\n",
+               2 * nt, eps, t_build, 1e6 * t_index, 1e6 * t_brute,
+               t_brute / t_index, (double)total / (double)nq,
+               brute == check ? "true" : "false");
+        fflush(stdout);
+    }
+    free(all);
+    free(twice);
+    mlshift_spectral_index_destroy(ix);
+    mlshift_frames_destroy(q);
+    mlshift_frames_destroy(big);
+}
+
 int main(void)
 {
     mlshift_error err;
@@ -100,74 +173,7 @@ int main(void)
         fflush(stdout);
         mlshift_frames_destroy(test);
     }
-    /* --neighbours: counting training graphs within eps through the norm
-     * index, ~96k training graphs (the 48k distinct frames twice), against
-     * all pairs for a subset of the queries. */
-    {
-        size_t nt = mlshift_frames_count(train);
-        size_t *twice = malloc(2 * nt * sizeof *twice);
-        for (size_t i = 0; i < 2 * nt; i++)
-            twice[i] = i % nt;
-        mlshift_frames *big = mlshift_frames_create();
-        mlshift_frames_select(big, train, twice, 2 * nt, &err);
-        mlshift_spectral_index *ix;
-        t0 = now();
-        mlshift_spectral_index_build(big, 5.0, &ix, &err);
-        double t_build = now() - t0;
-        mlshift_frames *q = mlshift_frames_create();
-        snprintf(path, sizeof path, "%s/rmd17/rmd17_toluene_test_01.npz", data_dir());
-        mlshift_read(q, path, &opt, &err);
-        double eig[64];
-        for (int e = 0; e < 2; e++) { /* a tight and a loose threshold */
-        double eps = e ? 1.0 : 0.1;
-        size_t nq = 200, total = 0;
-        t0 = now();
-        for (size_t s = 0; s < nq; s++) {
-            mlshift_frame f;
-            mlshift_frames_get(q, s, &f);
-            mlshift_frame_spectrum(&f, 5.0, ws, eig, &err);
-            total += mlshift_spectral_index_count(ix, eig, f.natoms, eps);
-        }
-        double t_index = (now() - t0) / (double)nq;
-        /* All pairs on 20 queries: every training spectrum compared. */
-        double *all = malloc(mlshift_frames_total_atoms(big) * sizeof *all);
-        size_t off = 0;
-        for (size_t k = 0; k < 2 * nt; k++) {
-            mlshift_frame f;
-            mlshift_frames_get(big, k, &f);
-            mlshift_frame_spectrum(&f, 5.0, ws, all + off, &err);
-            off += f.natoms;
-        }
-        size_t nb = 20, brute = 0, check = 0;
-        t0 = now();
-        for (size_t s = 0; s < nb; s++) {
-            mlshift_frame f;
-            mlshift_frames_get(q, s, &f);
-            mlshift_frame_spectrum(&f, 5.0, ws, eig, &err);
-            off = 0;
-            for (size_t k = 0; k < 2 * nt; k++) {
-                mlshift_frame g;
-                mlshift_frames_get(big, k, &g);
-                brute += mlshift_spectral_distance(eig, f.natoms, all + off, g.natoms) <= eps;
-                off += g.natoms;
-            }
-            check += mlshift_spectral_index_count(ix, eig, f.natoms, eps);
-        }
-        double t_brute = (now() - t0) / (double)nb;
-        printf("{\"bench\": \"spectral_neighbours\", \"impl\": \"mlshift\", "
-               "\"training_graphs\": %zu, \"eps\": %g, \"index_build_seconds\": %.3f, "
-               "\"us_per_query\": %.1f, \"all_pairs_us_per_query\": %.1f, "
-               "\"speedup\": %.1f, \"mean_count\": %.1f, \"same_counts\": %s}\n",
-               2 * nt, eps, t_build, 1e6 * t_index, 1e6 * t_brute, t_brute / t_index,
-               (double)total / (double)nq, brute == check ? "true" : "false");
-        fflush(stdout);
-        free(all);
-        }
-        free(twice);
-        mlshift_spectral_index_destroy(ix);
-        mlshift_frames_destroy(q);
-        mlshift_frames_destroy(big);
-    }
+    bench_neighbours(train, ws, &opt);
     mlshift_shift_ws_destroy(ws);
     mlshift_stats_free(&st);
     mlshift_frames_destroy(train);
