@@ -214,16 +214,7 @@ static mlshift_status emt_compute(void *self, const mlshift_frame *f,
         if (G == 0)
             continue;
         double g = G / nl->dist[k];
-        const double *d = nl->vec + 3 * k;
-        if (forces)
-            for (int a = 0; a < 3; a++) {
-                forces[3 * i + a] += g * d[a];
-                forces[3 * j + a] -= g * d[a];
-            }
-        if (virial)
-            for (int a = 0; a < 3; a++)
-                for (int b = 0; b < 3; b++)
-                    w[3 * a + b] -= g * d[a] * d[b];
+        ms_pair_force(forces, virial ? w : NULL, i, j, g, nl->vec + 3 * k);
     }
     if (virial)
         memcpy(virial, w, sizeof w);

@@ -197,16 +197,7 @@ static mlshift_status lj_compute(void *self, const mlshift_frame *f,
             u -= p->u_rc;
         }
         e += u;
-        if (forces) {
-            for (int a = 0; a < 3; a++) {
-                forces[3 * i + a] += g * d[a];
-                forces[3 * j + a] -= g * d[a];
-            }
-        }
-        if (virial)
-            for (int a = 0; a < 3; a++)
-                for (int b = 0; b < 3; b++)
-                    w[3 * a + b] -= g * d[a] * d[b];
+        ms_pair_force(forces, virial ? w : NULL, i, j, g, d);
     }
     *energy = e;
     if (virial)

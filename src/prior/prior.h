@@ -23,6 +23,23 @@ struct mlshift_prior {
     char spec[512];
 };
 
+/* Adds a central pair term to forces (N, 3) and the virial w (3, 3), either
+ * may be NULL: with g = −(dE/dr)/r for the pair (i, j) and d = r_j − r_i,
+ * F_i += g d, F_j −= g d, and W −= g d ⊗ d (W = −Σ r ⊗ ∂E/∂r). */
+static inline void ms_pair_force(double *forces, double *w, int i, int j,
+                                 double g, const double *d)
+{
+    if (forces)
+        for (int a = 0; a < 3; a++) {
+            forces[3 * i + a] += g * d[a];
+            forces[3 * j + a] -= g * d[a];
+        }
+    if (w)
+        for (int a = 0; a < 3; a++)
+            for (int b = 0; b < 3; b++)
+                w[3 * a + b] -= g * d[a] * d[b];
+}
+
 /* Constructors: `args` is the spec after "name:" (or "" when absent). Each
  * fills p->ops and p->self, or fails with a message naming the spec. */
 mlshift_status ms_prior_lj_create(const char *args, mlshift_prior *p,

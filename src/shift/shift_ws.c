@@ -15,13 +15,9 @@ mlshift_shift_ws *mlshift_shift_ws_create(void)
     return calloc(1, sizeof(mlshift_shift_ws));
 }
 
-void mlshift_shift_ws_destroy(mlshift_shift_ws *ws)
+/* The buffers of the batched spectra, grown together. */
+static void free_batch(mlshift_shift_ws *ws)
 {
-    if (!ws)
-        return;
-    mlshift_neighbours_free(&ws->nl);
-    mlshift_spectrum_ws_destroy(ws->spec);
-    free(ws->eig);
     free(ws->dmin);
     free(ws->mats);
     free(ws->spectra);
@@ -31,6 +27,16 @@ void mlshift_shift_ws_destroy(mlshift_shift_ws *ws)
     free(ws->pairs);
     free(ws->graph_of);
     free(ws->solve);
+}
+
+void mlshift_shift_ws_destroy(mlshift_shift_ws *ws)
+{
+    if (!ws)
+        return;
+    mlshift_neighbours_free(&ws->nl);
+    mlshift_spectrum_ws_destroy(ws->spec);
+    free(ws->eig);
+    free_batch(ws);
     free(ws->comp);
     free(ws);
 }
@@ -91,15 +97,7 @@ static int batch_reserve(mlshift_shift_ws *ws, size_t n, size_t graphs)
         return 0;
     n = n > ws->batch_n ? n : ws->batch_n;
     graphs = graphs > ws->batch_graphs ? graphs : ws->batch_graphs;
-    free(ws->dmin);
-    free(ws->mats);
-    free(ws->spectra);
-    free(ws->dinvs);
-    free(ws->degree_std);
-    free(ws->scratch);
-    free(ws->pairs);
-    free(ws->graph_of);
-    free(ws->solve);
+    free_batch(ws);
     ws->dmin = malloc(n * n * sizeof *ws->dmin);
     ws->mats = malloc(graphs * n * n * sizeof *ws->mats);
     ws->spectra = malloc(graphs * n * sizeof *ws->spectra);
