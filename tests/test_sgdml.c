@@ -3,12 +3,15 @@
  * differences, the BLAS predictor against the plain one, the 2018 sGDML
  * models against the MD17 labels (published MAEs), our model file (round
  * trip, other version, corruption), the permutation search, the sampler and
- * training on MD17 naphthalene (Table 2 of the paper).
+ * training on MD17 naphthalene (Table 2 of the paper); the projected
+ * (rigid-motion-free) solve against the full 3N·M system built densely here,
+ * and the σ search against every σ trained on all points.
  *
  * Also a driver for tests/reference/test_sgdml_numpy.py:
  *   test_sgdml --predict MODEL POS.txt OUT.txt   (POS: K·N lines "x y z";
  *   OUT: per structure a line "E" then N lines "fx fy fz", kcal/mol units)
  *   test_sgdml --train DATA M SEED OUT_MODEL     (MD17 labels, σ grid 10..90) */
+#include <lapacke.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -361,6 +364,184 @@ static void test_sample(void)
     free(ex);
 }
 
+/* The training solve against brute force: K_F built densely here (J_b as
+ * (D, 3N) matrices, K_F(a, b) = Σ_p J_aᵀ M(d) P_p J_b with
+ * M = c0 e^{−u}[(1+u)I − g d dᵀ]), the full 3N·M system solved by dposv
+ * (λ = 1e-4, so the null-space part y_null/λ does not swamp the rounding),
+ * w_b = J_b α_b compared with the trained model's (which solves the
+ * rigid-motion-free projection). */
+static void test_train_dense(void)
+{
+    mlshift_frames *tr = read_md17("rmd17/rmd17_naphthalene_train_01.npz", 1);
+    if (!tr)
+        return;
+    enum { M = 3, N = 18, D = N * (N - 1) / 2, N3 = 3 * N, DIM = M * N3 };
+    double sig = 20.0;
+    ms_sgdml_train_opts o = {0};
+    o.samples = M;
+    o.sigmas = &sig;
+    o.nsig = 1;
+    o.seed = 7;
+    o.lambda = 1e-4;
+    ms_sgdml_model mo;
+    ms_sgdml_train_report rep;
+    mlshift_error err;
+    mlshift_status s = ms_sgdml_train(tr, &o, &mo, &rep, &err);
+    CHECK(s == MLSHIFT_OK, "train M=3: %s", err.message);
+    if (s != MLSHIFT_OK) {
+        mlshift_frames_destroy(tr);
+        return;
+    }
+    /* the same training frames: the sampler with the same seed */
+    size_t nf = mlshift_frames_count(tr), idx[M];
+    double *e = malloc(nf * sizeof *e);
+    for (size_t i = 0; i < nf; i++) {
+        mlshift_frame f;
+        mlshift_frames_get(tr, i, &f);
+        e[i] = f.energy * KCAL;
+    }
+    uint64_t rng = 7;
+    ms_sgdml_sample(e, nf, NULL, M, &rng, idx, &err);
+    static double x[M][D], jac[M][D][N3], y[DIM], k[DIM * DIM], w[M * D];
+    int pidx[N][N], pi[MS_SGDML_MAX_PERMS][D];
+    for (int i = 1, q = 0; i < N; i++)
+        for (int j = 0; j < i; j++, q++)
+            pidx[i][j] = pidx[j][i] = q;
+    for (int p = 0; p < mo.p; p++)
+        for (int i = 1, q = 0; i < N; i++)
+            for (int j = 0; j < i; j++, q++)
+                pi[p][q] = pidx[mo.perms[p * N + i]][mo.perms[p * N + j]];
+    double ysum = 0, ysq = 0;
+    memset(jac, 0, sizeof jac);
+    for (int b = 0; b < M; b++) {
+        mlshift_frame f;
+        mlshift_frames_get(tr, idx[b], &f);
+        const double *r = f.positions;
+        for (int i = 1, q = 0; i < N; i++)
+            for (int j = 0; j < i; j++, q++) {
+                double v[3], r2 = 0;
+                for (int c = 0; c < 3; c++) {
+                    v[c] = r[3 * i + c] - r[3 * j + c];
+                    r2 += v[c] * v[c];
+                }
+                x[b][q] = 1.0 / sqrt(r2);
+                for (int c = 0; c < 3; c++) {
+                    jac[b][q][3 * i + c] = -v[c] / (r2 * sqrt(r2));
+                    jac[b][q][3 * j + c] = v[c] / (r2 * sqrt(r2));
+                }
+            }
+        for (int c = 0; c < N3; c++) {
+            y[b * N3 + c] = KCAL * f.forces[c];
+            ysum += y[b * N3 + c];
+        }
+    }
+    check_array_close("dense test: training descriptors", mo.x, &x[0][0],
+                      (size_t)M * D, 0, 1e-15);
+    for (int c = 0; c < DIM; c++)
+        ysq += (y[c] - ysum / DIM) * (y[c] - ysum / DIM);
+    double ystd = sqrt(ysq / DIM);
+    for (int c = 0; c < DIM; c++)
+        y[c] /= ystd;
+    double c0 = 5.0 / (3.0 * sig * sig), g = 5.0 / (sig * sig);
+    memset(k, 0, sizeof k);
+    for (int a = 0; a < M; a++)
+        for (int b = 0; b < M; b++)
+            for (int p = 0; p < mo.p; p++) {
+                double d[D], dd = 0, ja[N3] = {0}, jb[N3] = {0};
+                for (int q = 0; q < D; q++) {
+                    d[q] = x[a][q] - x[b][pi[p][q]];
+                    dd += d[q] * d[q];
+                }
+                double u = sqrt(5.0 * dd) / sig, ex = exp(-u);
+                for (int q = 0; q < D; q++)
+                    for (int c = 0; c < N3; c++) {
+                        ja[c] += d[q] * jac[a][q][c];
+                        jb[c] += d[q] * jac[b][pi[p][q]][c];
+                    }
+                for (int r1 = 0; r1 < N3; r1++)
+                    for (int r2 = 0; r2 < N3; r2++) {
+                        double jj = 0;
+                        for (int q = 0; q < D; q++)
+                            jj += jac[a][q][r1] * jac[b][pi[p][q]][r2];
+                        k[(size_t)(a * N3 + r1) * DIM + b * N3 + r2] +=
+                            c0 * ex * ((1.0 + u) * jj - g * ja[r1] * jb[r2]);
+                    }
+            }
+    for (int c = 0; c < DIM; c++)
+        k[(size_t)c * DIM + c] += o.lambda;
+    lapack_int info = LAPACKE_dposv(LAPACK_ROW_MAJOR, 'L', DIM, 1, k, DIM, y, 1);
+    CHECK(info == 0, "dense test: dposv info %d", (int)info);
+    for (int b = 0; b < M; b++)
+        for (int q = 0; q < D; q++) {
+            double t = 0;
+            for (int c = 0; c < N3; c++)
+                t += jac[b][q][c] * y[b * N3 + c];
+            w[b * D + q] = t;
+        }
+    CHECK_CLOSE(mo.y_std, ystd, 0, 1e-13, "dense test: y_std");
+    check_array_close("projected solve = dense 3N·M solve (w = J α)", mo.w, w,
+                      (size_t)M * D, 1e-9 * fabs(w[0]), 1e-7);
+    ms_sgdml_model_free(&mo);
+    free(e);
+    mlshift_frames_destroy(tr);
+}
+
+/* The σ search (grid on M/2 points, walk on all M) against every σ trained
+ * on all M: the same σ, and the same validation error wherever both
+ * trained on all M. */
+static void test_sigma_search(void)
+{
+    mlshift_frames *tr = read_md17("rmd17/rmd17_naphthalene_train_01.npz", 1);
+    if (!tr)
+        return;
+    double grid[9];
+    for (int i = 0; i < 9; i++)
+        grid[i] = 10.0 * (i + 1);
+    ms_sgdml_train_opts o = {0};
+    o.samples = 24;
+    o.val = 300;
+    o.sigmas = grid;
+    o.nsig = 9;
+    o.seed = 3;
+    ms_sgdml_model ms_, mf;
+    ms_sgdml_train_report rs, rf;
+    mlshift_error err;
+    o.full_grid = 1;
+    mlshift_status s1 = ms_sgdml_train(tr, &o, &mf, &rf, &err);
+    CHECK(s1 == MLSHIFT_OK, "full grid: %s", err.message);
+    o.full_grid = 0;
+    mlshift_status s2 = ms_sgdml_train(tr, &o, &ms_, &rs, &err);
+    CHECK(s2 == MLSHIFT_OK, "search: %s", err.message);
+    if (s1 == MLSHIFT_OK && s2 == MLSHIFT_OK) {
+        size_t kbest = 0;
+        for (size_t k = 0; k < 9; k++)
+            if (rf.val_rmse[k] < rf.val_rmse[kbest])
+                kbest = k;
+        CHECK(rf.full_solves == 9 && rf.sub_samples == 0, "full grid: %d "
+              "solves, subset %zu", rf.full_solves, rf.sub_samples);
+        CHECK(rs.sub_samples == 12 && rs.full_solves >= 2 &&
+              rs.full_solves < 9, "search: subset %zu, %d full solves",
+              rs.sub_samples, rs.full_solves);
+        CHECK(rs.sigma == grid[kbest] && rf.sigma == grid[kbest],
+              "search chose sigma %g, full grid %g, argmin %g", rs.sigma,
+              rf.sigma, grid[kbest]);
+        int same = 1, n = 0;
+        for (size_t k = 0; k < 9; k++)
+            if (!isnan(rs.val_rmse[k])) {
+                n++;
+                same &= fabs(rs.val_rmse[k] - rf.val_rmse[k]) <=
+                        1e-12 * rf.val_rmse[k];
+            }
+        CHECK(same && n == rs.full_solves, "search: validation errors of "
+              "its %d full solves = the full grid's", n);
+        CHECK(!memcmp(ms_.w, mf.w, (size_t)mf.m * mf.d * sizeof *mf.w) &&
+              ms_.c == mf.c, "search: the same model as the full grid");
+        ms_sgdml_model_free(&ms_);
+        ms_sgdml_model_free(&mf);
+    }
+    mlshift_frames_destroy(tr);
+}
+
 /* Train on MD17 naphthalene (Table 2), F = −∇E for our model, the file
  * round trip and its failure modes, the memory refusal. */
 static void test_train(const char *tmpdir)
@@ -582,6 +763,8 @@ int main(int argc, char **argv)
     test_perms();
     test_fd_synthetic();
     test_2018();
+    test_train_dense();
+    test_sigma_search();
     test_train(dir);
     char cmd[4200];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);

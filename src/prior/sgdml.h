@@ -121,12 +121,23 @@ typedef struct ms_sgdml_train_opts {
     double lambda;          /* regulariser, 1e-10 if 0 */
     double max_memory;      /* bytes; 0: physical memory */
     int no_perms;           /* identity only */
+    int full_grid;          /* 1: every σ of the grid on all M points; 0
+                               (default): the grid on half the points, then
+                               a walk to the nearest minimum on all M
+                               (docs/priors-sgdml.md, "Choosing σ") */
 } ms_sgdml_train_opts;
 
 typedef struct ms_sgdml_train_report {
     size_t n_frames;
     double sigma;           /* chosen σ */
-    double val_rmse[64];    /* (nsig,) validation force RMSE, kcal/mol/Å */
+    double val_rmse[64];    /* (nsig,) validation force RMSE of the model
+                               on all M points, kcal/mol/Å; NaN for a σ the
+                               search did not train on all M (or not
+                               positive definite) */
+    double val_rmse_sub[64];/* (nsig,) the same on the half-size subset
+                               (NaN without the subset stage) */
+    size_t sub_samples;     /* points of the subset stage (0: none) */
+    int full_solves;        /* Cholesky solves on all M points */
     double train_seconds;
     int nperms;
 } ms_sgdml_train_report;
