@@ -72,10 +72,14 @@ mlshift_status mlshift_split(size_t n, const mlshift_split_spec *spec,
     return MLSHIFT_OK;
 }
 
-/* Open-addressing set of strings (FNV-1a), for deduplication. */
+/* Open-addressing set of strings (FNV-1a), for deduplication. The strings
+ * live back to back in one growing buffer and the slots hold offsets + 1
+ * (0 = empty), so the buffer may move while the set grows. */
 typedef struct strset {
-    const char **slot;
+    size_t *slot;           /* (cap,) offset + 1 into buf, 0 = empty */
     size_t cap, n;
+    char *buf;              /* the distinct strings, NUL-terminated */
+    size_t len, buf_cap;
 } strset;
 
 static uint64_t fnv1a(const char *s)
@@ -86,17 +90,17 @@ static uint64_t fnv1a(const char *s)
     return h;
 }
 
-/* Inserts s (not copied); returns 1 if it was new, 0 if present, -1 nomem. */
+/* Inserts a copy of s; returns 1 if it was new, 0 if present, -1 nomem. */
 static int strset_add(strset *set, const char *s)
 {
     if (2 * (set->n + 1) > set->cap) {
         size_t nc = set->cap ? 2 * set->cap : 1024;
-        const char **ns = calloc(nc, sizeof *ns);
+        size_t *ns = calloc(nc, sizeof *ns);
         if (!ns)
             return -1;
         for (size_t i = 0; i < set->cap; i++)
             if (set->slot[i]) {
-                size_t h = fnv1a(set->slot[i]) & (nc - 1);
+                size_t h = fnv1a(set->buf + set->slot[i] - 1) & (nc - 1);
                 while (ns[h])
                     h = (h + 1) & (nc - 1);
                 ns[h] = set->slot[i];
@@ -107,11 +111,16 @@ static int strset_add(strset *set, const char *s)
     }
     size_t h = fnv1a(s) & (set->cap - 1);
     while (set->slot[h]) {
-        if (strcmp(set->slot[h], s) == 0)
+        if (strcmp(set->buf + set->slot[h] - 1, s) == 0)
             return 0;
         h = (h + 1) & (set->cap - 1);
     }
-    set->slot[h] = s;
+    size_t l = strlen(s) + 1;
+    if (ms_grow((void **)&set->buf, &set->buf_cap, set->len + l, 1))
+        return -1;
+    memcpy(set->buf + set->len, s, l);
+    set->slot[h] = set->len + 1;
+    set->len += l;
     set->n++;
     return 1;
 }
@@ -119,24 +128,20 @@ static int strset_add(strset *set, const char *s)
 mlshift_status mlshift_dedup(const mlshift_frames *fr, const char *key,
                              size_t *idx, size_t *n_out, mlshift_error *err)
 {
-    /* The values live in one buffer so the set can point into it. */
-    const size_t vcap = 256;
-    char *vals = malloc(fr->n * vcap + 1);
+    char v[512];
     strset set = {0};
     size_t n = 0;
     mlshift_status st = MLSHIFT_OK;
-    if (!vals && fr->n)
-        return ms_fail(err, MLSHIFT_ERR_NOMEM, "dedup: out of memory");
     for (size_t i = 0; i < fr->n; i++) {
         /* The key is "formula|value": an index repeats across molecules
          * (rMD17's old_index does), a frame does not. */
-        char *v = vals + i * vcap;
         mlshift_frame f;
         mlshift_frames_get(fr, i, &f);
-        mlshift_formula(&f, v, vcap / 2);
+        mlshift_formula(&f, v, sizeof v / 2);
         size_t fl = strlen(v);
         v[fl++] = '|';
-        if (!mlshift_info_get(fr->info + fr->info_off[i], key, v + fl, vcap - fl)) {
+        if (!mlshift_info_get(fr->info + fr->info_off[i], key, v + fl,
+                              sizeof v - fl)) {
             idx[n++] = i;
             continue;
         }
@@ -149,7 +154,7 @@ mlshift_status mlshift_dedup(const mlshift_frames *fr, const char *key,
             idx[n++] = i;
     }
     free(set.slot);
-    free(vals);
+    free(set.buf);
     *n_out = n;
     return st;
 }
