@@ -71,6 +71,11 @@ int cmd_convert(int argc, char **argv)
     if (cli_load_frames(&o, files, nfiles, &fr, parts, counts, NULL))
         goto done;
     mlshift_error err;
+    if (mlshift_frames_count(fr) == 0) {
+        cli_fail("convert: the input holds no frames (nothing written)");
+        mlshift_frames_destroy(fr);
+        goto done;
+    }
     rc = CLI_OK;
     if (!parts[0]) {
         if (mlshift_write_extxyz(fr, out, &w, &err) != MLSHIFT_OK)

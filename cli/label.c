@@ -85,6 +85,10 @@ int cmd_label(int argc, char **argv)
     if (cli_load_frames(&o, files, nfiles, &fr, NULL, NULL, NULL))
         goto done;
     size_t n = mlshift_frames_count(fr), A = mlshift_frames_total_atoms(fr);
+    if (!n) {
+        cli_fail("label: the input holds no frames (nothing written)");
+        goto done;
+    }
     pe = malloc((n ? n : 1) * sizeof *pe);
     pf = malloc((A ? 3 * A : 1) * sizeof *pf);
     keep = malloc((n ? n : 1) * sizeof *keep);

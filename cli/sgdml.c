@@ -130,6 +130,11 @@ int cmd_sgdml(int argc, char **argv)
     if (cli_load_frames(&o, files, nfiles, &fr, NULL, NULL, NULL))
         goto done;
     size_t nf = mlshift_frames_count(fr);
+    if (nf == 0) {
+        mlshift_frames_destroy(fr);
+        cli_fail("sgdml train: the data files hold no frames");
+        goto done;
+    }
     if (val + samples > nf)
         val = nf > samples ? nf - samples : 0;
     if (val == 0 && nsig > 1) {

@@ -183,6 +183,8 @@ try:
 except ImportError:
     pass
 bad(["info", data("rmd17/rmd17_aspirin_train_01.npz"), "--bogus"], ["--bogus"], "unknown option")
+p = write("empty.xyz", "")
+bad(["convert", p, "-o", out], ["no frames"], "convert of an empty file", out)
 bad(["info"], ["no input"], "no input files")
 bad(["convert", data("3bpa/iso_atoms.xyz")], ["-o"], "convert without -o")
 bad(["info", data("3bpa/iso_atoms.xyz"), "--split", "1,1,rest"], ["--part"], "--split without --part")
