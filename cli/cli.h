@@ -91,5 +91,7 @@ int cmd_diagnose(int argc, char **argv);
 int cmd_refine_radius(int argc, char **argv);
 int cmd_label(int argc, char **argv);
 int cmd_sgdml(int argc, char **argv);
+int cmd_model(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 #endif /* MLSHIFT_CLI_H */

@@ -20,6 +20,8 @@ static const command commands[] = {
     {"refine-radius", cmd_refine_radius, "test-time radius refinement (eq. 4)"},
     {"label", cmd_label, "a cheap prior's energies and forces beside the labels"},
     {"sgdml", cmd_sgdml, "train an sGDML model (mlshift sgdml train)"},
+    {"model", cmd_model, "create a PaiNN/SchNet model, show its groups (init, info)"},
+    {"predict", cmd_predict, "energies and forces of a model, either head"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

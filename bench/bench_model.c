@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: MIT */
+/* Timings of the models on real molecules (rMD17, first frames):
+ * energy + forces of one structure (aspirin 21 atoms, uracil 12 atoms) and
+ * a force-loss training step (forces with create_graph, then d loss / dθ)
+ * at batch 32, for PaiNN 128 × 3 (K = 20, 5 Å) and SchNet of the same
+ * width, one thread. bench/bench_model.py times the PyTorch twin in the same
+ * `make bench`. Also this core's DGEMM rate (n = 512), and the fraction of
+ * it the model reaches, counting its matmul FLOPs (forward analytically,
+ * energy + forces as 3× forward). One JSON line per measurement; median
+ * of reps after warm-up. */
+#include <cblas.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "model/model.h"
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int cmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *t, int n)
+{
+    qsort(t, (size_t)n, sizeof *t, cmp);
+    return t[n / 2];
+}
+
+static double dgemm_rate(void) /* FLOP/s of one 512³ dgemm, best of 5 */
+{
+    const int n = 512;
+    double *a = malloc((size_t)n * n * sizeof *a), *b = malloc((size_t)n * n * sizeof *b),
+           *c = malloc((size_t)n * n * sizeof *c), best = 1e300;
+    for (int i = 0; i < n * n; i++)
+        a[i] = b[i] = 1.0 / (1 + i % 7);
+    for (int r = 0; r < 5; r++) {
+        double t0 = now();
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+        double dt = now() - t0;
+        best = dt < best ? dt : best;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return 2.0 * n * n * n / best;
+}
+
+/* Matmul FLOPs of one PaiNN forward pass (N atoms, E edges). */
+static double painn_flops(const ms_model_hyper *h, double N, double E)
+{
+    double F = h->F, K = h->K;
+    double blk = 2 * N * F * F + 2 * N * F * 3 * F + 2 * E * K * 3 * F /* message */
+                 + 2 * 2 * 3 * N * F * F + 2 * N * 2 * F * F + 2 * N * F * 3 * F; /* update */
+    return h->T * blk + 2 * N * F * F / 2 + 2 * N * F / 2;
+}
+
+typedef struct job {
+    const char *file, *name;
+} job;
+
+int main(int argc, char **argv)
+{
+    int reps = argc > 1 ? atoi(argv[1]) : 20;
+    char path[2][4096];
+    const char *dir = getenv("MLSHIFT_DATA");
+    dir = dir && *dir ? dir : "../shared/data";
+    const job jobs[2] = {{"rmd17/rmd17_aspirin_test_01.npz", "aspirin"},
+                         {"rmd17/rmd17_uracil_test_01.npz", "uracil"}};
+    double peak = dgemm_rate();
+    printf("{\"bench\":\"dgemm\",\"n\":512,\"threads\":1,\"gflops\":%.2f}\n", peak / 1e9);
+    int z[4] = {1, 6, 7, 8};
+    for (int a = 0; a < 2; a++) {
+        ms_model_hyper h;
+        ms_model_hyper_default(&h, a ? MS_ARCH_SCHNET : MS_ARCH_PAINN);
+        ms_model *m = NULL;
+        mlshift_error err;
+        if (ms_model_create(&m, &h, z, 4, 1, &err)) {
+            fprintf(stderr, "bench_model: %s\n", err.message);
+            return 1;
+        }
+        for (int j = 0; j < 2; j++) {
+            snprintf(path[j], sizeof path[j], "%s/%s", dir, jobs[j].file);
+            mlshift_frames *fr = mlshift_frames_create();
+            if (mlshift_read(fr, path[j], NULL, &err)) {
+                fprintf(stderr, "bench_model: %s (skipped)\n", err.message);
+                mlshift_frames_destroy(fr);
+                continue;
+            }
+            mlshift_frame f[32];
+            for (size_t i = 0; i < 32; i++)
+                mlshift_frames_get(fr, i, &f[i]);
+            ms_model_ws ws;
+            ms_model_ws_init(&ws);
+            double *F = malloc(32 * f[0].natoms * 3 * sizeof *F), E[32], L;
+            double *grad = malloc(m->P * sizeof *grad), *t = malloc((size_t)reps * sizeof *t);
+            /* energy + forces, one structure */
+            for (int r = 0; r < 3; r++)
+                ms_model_predict(&ws, m, f, 1, MS_HEAD_MAIN, 0, E, F, &err);
+            size_t nm = ws.g.arena.n_malloc;
+            for (int r = 0; r < reps; r++) {
+                double t0 = now();
+                ms_model_predict(&ws, m, f, 1, MS_HEAD_MAIN, 0, E, F, &err);
+                t[r] = now() - t0;
+            }
+            double s = median(t, reps);
+            size_t N = ws.b.N, Ed = ws.b.E;
+            double fl = a ? 0 : 3 * painn_flops(&h, (double)N, (double)Ed);
+            printf("{\"bench\":\"model_energy_forces\",\"impl\":\"c\",\"arch\":\"%s\","
+                   "\"molecule\":\"%s\",\"atoms\":%zu,\"edges\":%zu,\"features\":%d,"
+                   "\"blocks\":%d,\"rbf\":%d,\"cutoff\":%g,\"params_one_head\":%zu,"
+                   "\"dtype\":\"float64\",\"seconds\":%.6g,\"matmul_mflop\":%.1f,"
+                   "\"dgemm_peak_fraction\":%.3f,\"arena_mib\":%.1f,"
+                   "\"mallocs_after_warmup\":%zu}\n",
+                   ms_arch_name(h.arch), jobs[j].name, N, Ed, h.F, h.T, h.K, h.r_basis,
+                   m->P - ms_model_group_size(m, MS_GROUP_PRIOR), s, fl / 1e6,
+                   fl / s / peak, (double)ws.g.arena.high_water / 1048576.0,
+                   ws.g.arena.n_malloc - nm);
+            /* force-loss training step, batch 32 */
+            int rt = reps / 4 > 3 ? reps / 4 : 3;
+            for (int r = 0; r < 2; r++)
+                ms_model_loss_grad(&ws, m, f, 32, MS_HEAD_MAIN, 0, 1, 1, &L, grad, &err);
+            nm = ws.g.arena.n_malloc;
+            for (int r = 0; r < rt; r++) {
+                double t0 = now();
+                if (ms_model_loss_grad(&ws, m, f, 32, MS_HEAD_MAIN, 0, 1, 1, &L, grad, &err))
+                    fprintf(stderr, "bench_model: %s\n", err.message);
+                t[r] = now() - t0;
+            }
+            s = median(t, rt);
+            printf("{\"bench\":\"model_force_loss_step\",\"impl\":\"c\",\"arch\":\"%s\","
+                   "\"molecule\":\"%s\",\"batch\":32,\"atoms\":%zu,\"edges\":%zu,"
+                   "\"features\":%d,\"blocks\":%d,\"dtype\":\"float64\",\"seconds\":%.6g,"
+                   "\"arena_mib\":%.1f,\"mallocs_after_warmup\":%zu}\n",
+                   ms_arch_name(h.arch), jobs[j].name, ws.b.N, ws.b.E, h.F, h.T, s,
+                   (double)ws.g.arena.high_water / 1048576.0, ws.g.arena.n_malloc - nm);
+            free(F);
+            free(grad);
+            free(t);
+            ms_model_ws_free(&ws);
+            mlshift_frames_destroy(fr);
+        }
+        ms_model_destroy(m);
+    }
+    return 0;
+}

@@ -1,0 +1,92 @@
+/* SPDX-License-Identifier: MIT */
+/* Layers PaiNN and SchNet share: edge geometry, radial basis, envelope,
+ * the dense layer and the per-head readout.
+ *
+ * Edge e = (i → j) of the batch: r_e = r_j − r_i + S_e·cell (Å, the cell
+ * shift is a constant: positions are the only geometric leaf),
+ * d_e = √(Σ r_e²) > 0 (the neighbour list has no zero distances),
+ * rbf_{e,n} = sin(nπ d_e / r_b) / d_e, n = 1 … K, with r_b the training
+ * cutoff (absolute Å, independent of the run-time cutoff),
+ * env_e = u(x) = 1 − 21x⁵ + 35x⁶ − 15x⁷, x = d_e / r_cut (run-time cutoff).
+ * u(1) = u′(1) = u″(1) = 0, so an atom crossing r_cut changes the energy by
+ * O((1 − x)³) and the forces continuously; edges only exist for x ≤ 1.
+ * Horner: u = 1 + x⁵(−21 + x(35 − 15x)).
+ *
+ * Readout of head h (the paper's atomwise output):
+ *   e_i = scale_h·(silu(s_i W1 + b1) W2 + b2) + shift_h + atom_ref_h[Z_i]
+ *   E_b = Σ_{i ∈ b} e_i (segment_sum). */
+#include "model.h"
+
+#include <math.h>
+#include <stdio.h>
+
+void ms_model_edges(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
+                    ms_edge_feats *ef)
+{
+    const size_t E = b->E;
+    const int K = m->h.K;
+    double freq[4096]; // (K) 1/Å
+    for (int n = 0; n < K; n++)
+        freq[n] = (n + 1) * 3.14159265358979323846 / m->h.r_basis;
+    ms_t *r = ms_sub(g, ms_gather(g, R, b->dst, E), ms_gather(g, R, b->src, E)); // (E, 3)
+    if (b->periodic)
+        r = ms_add(g, r, ms_wrap(g, 2, MS_SHAPE(E, 3), b->shift, 0));
+    ms_t *d = ms_sqrt(g, ms_sum_axis(g, ms_mul(g, r, r), 1));                   // (E, 1)
+    ef->r = r;
+    ef->d = d;
+    ef->dir = ms_reshape(g, ms_div(g, r, d), 3, MS_SHAPE(E, 3, 1));             // (E, 3, 1)
+    ef->rbf = ms_div(g, ms_sin(g, ms_mul(g, d, ms_const(g, 1, MS_SHAPE((size_t)K), freq))),
+                     d);                                                         // (E, K)
+    ms_t *x = ms_scale(g, d, 1.0 / b->r_cut);                                    // (E, 1)
+    ms_t *in = ms_add_scalar(g, ms_scale(g, x, -15.0), 35.0);
+    in = ms_add_scalar(g, ms_mul(g, x, in), -21.0);
+    ef->env = ms_add_scalar(g, ms_mul(g, ms_pow(g, x, 5.0), in), 1.0);          // (E, 1)
+}
+
+ms_t *ms_linear(ms_graph *g, ms_t *x, ms_t *W, ms_t *b)
+{
+    ms_t *y = ms_matmul(g, x, W, 0, 0);
+    return b ? ms_add(g, y, b) : y;
+}
+
+int ms_block_group(const ms_model *m, int t, ms_head head, char *prefix, size_t cap)
+{
+    if (t < m->h.k_rep) {
+        snprintf(prefix, cap, "blocks.%d", t);
+        return t < m->h.j_ttt ? MS_GROUP_TTT : MS_GROUP_REP;
+    }
+    snprintf(prefix, cap, "%s.blocks.%d", head == MS_HEAD_MAIN ? "main" : "prior", t);
+    return head == MS_HEAD_MAIN ? MS_GROUP_MAIN : MS_GROUP_PRIOR;
+}
+
+mlshift_status ms_model_readout_params(ms_model *m, mlshift_error *err)
+{
+    const size_t F = (size_t)m->h.F, H = F / 2, S = (size_t)m->n_el;
+    for (int h = 0; h < 2; h++) {
+        const char *p = h == MS_HEAD_MAIN ? "main" : "prior";
+        int grp = h == MS_HEAD_MAIN ? MS_GROUP_MAIN : MS_GROUP_PRIOR;
+        mlshift_status st;
+        if ((st = ms_model_add_param(m, grp, 1, 2, MS_SHAPE(F, H), err, "%s.readout.W1", p)) ||
+            (st = ms_model_add_param(m, grp, 1, 1, MS_SHAPE(H), err, "%s.readout.b1", p)) ||
+            (st = ms_model_add_param(m, grp, 1, 2, MS_SHAPE(H, 1), err, "%s.readout.W2", p)) ||
+            (st = ms_model_add_param(m, grp, 1, 1, MS_SHAPE(1), err, "%s.readout.b2", p)) ||
+            (st = ms_model_add_param(m, grp, 0, 2, MS_SHAPE(S, 1), err, "%s.atom_ref", p)) ||
+            (st = ms_model_add_param(m, grp, 0, 1, MS_SHAPE(1), err, "%s.scale", p)) ||
+            (st = ms_model_add_param(m, grp, 0, 1, MS_SHAPE(1), err, "%s.shift", p)))
+            return st;
+    }
+    return MLSHIFT_OK;
+}
+
+ms_t *ms_model_readout(ms_graph *g, const ms_model *m, const ms_batch *b,
+                       ms_t *const *leaf, ms_head head, ms_t *s)
+{
+    const char *p = head == MS_HEAD_MAIN ? "main" : "prior";
+#define L(...) ms_model_leaf(g, m, leaf, __VA_ARGS__)
+    ms_t *h = ms_silu(g, ms_linear(g, s, L("%s.readout.W1", p), L("%s.readout.b1", p)));
+    ms_t *e = ms_linear(g, h, L("%s.readout.W2", p), L("%s.readout.b2", p));      // (N, 1)
+    e = ms_add(g, ms_mul(g, e, L("%s.scale", p)), L("%s.shift", p));
+    e = ms_add(g, e, ms_gather(g, L("%s.atom_ref", p), b->species, b->N));       // (N, 1)
+#undef L
+    return ms_segment_sum(g, e, b->seg, b->B);                                    // (B, 1)
+}

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/* PaiNN (Schütt, Unke, Gastegger, ICML 2021), conservative: the energy is a
+ * sum of atomic energies, forces are −dE/dr by the tape.
+ *
+ * State per atom: scalars s (N, F) and vectors v (N, 3, F).
+ *   s⁰ = embedding[Z_i], v⁰ = 0.
+ * Block t, message (edge e = i → j, aggregated on i, the edge's src):
+ *   φ(s) = silu(s W1 + b1) W2 + b2                       (N, 3F)
+ *   W_e  = (rbf_e Wf + bf) · env_e                        (E, 3F)
+ *          computed as [rbf_e·env_e, env_e] [Wf; bf], one matmul
+ *   x_e  = φ(s)_j ⊙ W_e = [x_s | x_vv | x_vs]             (E, F) each
+ *   Δs_i = Σ_e x_s,   Δv_i = Σ_e (v_j ⊙ x_vv + (r_e/d_e) ⊗ x_vs)
+ * Block t, update:
+ *   U v, V v (N, 3, F) (matrices (F, F) on the feature axis, no bias),
+ *   ‖Vv‖ = √(Σ_axis (Vv)² + eps)                          (N, F)
+ *   a = silu([s, ‖Vv‖] A1 + c1) A2 + c2 = [a_vv | a_sv | a_ss]
+ *   Δv = a_vv ⊙ Uv,   Δs = a_sv ⊙ ⟨Uv, Vv⟩ + a_ss
+ * Readout (layers.c): e_i = scale·MLP(s_i) + shift + atom_ref[Z_i].
+ *
+ * Rotations act on the axis of length 3 only (every matrix acts on F), and
+ * the only geometric inputs are r_e (equivariant) and d_e, so E is
+ * invariant and F = −dE/dr equivariant. The block-0 term v_j ⊙ x_vv is
+ * skipped because v⁰ = 0 (exactly, not approximately).
+ *
+ * Parameter names (prefix "blocks.t" in g_R, "main.blocks.t" / "prior.
+ * blocks.t" in the heads): msg.W1 (F, F), msg.b1 (F), msg.W2 (F, 3F),
+ * msg.b2 (3F), msg.Wf (K, 3F), msg.bf (3F), upd.U (F, F), upd.V (F, F),
+ * upd.A1 (2F, F), upd.c1 (F), upd.A2 (F, 3F), upd.c2 (3F). */
+#include "model.h"
+
+#include <stdio.h>
+
+static mlshift_status block_params(ms_model *m, const char *pre, int grp,
+                                   mlshift_error *err)
+{
+    const size_t F = (size_t)m->h.F, K = (size_t)m->h.K;
+    mlshift_status st;
+    if ((st = ms_model_add_param(m, grp, 1, 2, MS_SHAPE(F, F), err, "%s.msg.W1", pre)) ||
+        (st = ms_model_add_param(m, grp, 1, 1, MS_SHAPE(F), err, "%s.msg.b1", pre)) ||
+        (st = ms_model_add_param(m, grp, 1, 2, MS_SHAPE(F, 3 * F), err, "%s.msg.W2", pre)) ||
+        (st = ms_model_add_param(m, grp, 1, 1, MS_SHAPE(3 * F), err, "%s.msg.b2", pre)) ||
+        (st = ms_model_add_param(m, grp, 1, 2, MS_SHAPE(K, 3 * F), err, "%s.msg.Wf", pre)) ||
+        (st = ms_model_add_param(m, grp, 1, 1, MS_SHAPE(3 * F), err, "%s.msg.bf", pre)) ||
+        (st = ms_model_add_param(m, grp, 1, 2, MS_SHAPE(F, F), err, "%s.upd.U", pre)) ||
+        (st = ms_model_add_param(m, grp, 1, 2, MS_SHAPE(F, F), err, "%s.upd.V", pre)) ||
+        (st = ms_model_add_param(m, grp, 1, 2, MS_SHAPE(2 * F, F), err, "%s.upd.A1", pre)) ||
+        (st = ms_model_add_param(m, grp, 1, 1, MS_SHAPE(F), err, "%s.upd.c1", pre)) ||
+        (st = ms_model_add_param(m, grp, 1, 2, MS_SHAPE(F, 3 * F), err, "%s.upd.A2", pre)) ||
+        (st = ms_model_add_param(m, grp, 1, 1, MS_SHAPE(3 * F), err, "%s.upd.c2", pre)))
+        return st;
+    return MLSHIFT_OK;
+}
+
+mlshift_status ms_painn_params(ms_model *m, mlshift_error *err)
+{
+    mlshift_status st = ms_model_add_param(m, MS_GROUP_TTT, 1, 2,
+                                           MS_SHAPE((size_t)m->n_el, (size_t)m->h.F), err,
+                                           "embedding");
+    char pre[MS_PARAM_NAME];
+    for (int t = 0; !st && t < m->h.T; t++)
+        for (int h = 0; !st && h < (t < m->h.k_rep ? 1 : 2); h++) {
+            int grp = ms_block_group(m, t, (ms_head)h, pre, sizeof pre);
+            st = block_params(m, pre, grp, err);
+        }
+    return st ? st : ms_model_readout_params(m, err);
+}
+
+ms_t *ms_painn_energy(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
+                      ms_t *const *leaf, ms_head head)
+{
+    const size_t N = b->N, E = b->E, F = (size_t)m->h.F;
+    ms_edge_feats ef;
+    ms_model_edges(g, m, b, R, &ef);
+    ms_t *s = ms_gather(g, ms_model_leaf(g, m, leaf, "embedding"), b->species, N); // (N, F)
+    ms_t *v = NULL;                                                                // (N, 3, F)
+    /* (rbf Wf + bf)·env as one matmul: [rbf·env, env] [Wf; bf] */
+    ms_t *rbfe = ms_concat(g, 2, (ms_t *[]){ms_mul(g, ef.rbf, ef.env), ef.env}, 1); // (E, K+1)
+    char pre[MS_PARAM_NAME];
+#define L(name) ms_model_leaf(g, m, leaf, "%s." name, pre)
+    for (int t = 0; t < m->h.T; t++) {
+        ms_block_group(m, t, head, pre, sizeof pre);
+        /* message */
+        ms_t *phi = ms_linear(g, ms_silu(g, ms_linear(g, s, L("msg.W1"), L("msg.b1"))),
+                              L("msg.W2"), L("msg.b2"));                           // (N, 3F)
+        ms_t *Wfb = ms_concat(g, 2, (ms_t *[]){L("msg.Wf"), ms_reshape(g, L("msg.bf"), 2,
+                                                   MS_SHAPE(1, 3 * F))}, 0); // (K+1, 3F)
+        ms_t *W = ms_matmul(g, rbfe, Wfb, 0, 0);                                   // (E, 3F)
+        ms_t *x = ms_mul(g, ms_gather(g, phi, b->dst, E), W);                      // (E, 3F)
+        ms_t *xs = ms_slice(g, x, 1, 0, F);                                        // (E, F)
+        ms_t *xvv = ms_reshape(g, ms_slice(g, x, 1, F, F), 3, MS_SHAPE(E, 1, F));
+        ms_t *xvs = ms_reshape(g, ms_slice(g, x, 1, 2 * F, F), 3, MS_SHAPE(E, 1, F));
+        s = ms_add(g, s, ms_scatter_add(g, xs, b->src, N));
+        ms_t *dv = ms_mul(g, ef.dir, xvs);                                         // (E, 3, F)
+        if (v)
+            dv = ms_add(g, dv, ms_mul(g, ms_gather(g, v, b->dst, E), xvv));
+        ms_t *dvi = ms_scatter_add(g, dv, b->src, N);                              // (N, 3, F)
+        v = v ? ms_add(g, v, dvi) : dvi;
+        /* update */
+        ms_t *v2 = ms_reshape(g, v, 2, MS_SHAPE(3 * N, F));                        // (3N, F)
+        ms_t *Uv = ms_reshape(g, ms_matmul(g, v2, L("upd.U"), 0, 0), 3, MS_SHAPE(N, 3, F));
+        ms_t *Vv = ms_reshape(g, ms_matmul(g, v2, L("upd.V"), 0, 0), 3, MS_SHAPE(N, 3, F));
+        ms_t *nrm = ms_sqrt(g, ms_add_scalar(g, ms_sum_axis(g, ms_mul(g, Vv, Vv), 1),
+                                             m->h.norm_eps));                       // (N, 1, F)
+        ms_t *sv = ms_concat(g, 2, (ms_t *[]){s, ms_reshape(g, nrm, 2, MS_SHAPE(N, F))}, 1);
+        ms_t *a = ms_linear(g, ms_silu(g, ms_linear(g, sv, L("upd.A1"), L("upd.c1"))),
+                            L("upd.A2"), L("upd.c2"));                              // (N, 3F)
+        ms_t *avv = ms_reshape(g, ms_slice(g, a, 1, 0, F), 3, MS_SHAPE(N, 1, F));
+        ms_t *asv = ms_slice(g, a, 1, F, F);                                       // (N, F)
+        ms_t *ass = ms_slice(g, a, 1, 2 * F, F);                                   // (N, F)
+        ms_t *uv = ms_reshape(g, ms_sum_axis(g, ms_mul(g, Uv, Vv), 1), 2, MS_SHAPE(N, F));
+        v = ms_add(g, v, ms_mul(g, avv, Uv));
+        s = ms_add(g, s, ms_add(g, ms_mul(g, asv, uv), ass));
+    }
+#undef L
+    return ms_model_readout(g, m, b, leaf, head, s);
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: MIT */
+/* SchNet (Schütt et al., J. Chem. Phys. 2018), the simpler baseline, with
+ * the same radial basis, envelope, readout and head split as PaiNN.
+ *
+ *   s⁰ = embedding[Z_i]                                   (N, F)
+ * Interaction block t (continuous-filter convolution, aggregated on i):
+ *   W_e  = (silu(rbf_e Wf1 + bf1) Wf2 + bf2) · env_e       (E, F)
+ *   m_i  = Σ_{e = i→j} (s_j Win)_e ⊙ W_e                   (N, F)
+ *   s   += silu(m Wo1 + bo1) Wo2 + bo2
+ * The energy depends on positions only through d_e, so it is invariant.
+ *
+ * Parameter names (prefix as PaiNN's): in.W (F, F), filt.W1 (K, F),
+ * filt.b1 (F), filt.W2 (F, F), filt.b2 (F), out.W1 (F, F), out.b1 (F),
+ * out.W2 (F, F), out.b2 (F). */
+#include "model.h"
+
+static mlshift_status block_params(ms_model *m, const char *pre, int grp,
+                                   mlshift_error *err)
+{
+    const size_t F = (size_t)m->h.F, K = (size_t)m->h.K;
+    mlshift_status st;
+    if ((st = ms_model_add_param(m, grp, 1, 2, MS_SHAPE(F, F), err, "%s.in.W", pre)) ||
+        (st = ms_model_add_param(m, grp, 1, 2, MS_SHAPE(K, F), err, "%s.filt.W1", pre)) ||
+        (st = ms_model_add_param(m, grp, 1, 1, MS_SHAPE(F), err, "%s.filt.b1", pre)) ||
+        (st = ms_model_add_param(m, grp, 1, 2, MS_SHAPE(F, F), err, "%s.filt.W2", pre)) ||
+        (st = ms_model_add_param(m, grp, 1, 1, MS_SHAPE(F), err, "%s.filt.b2", pre)) ||
+        (st = ms_model_add_param(m, grp, 1, 2, MS_SHAPE(F, F), err, "%s.out.W1", pre)) ||
+        (st = ms_model_add_param(m, grp, 1, 1, MS_SHAPE(F), err, "%s.out.b1", pre)) ||
+        (st = ms_model_add_param(m, grp, 1, 2, MS_SHAPE(F, F), err, "%s.out.W2", pre)) ||
+        (st = ms_model_add_param(m, grp, 1, 1, MS_SHAPE(F), err, "%s.out.b2", pre)))
+        return st;
+    return MLSHIFT_OK;
+}
+
+mlshift_status ms_schnet_params(ms_model *m, mlshift_error *err)
+{
+    mlshift_status st = ms_model_add_param(m, MS_GROUP_TTT, 1, 2,
+                                           MS_SHAPE((size_t)m->n_el, (size_t)m->h.F), err,
+                                           "embedding");
+    char pre[MS_PARAM_NAME];
+    for (int t = 0; !st && t < m->h.T; t++)
+        for (int h = 0; !st && h < (t < m->h.k_rep ? 1 : 2); h++) {
+            int grp = ms_block_group(m, t, (ms_head)h, pre, sizeof pre);
+            st = block_params(m, pre, grp, err);
+        }
+    return st ? st : ms_model_readout_params(m, err);
+}
+
+ms_t *ms_schnet_energy(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
+                       ms_t *const *leaf, ms_head head)
+{
+    const size_t N = b->N, E = b->E;
+    ms_edge_feats ef;
+    ms_model_edges(g, m, b, R, &ef);
+    ms_t *s = ms_gather(g, ms_model_leaf(g, m, leaf, "embedding"), b->species, N); // (N, F)
+    char pre[MS_PARAM_NAME];
+#define L(name) ms_model_leaf(g, m, leaf, "%s." name, pre)
+    for (int t = 0; t < m->h.T; t++) {
+        ms_block_group(m, t, head, pre, sizeof pre);
+        ms_t *W = ms_linear(g, ms_silu(g, ms_linear(g, ef.rbf, L("filt.W1"), L("filt.b1"))),
+                            L("filt.W2"), L("filt.b2"));
+        W = ms_mul(g, W, ef.env);                                                  // (E, F)
+        ms_t *x = ms_matmul(g, s, L("in.W"), 0, 0);                               // (N, F)
+        ms_t *msg = ms_scatter_add(g, ms_mul(g, ms_gather(g, x, b->dst, E), W), b->src, N);
+        ms_t *o = ms_linear(g, ms_silu(g, ms_linear(g, msg, L("out.W1"), L("out.b1"))),
+                            L("out.W2"), L("out.b2"));                             // (N, F)
+        s = ms_add(g, s, o);
+    }
+#undef L
+    return ms_model_readout(g, m, b, leaf, head, s);
+}
