@@ -75,3 +75,43 @@ int cli_parse_u64(const char *opt, const char *s, uint64_t *out)
     *out = (uint64_t)v;
     return 0;
 }
+
+/* "A:B:K" (linspace) or "R1,R2,…" into a malloc'ed array. */
+int cli_parse_radii(const char *s, double **out, size_t *k)
+{
+    *out = NULL;
+    *k = 0;
+    if (strchr(s, ':')) {
+        double a, b, kk;
+        char tail;
+        if (sscanf(s, "%lf:%lf:%lf%c", &a, &b, &kk, &tail) != 3 || kk < 1 ||
+            kk != floor(kk) || kk > 10000)
+            return cli_fail("--radii: '%s' is not A:B:K (K a count >= 1)", s);
+        *k = (size_t)kk;
+        *out = malloc(*k * sizeof **out);
+        if (!*out)
+            return cli_fail("out of memory");
+        for (size_t i = 0; i < *k; i++) /* numpy.linspace's formula */
+            (*out)[i] = *k == 1 ? a : a + (b - a) * (double)i / (double)(*k - 1);
+        if (*k > 1)
+            (*out)[*k - 1] = b;
+        return 0;
+    }
+    size_t cap = 1;
+    for (const char *p = s; *p; p++)
+        cap += *p == ',';
+    *out = malloc(cap * sizeof **out);
+    char *buf = malloc(strlen(s) + 1);
+    if (!*out || !buf) {
+        free(buf);
+        return cli_fail("out of memory");
+    }
+    strcpy(buf, s);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ","))
+        if (cli_parse_double("--radii", tok, &(*out)[(*k)++])) {
+            free(buf);
+            return CLI_ERROR;
+        }
+    free(buf);
+    return 0;
+}

@@ -34,6 +34,11 @@ int cli_value(cli_args *a, const char *name, const char **val);
 int cli_parse_double(const char *opt, const char *s, double *out);
 int cli_parse_u64(const char *opt, const char *s, uint64_t *out);
 
+/* Trial radii: "A:B:K" (numpy.linspace(A, B, K)) or "R1,R2,…", into a
+ * malloc'ed array of *k values. Reports and returns CLI_ERROR on a bad
+ * spec (positivity and duplicates are checked by the library). */
+int cli_parse_radii(const char *s, double **out, size_t *k);
+
 /* Reader options shared by every command that reads frames. */
 typedef struct cli_frames_opts {
     mlshift_read_options read;

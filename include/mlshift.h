@@ -456,6 +456,35 @@ mlshift_status mlshift_prior_compute(mlshift_prior *p, const mlshift_frame *f,
                                      double *energy, double *forces,
                                      double *virial, mlshift_error *err);
 
+/* ------------------------------------------------------------------ models */
+
+/* A conservative MLIP (PaiNN or SchNet) with a shared representation and two
+ * heads: main (the reference level) and prior (the cheap prior's level).
+ * Forces are −dE/dr. The radial basis is in absolute Å; only the envelope
+ * follows the run-time cutoff, so radius refinement changes the graph and
+ * the envelope, nothing else (docs/models.md). Not thread-safe: one model
+ * object per thread. */
+typedef struct mlshift_model mlshift_model;
+
+typedef enum mlshift_head {
+    MLSHIFT_HEAD_MAIN = 0,
+    MLSHIFT_HEAD_PRIOR = 1
+} mlshift_head;
+
+/* Reads a model file (another version, a bad checksum, truncation: a clear
+ * error). */
+mlshift_status mlshift_model_load(const char *path, mlshift_model **out,
+                                  mlshift_error *err);
+void mlshift_model_destroy(mlshift_model *m);
+/* The training cutoff, Å (the default run-time cutoff). */
+double mlshift_model_cutoff(const mlshift_model *m);
+/* Energy (eV) and, when non-NULL, forces (N, 3) eV/Å of frame f through
+ * `head` at run-time cutoff `cutoff` Å (<= 0: the training cutoff). */
+mlshift_status mlshift_model_compute(mlshift_model *m, const mlshift_frame *f,
+                                     mlshift_head head, double cutoff,
+                                     double *energy, double *forces,
+                                     mlshift_error *err);
+
 #ifdef __cplusplus
 }
 #endif
