@@ -145,6 +145,14 @@ ms_t *ms_painn_energy(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R
 ms_t *ms_schnet_energy(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
                        ms_t *const *leaf, ms_head head);
 /* The parameter tables (called by ms_model_create). */
+/* The parameter layout every architecture shares: the element embedding
+ * (TTT group), then for each block t the parameters `block` adds under the
+ * prefix ms_block_group gives — once below k_rep (representation), once
+ * per head from k_rep on — then the readout. */
+typedef mlshift_status (*ms_block_params_fn)(ms_model *m, const char *prefix,
+                                             int group, mlshift_error *err);
+mlshift_status ms_model_stack_params(ms_model *m, ms_block_params_fn block,
+                                     mlshift_error *err);
 mlshift_status ms_painn_params(ms_model *m, mlshift_error *err);
 mlshift_status ms_schnet_params(ms_model *m, mlshift_error *err);
 /* For the forward passes: the leaf of the parameter named by fmt, …;

@@ -53,16 +53,7 @@ static mlshift_status block_params(ms_model *m, const char *pre, int grp,
 
 mlshift_status ms_painn_params(ms_model *m, mlshift_error *err)
 {
-    mlshift_status st = ms_model_add_param(m, MS_GROUP_TTT, 1, 2,
-                                           MS_SHAPE((size_t)m->n_el, (size_t)m->h.F), err,
-                                           "embedding");
-    char pre[MS_PARAM_NAME];
-    for (int t = 0; !st && t < m->h.T; t++)
-        for (int h = 0; !st && h < (t < m->h.k_rep ? 1 : 2); h++) {
-            int grp = ms_block_group(m, t, (ms_head)h, pre, sizeof pre);
-            st = block_params(m, pre, grp, err);
-        }
-    return st ? st : ms_model_readout_params(m, err);
+    return ms_model_stack_params(m, block_params, err);
 }
 
 ms_t *ms_painn_energy(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,

@@ -261,3 +261,18 @@ ms_t *ms_model_leaf(ms_graph *g, const ms_model *m, ms_t *const *leaf, const cha
         return ms_graph_fail(g, MLSHIFT_ERR_VALUE, "model: no parameter %s", name);
     return leaf[i];
 }
+
+mlshift_status ms_model_stack_params(ms_model *m, ms_block_params_fn block,
+                                     mlshift_error *err)
+{
+    mlshift_status st = ms_model_add_param(m, MS_GROUP_TTT, 1, 2,
+                                           MS_SHAPE((size_t)m->n_el, (size_t)m->h.F), err,
+                                           "embedding");
+    char pre[MS_PARAM_NAME];
+    for (int t = 0; !st && t < m->h.T; t++)
+        for (int h = 0; !st && h < (t < m->h.k_rep ? 1 : 2); h++) {
+            int grp = ms_block_group(m, t, (ms_head)h, pre, sizeof pre);
+            st = block(m, pre, grp, err);
+        }
+    return st ? st : ms_model_readout_params(m, err);
+}
