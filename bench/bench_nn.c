@@ -1,14 +1,18 @@
 /* SPDX-License-Identifier: MIT */
-/* Baseline timings of the differentiation core on a toy model (the
- * composite model of tests/test_nn_ops.c at MLIP width): energy + forces
- * (one backward pass), and a force-loss training step (forces with
- * create_graph, then d loss / d θ). B copies of a 21-atom random molecule,
- * all pairs within 5 Å, K = 20 radial functions, H = 128 features.
+/* Timings of the differentiation core on a toy model (the composite model
+ * of tests/test_nn_ops.c at MLIP width): energy + forces (one backward
+ * pass), and a force-loss training step (forces with create_graph, then
+ * d loss / d θ). B copies of a 21-atom random molecule, all pairs within
+ * 5 Å, K = 20 radial functions, H = 128 features; bench/bench_nn.py runs
+ * the same model (same random numbers) in PyTorch.
  * One JSON line per measurement; best of `reps` after warm-up, with the
- * number of arena mallocs during the timed steps (0 expected). */
+ * arena high-water mark, the number of arena mallocs (0 expected) and the
+ * minor page faults per step during the timed steps.
+ * Usage: bench_nn [reps [B]] (B = 1, 8 by default; any one of 1, 8, 32). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "nn/ops.h"
@@ -42,6 +46,7 @@ static double now(void)
 
 static void toy_init(toy *t, size_t B)
 {
+    rs = 2463534242ULL; /* same numbers for every B, as bench_nn.py */
     t->B = B;
     t->N = B * NA;
     t->R = malloc(t->N * 3 * sizeof(double));
@@ -143,6 +148,13 @@ static int train_step(ms_graph *g, toy *t)
     return ms_grad(g, loss, NULL, 5, th, gth, 0) == MLSHIFT_OK ? 0 : -1;
 }
 
+static long minor_faults(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_minflt;
+}
+
 static void run(const char *name, int (*fn)(ms_graph *, toy *), ms_graph *g, toy *t,
                 int reps)
 {
@@ -153,6 +165,7 @@ static void run(const char *name, int (*fn)(ms_graph *, toy *), ms_graph *g, toy
         return;
     }
     size_t nm = g->arena.n_malloc;
+    long pf = minor_faults();
     double best = 1e300;
     for (int r = 0; r < reps; r++) {
         double t0 = now();
@@ -163,16 +176,20 @@ static void run(const char *name, int (*fn)(ms_graph *, toy *), ms_graph *g, toy
     }
     printf("{\"bench\":\"nn_%s\",\"structures\":%zu,\"atoms\":%zu,\"edges\":%zu,"
            "\"features\":%d,\"rbf\":%d,\"nodes\":%zu,\"arena_mib\":%.1f,"
-           "\"mallocs_after_warmup\":%zu,\"seconds\":%.6g}\n",
+           "\"mallocs_after_warmup\":%zu,\"page_faults_per_step\":%.1f,\"seconds\":%.6g}\n",
            name, t->B, t->N, t->E, H, K, g->n_nodes,
-           (double)g->arena.high_water / 1048576.0, g->arena.n_malloc - nm, best);
+           (double)g->arena.high_water / 1048576.0, g->arena.n_malloc - nm,
+           (double)(minor_faults() - pf) / reps, best);
 }
 
 int main(int argc, char **argv)
 {
     int reps = argc > 1 ? atoi(argv[1]) : 20;
-    size_t batches[] = {1, 8};
+    size_t only = argc > 2 ? (size_t)atoi(argv[2]) : 0; /* one batch size only */
+    size_t batches[] = {1, 8, 32};
     for (size_t b = 0; b < sizeof batches / sizeof batches[0]; b++) {
+        if (only ? batches[b] != only : batches[b] == 32)
+            continue;
         toy t;
         toy_init(&t, batches[b]);
         ms_graph g;

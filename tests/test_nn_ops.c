@@ -92,6 +92,20 @@ static ms_t *f_concat2(ms_graph *g, ms_t **x) { return ms_concat(g, 3, x, 2); }
 static ms_t *f_slice(ms_graph *g, ms_t **x) { return ms_slice(g, x[0], 1, 1, 2); }
 static ms_t *f_pad(ms_graph *g, ms_t **x) { return ms_pad(g, x[0], 0, 1, 4); }
 static ms_t *f_reshape(ms_graph *g, ms_t **x) { return ms_reshape(g, x[0], 2, MS_SHAPE(6, 4)); }
+static ms_t *f_silu_d(ms_graph *g, ms_t **x) { return ms_silu_grad(g, x[0]); }
+static ms_t *f_silu_dd(ms_graph *g, ms_t **x) { return ms_silu_grad2(g, x[0]); }
+static ms_t *f_mst_a(ms_graph *g, ms_t **x) { return ms_mul_sum_to(g, x[0], x[1], 3, MS_SHAPE(2, 3, 1)); }
+static ms_t *f_mst_b(ms_graph *g, ms_t **x) { return ms_mul_sum_to(g, x[0], x[1], 1, MS_SHAPE(4)); }
+static ms_t *f_mst_c(ms_graph *g, ms_t **x) { return ms_mul_sum_to(g, x[0], x[1], 0, NULL); }
+static ms_t *f_mst_d(ms_graph *g, ms_t **x) { return ms_mul_sum_to(g, x[0], x[1], 3, MS_SHAPE(2, 3, 4)); }
+static ms_t *f_mmb(ms_graph *g, ms_t **x) { return ms_matmul_bias(g, x[0], x[1], x[2]); }
+static ms_t *f_mmb0(ms_graph *g, ms_t **x) { return ms_matmul_bias(g, x[0], x[1], NULL); }
+/* x used four times, twice by one node (x·x) and through add, whose rule
+ * hands the same gradient to both inputs (in-place accumulation, aliasing) */
+static ms_t *f_reuse4(ms_graph *g, ms_t **x)
+{
+    return ms_add(g, ms_add(g, ms_mul(g, x[0], x[0]), x[0]), ms_sin(g, x[0]));
+}
 /* a norm of vector features, the way models write it: √(Σ_xyz v² + ε) */
 static ms_t *f_norm(ms_graph *g, ms_t **x)
 {
@@ -155,6 +169,15 @@ static const op_case CASES[] = {
     {"reshape (2,3,4)->(6,4)", f_reshape, 1, {3}, {S3(2, 3, 4)}, -1, 1},
     {"norm sqrt(sum_xyz v^2 + eps)", f_norm, 1, {3}, {S3(2, 3, 4)}, -1, 1},
     {"reuse sin(x)*(x+y)", f_reuse, 2, {2, 2}, {S2(3, 2), S2(3, 2)}, -1, 1},
+    {"reuse x*x + x + sin x", f_reuse4, 1, {2}, {S2(3, 4)}, -1, 1},
+    {"silu_grad", f_silu_d, 1, {2}, {S2(3, 4)}, -3, 3},
+    {"silu_grad2", f_silu_dd, 1, {2}, {S2(3, 4)}, -3, 3},
+    {"mul_sum_to (2,3,4)*(2,1,4)->(2,3,1)", f_mst_a, 2, {3, 3}, {S3(2, 3, 4), S3(2, 1, 4)}, -1, 1},
+    {"mul_sum_to (3,4)*(3,4)->(4,)", f_mst_b, 2, {2, 2}, {S2(3, 4), S2(3, 4)}, -1, 1},
+    {"mul_sum_to (3,4)*(3,1)->()", f_mst_c, 2, {2, 2}, {S2(3, 4), S2(3, 1)}, -1, 1},
+    {"mul_sum_to (3,1)*(4,)->(2,3,4) (expands)", f_mst_d, 2, {2, 1}, {S2(3, 1), S1(4)}, -1, 1},
+    {"matmul_bias (M,K)(K,N)+(N,)", f_mmb, 3, {2, 2, 1}, {S2(3, 4), S2(4, 2), S1(2)}, -1, 1},
+    {"matmul_bias (M,K)(K,N) no bias", f_mmb0, 2, {2, 2}, {S2(3, 4), S2(4, 2)}, -1, 1},
 };
 
 static size_t numel_of(const op_case *c, int i)
@@ -360,6 +383,159 @@ static void test_forward(void)
             ref[i * 4 + f] = a[(i * 3) * 4 + f] + a[(i * 3 + 1) * 4 + f] + a[(i * 3 + 2) * 4 + f];
     check_array_close("sum_axis 1 forward", s1->data, ref, 8, 0, 1e-15);
     CHECK(G.err.status == MLSHIFT_OK, "forward tests: %s", G.err.message);
+}
+
+/* Forward values of the fused ops against direct loops / closed forms
+ * written differently from the library's. */
+static void test_forward_fused(void)
+{
+    ms_graph_reset(&G);
+    double a[24], b[8], c[3], ref[24];
+    for (int k = 0; k < 24; k++)
+        a[k] = urand(-2, 2);
+    for (int k = 0; k < 8; k++)
+        b[k] = urand(-2, 2);
+    for (int k = 0; k < 3; k++)
+        c[k] = urand(-1, 1);
+    ms_t *A = ms_wrap(&G, 3, MS_SHAPE(2, 3, 4), a, 0); // (2, 3, 4)
+    ms_t *B = ms_wrap(&G, 3, MS_SHAPE(2, 1, 4), b, 0); // (2, 1, 4)
+    ms_t *Y = ms_mul_sum_to(&G, A, B, 3, MS_SHAPE(2, 3, 1));
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 3; j++) {
+            double acc = 0;
+            for (int f = 0; f < 4; f++)
+                acc += a[(i * 3 + j) * 4 + f] * b[i * 4 + f];
+            ref[i * 3 + j] = acc;
+        }
+    CHECK(Y && Y->ndim == 3 && Y->shape[2] == 1, "mul_sum_to shape");
+    if (Y)
+        check_array_close("mul_sum_to (2,3,4)*(2,1,4)->(2,3,1) forward", Y->data, ref, 6, 0,
+                          1e-14);
+    ms_t *Z = ms_mul_sum_to(&G, A, B, 2, MS_SHAPE(1, 4)); // Σ over i, j
+    for (int f = 0; f < 4; f++) {
+        double acc = 0;
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 3; j++)
+                acc += a[(i * 3 + j) * 4 + f] * b[i * 4 + f];
+        ref[f] = acc;
+    }
+    if (Z)
+        check_array_close("mul_sum_to ->(1,4) forward", Z->data, ref, 4, 0, 1e-14);
+    CHECK(ms_mul_sum_to(&G, A, B, 2, MS_SHAPE(3, 3)) == NULL &&
+              strstr(G.err.message, "broadcast"),
+          "mul_sum_to to (3,3) fails: '%s'", G.err.message);
+    ms_graph_reset(&G);
+    /* silu' = (1 + e^-x + x e^-x) / (1 + e^-x)^2; silu'' by central
+     * differences of that closed form */
+    ms_t *X = ms_wrap(&G, 1, MS_SHAPE(8), b, 0);
+    ms_t *D1 = ms_silu_grad(&G, X), *D2 = ms_silu_grad2(&G, X);
+    double r1[8], r2[8];
+    for (int k = 0; k < 8; k++) {
+#define SILU_D(x) ((1 + exp(-(x)) + (x) * exp(-(x))) / ((1 + exp(-(x))) * (1 + exp(-(x)))))
+        r1[k] = SILU_D(b[k]);
+        r2[k] = (SILU_D(b[k] + 1e-5) - SILU_D(b[k] - 1e-5)) / 2e-5;
+#undef SILU_D
+    }
+    check_array_close("silu_grad forward", D1->data, r1, 8, 0, 1e-14);
+    check_array_close("silu_grad2 forward (vs differences of silu')", D2->data, r2, 8, 1e-9,
+                      1e-7);
+    /* matmul_bias = x W + b by loops */
+    ms_t *Xm = ms_wrap(&G, 2, MS_SHAPE(6, 4), a, 0);  // (6, 4)
+    ms_t *W = ms_wrap(&G, 2, MS_SHAPE(4, 2), b, 0);   // (4, 2)
+    ms_t *bb = ms_wrap(&G, 1, MS_SHAPE(2), c, 0);     // (2,)
+    ms_t *P = ms_matmul_bias(&G, Xm, W, bb);
+    for (int i = 0; i < 6; i++)
+        for (int j = 0; j < 2; j++) {
+            double acc = c[j];
+            for (int f = 0; f < 4; f++)
+                acc += a[i * 4 + f] * b[f * 2 + j];
+            ref[i * 2 + j] = acc;
+        }
+    check_array_close("matmul_bias forward", P->data, ref, 12, 0, 1e-14);
+    CHECK(ms_matmul_bias(&G, Xm, W, ms_wrap(&G, 1, MS_SHAPE(3), c, 0)) == NULL &&
+              strstr(G.err.message, "bias"),
+          "matmul_bias with a (3,) bias fails: '%s'", G.err.message);
+    ms_graph_reset(&G);
+}
+
+/* A case large enough (640 entries) for the backward sweep without
+ * create_graph to release and reuse gradient buffers and to accumulate in
+ * place: L = Σ silu(x⊙x + x)⊙sin(x) + (x + x)⊙w, w (F,) broadcast; ∇L and
+ * H v against central differences. */
+enum { BN = 32, BF = 20 };
+static double BX[BN * BF], BW[BF];
+
+static ms_t *big_loss(ms_t **x, int rg)
+{
+    *x = ms_wrap(&G, 2, MS_SHAPE(BN, BF), BX, rg);
+    ms_t *w = ms_wrap(&G, 1, MS_SHAPE(BF), BW, 0);
+    ms_t *u = ms_mul(&G, ms_silu(&G, ms_add(&G, ms_mul(&G, *x, *x), *x)), ms_sin(&G, *x));
+    return ms_sum(&G, ms_add(&G, u, ms_mul(&G, ms_add(&G, *x, *x), w)));
+}
+
+static void big_grad(double *gd, size_t *released)
+{
+    ms_graph_reset(&G);
+    ms_t *x, *gx;
+    ms_t *L = big_loss(&x, 1);
+    ms_grad(&G, L, NULL, 1, &x, &gx, 0);
+    *released = ms_arena_n_free(&G.arena);
+    if (gx)
+        memcpy(gd, gx->data, sizeof BX);
+}
+
+static void test_release(void)
+{
+    static double ga[BN * BF], gn[BN * BF], hv[BN * BF], v[BN * BF], gp[BN * BF],
+        gm[BN * BF];
+    for (int k = 0; k < BN * BF; k++) {
+        BX[k] = urand(-1, 1);
+        v[k] = urand(-1, 1);
+    }
+    for (int k = 0; k < BF; k++)
+        BW[k] = urand(-1, 1);
+    size_t rel;
+    big_grad(ga, &rel);
+    CHECK(G.err.status == MLSHIFT_OK, "big gradient: %s", G.err.message);
+    CHECK(rel > 0, "the backward sweep released no gradient buffer");
+    for (int k = 0; k < BN * BF; k++) {
+        double x0 = BX[k];
+        ms_t *x;
+        BX[k] = x0 + H_FD;
+        ms_graph_reset(&G);
+        double lp = big_loss(&x, 0)->data[0];
+        BX[k] = x0 - H_FD;
+        ms_graph_reset(&G);
+        double lm = big_loss(&x, 0)->data[0];
+        BX[k] = x0;
+        gn[k] = (lp - lm) / (2 * H_FD);
+    }
+    check_array_close("released/in-place sweep: dL/dx (640 entries)", ga, gn, BN * BF, ATOL,
+                      RTOL);
+    /* H v: create_graph, then a releasing sweep over the backward graph */
+    ms_graph_reset(&G);
+    ms_t *x, *gx, *hx;
+    ms_t *L = big_loss(&x, 1);
+    ms_grad(&G, L, NULL, 1, &x, &gx, 1);
+    ms_t *s = ms_sum(&G, ms_mul(&G, gx, ms_wrap(&G, 2, MS_SHAPE(BN, BF), v, 0)));
+    int ok = ms_grad(&G, s, NULL, 1, &x, &hx, 0) == MLSHIFT_OK;
+    CHECK(ok, "big Hessian-vector product: %s", G.err.message);
+    if (!ok)
+        return;
+    memcpy(hv, hx->data, sizeof hv);
+    double x0[BN * BF];
+    memcpy(x0, BX, sizeof x0);
+    for (int k = 0; k < BN * BF; k++)
+        BX[k] = x0[k] + H_FD * v[k];
+    big_grad(gp, &rel);
+    for (int k = 0; k < BN * BF; k++)
+        BX[k] = x0[k] - H_FD * v[k];
+    big_grad(gm, &rel);
+    memcpy(BX, x0, sizeof x0);
+    for (int k = 0; k < BN * BF; k++)
+        gn[k] = (gp[k] - gm[k]) / (2 * H_FD);
+    check_array_close("released/in-place sweep: H v (640 entries)", hv, gn, BN * BF, ATOL,
+                      RTOL);
 }
 
 /* ------------------------------------------------------------------ errors */
@@ -712,6 +888,8 @@ int main(int argc, char **argv)
     printf("ops: %zu cases, worst |analytic - numeric|: first %.3g, second %.3g\n",
            sizeof CASES / sizeof CASES[0], worst1, worst2);
     test_forward();
+    test_forward_fused();
+    test_release();
     test_errors();
     test_composite();
     ms_graph_free(&G);

@@ -32,11 +32,23 @@ static ms_arena_block *block_new(ms_arena *a, size_t cap)
     return b;
 }
 
+/* A released buffer, stored in its own first bytes. */
+typedef struct ms_arena_freebuf {
+    struct ms_arena_freebuf *next;
+    size_t bytes; /* rounded size */
+} free_buf;
+
 void *ms_arena_alloc(ms_arena *a, size_t bytes)
 {
     size_t n = round_up(bytes ? bytes : 1, MS_ARENA_ALIGN);
     if (n < bytes) /* overflow */
         return NULL;
+    for (free_buf **f = &a->free_list; *f; f = &(*f)->next)
+        if ((*f)->bytes == n) {
+            free_buf *hit = *f;
+            *f = hit->next;
+            return hit;
+        }
     ms_arena_block *h = a->head;
     if (!h || h->cap - h->used < n) {
         size_t cap = a->min_block ? a->min_block : ((size_t)1 << 20);
@@ -76,9 +88,50 @@ static void free_chain(ms_arena_block *b)
     }
 }
 
+void ms_arena_release(ms_arena *a, void *p, size_t bytes)
+{
+    size_t n = round_up(bytes ? bytes : 1, MS_ARENA_ALIGN);
+    if (!p || n < sizeof(free_buf))
+        return;
+    free_buf *f = p;
+    f->bytes = n;
+    f->next = a->free_list;
+    a->free_list = f;
+}
+
+size_t ms_arena_n_free(const ms_arena *a)
+{
+    size_t n = 0;
+    for (const free_buf *f = a->free_list; f; f = f->next)
+        n++;
+    return n;
+}
+
+ms_arena_mark ms_arena_mark_now(const ms_arena *a)
+{
+    ms_arena_mark m = {a->head, a->head ? a->head->used : 0};
+    return m;
+}
+
+int ms_arena_since(const ms_arena *a, ms_arena_mark m, const void *p)
+{
+    const char *c = p;
+    for (const ms_arena_block *b = a->head; b; b = b->prev) {
+        size_t lo = b == m.block ? m.used : 0;
+        /* compare as integers: p may lie in another block */
+        if ((uintptr_t)c >= (uintptr_t)(b->data + lo) &&
+            (uintptr_t)c < (uintptr_t)(b->data + b->used))
+            return 1;
+        if (b == m.block)
+            return 0;
+    }
+    return 0;
+}
+
 void ms_arena_reset(ms_arena *a)
 {
     a->used_total = 0;
+    a->free_list = NULL;
     if (!a->head)
         return;
     if (a->head->prev) {
@@ -103,4 +156,5 @@ void ms_arena_free(ms_arena *a)
     free_chain(a->head);
     a->head = NULL;
     a->used_total = 0;
+    a->free_list = NULL;
 }

@@ -17,6 +17,10 @@ ms_t *ms_add(ms_graph *g, ms_t *a, ms_t *b);
 ms_t *ms_sub(ms_graph *g, ms_t *a, ms_t *b);
 ms_t *ms_mul(ms_graph *g, ms_t *a, ms_t *b);
 ms_t *ms_div(ms_graph *g, ms_t *a, ms_t *b);
+/* sum_to(a ⊙ b, shape) without materialising the broadcast product: over
+ * the index space P = broadcast(a, b, shape), y[s] = Σ_{p -> s} a[p]·b[p]
+ * (shape's dims each 1 or P's). Bilinear; the backward rule of mul. */
+ms_t *ms_mul_sum_to(ms_graph *g, ms_t *a, ms_t *b, int ndim, const size_t *shape);
 
 /* --- broadcasting and reductions (ops_reduce.c) */
 /* a broadcast to shape (a must be broadcastable to it). */
@@ -42,11 +46,19 @@ ms_t *ms_cos(ms_graph *g, ms_t *a);
 ms_t *ms_tanh(ms_graph *g, ms_t *a);
 ms_t *ms_sigmoid(ms_graph *g, ms_t *a);
 ms_t *ms_silu(ms_graph *g, ms_t *a);                 /* a·sigmoid(a) */
+/* silu' and silu'' as ops of their own (one kernel each instead of a chain
+ * of seven elementwise ops in silu's backward): s = sigmoid(a),
+ *   silu_grad  = s·(1 + a·(1 − s)),  silu_grad2 = s(1 − s)·(2 + a·(1 − 2s)). */
+ms_t *ms_silu_grad(ms_graph *g, ms_t *a);
+ms_t *ms_silu_grad2(ms_graph *g, ms_t *a);
 
 /* --- linear algebra (ops_linalg.c) */
 /* op(a) op(b) with op = transpose when ta / tb: (M, K) x (K, N) -> (M, N),
  * through cblas_dgemm. a and b are 2-D (reshape (N, 3, F) to (3N, F)). */
 ms_t *ms_matmul(ms_graph *g, ms_t *a, ms_t *b, int ta, int tb);
+/* A dense layer x·W + b in one op (bias rows copied, then dgemm with
+ * beta = 1): x (M, K), W (K, N), b (N,) or NULL -> (M, N). */
+ms_t *ms_matmul_bias(ms_graph *g, ms_t *x, ms_t *W, ms_t *b);
 
 /* --- indexing and shape (ops_index.c). idx is copied into the arena. */
 /* Rows of a (M, ...) picked by idx (E): (E, ...). */

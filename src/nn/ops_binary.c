@@ -11,49 +11,49 @@
  *   mul: da = sum_to(gy·b),      db = sum_to(gy·a)
  *   div: da = sum_to(gy / b),    db = sum_to(−gy·a/b²) = sum_to(−gy·y/b)
  * Each rule is a composition of differentiable ops, so its own derivative
- * (the second derivative of y) comes from the same rules. */
+ * (the second derivative of y) comes from the same rules.
+ *
+ * The rules are written with mul_sum_to(a, b, S) = sum_to(a ⊙ b, S), which
+ * never materialises the broadcast product: over the index space
+ * P = broadcast(a, b, S), y[s] = Σ_{p → s} a[p] b[p]. It is bilinear, and
+ * for either factor the adjoint is the same op again:
+ *   d/da = mul_sum_to(gy, b, a.shape),  d/db = mul_sum_to(gy, a, b.shape)
+ * (the index space of each is again P). So
+ *   mul: da = mul_sum_to(gy, b, a),  db = mul_sum_to(gy, a, b)
+ *   div: da = mul_sum_to(gy, 1/b, a)
+ *        db = −mul_sum_to(gy, y, b) / b   (b is constant along the dims
+ *             summed for b's shape, so Σ gy·y/b = (Σ gy·y)/b)
+ * and no rule allocates a tensor of the broadcast shape unless the
+ * gradient itself has it. */
 #include "ops.h"
+
+#include <string.h>
+
+#include "bcast.h" /* last: its vectoriser pragma covers this file only */
 
 enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV };
 static const char *op_name[] = {"add", "sub", "mul", "div"};
 
-/* Padded shapes and element strides of a and b in the output's index space. */
+/* Index space and strides of y = a ∘ b (y contiguous, operand 0). */
 typedef struct bcast {
-    int ndim;
-    size_t o[3];  /* output shape, padded */
-    size_t sa[3]; /* stride of a per padded dim, 0 where broadcast */
-    size_t sb[3];
+    int ndim;      /* of the result */
+    size_t p[3];   /* result shape, padded */
+    size_t o[3];   /* collapsed index space */
+    size_t s[3][3]; /* strides of y, a, b in o */
 } bcast;
-
-static void pad3(const ms_t *t, size_t p[3])
-{
-    int off = 3 - t->ndim;
-    for (int d = 0; d < 3; d++)
-        p[d] = d < off ? 1 : t->shape[d - off];
-}
-
-static void strides3(const size_t p[3], const size_t o[3], size_t s[3])
-{
-    s[2] = 1;
-    s[1] = p[2];
-    s[0] = p[1] * p[2];
-    for (int d = 0; d < 3; d++)
-        if (p[d] == 1 && o[d] != 1)
-            s[d] = 0;
-}
 
 static int bcast_setup(ms_graph *g, const char *name, const ms_t *a, const ms_t *b,
                        bcast *bc)
 {
     size_t pa[3], pb[3];
-    pad3(a, pa);
-    pad3(b, pb);
+    ms_bc_pad3(a->ndim, a->shape, pa);
+    ms_bc_pad3(b->ndim, b->shape, pb);
     bc->ndim = a->ndim > b->ndim ? a->ndim : b->ndim;
     for (int d = 0; d < 3; d++) {
         if (pa[d] == pb[d] || pb[d] == 1)
-            bc->o[d] = pa[d];
+            bc->p[d] = pa[d];
         else if (pa[d] == 1)
-            bc->o[d] = pb[d];
+            bc->p[d] = pb[d];
         else {
             ms_graph_fail(g, MLSHIFT_ERR_VALUE,
                           "%s: shapes (%zu, %zu, %zu) and (%zu, %zu, %zu) do not broadcast",
@@ -61,31 +61,52 @@ static int bcast_setup(ms_graph *g, const char *name, const ms_t *a, const ms_t 
             return -1;
         }
     }
-    strides3(pa, bc->o, bc->sa);
-    strides3(pb, bc->o, bc->sb);
+    memcpy(bc->o, bc->p, sizeof bc->o);
+    ms_bc_strides(bc->p, bc->o, bc->s[0]);
+    ms_bc_strides(pa, bc->o, bc->s[1]);
+    ms_bc_strides(pb, bc->o, bc->s[2]);
+    ms_bc_collapse(bc->o, 3, bc->s);
     return 0;
 }
 
-#define BCAST_LOOP(EXPR)                                                      \
+/* y[i] = EXPR(u = a[i·sa], v = b[i·sb]) for i < n, specialised on the
+ * inner strides (0 or 1) so that each variant vectorises. */
+#define INNER(EXPR)                                                           \
     do {                                                                      \
-        if (same) {                                                           \
-            for (size_t i = 0; i < y->numel; i++) {                           \
-                double u = A[i], v = B[i];                                    \
-                Y[i] = (EXPR);                                                \
+        if (sa == 1 && sb == 1)                                               \
+            for (size_t i = 0; i < n; i++) {                                  \
+                double u = a[i], v = b[i];                                    \
+                y[i] = (EXPR);                                                \
             }                                                                 \
-        } else {                                                              \
-            size_t k = 0;                                                     \
-            for (size_t i0 = 0; i0 < bc.o[0]; i0++)                           \
-                for (size_t i1 = 0; i1 < bc.o[1]; i1++) {                     \
-                    const double *a_ = A + i0 * bc.sa[0] + i1 * bc.sa[1];     \
-                    const double *b_ = B + i0 * bc.sb[0] + i1 * bc.sb[1];     \
-                    for (size_t i2 = 0; i2 < bc.o[2]; i2++, k++) {            \
-                        double u = a_[i2 * bc.sa[2]], v = b_[i2 * bc.sb[2]];  \
-                        Y[k] = (EXPR);                                        \
-                    }                                                         \
-                }                                                             \
-        }                                                                     \
+        else if (sa == 1 && sb == 0) {                                        \
+            double v = b[0];                                                  \
+            for (size_t i = 0; i < n; i++) {                                  \
+                double u = a[i];                                              \
+                y[i] = (EXPR);                                                \
+            }                                                                 \
+        } else if (sa == 0 && sb == 1) {                                      \
+            double u = a[0];                                                  \
+            for (size_t i = 0; i < n; i++) {                                  \
+                double v = b[i];                                              \
+                y[i] = (EXPR);                                                \
+            }                                                                 \
+        } else                                                                \
+            for (size_t i = 0; i < n; i++) {                                  \
+                double u = a[i * sa], v = b[i * sb];                          \
+                y[i] = (EXPR);                                                \
+            }                                                                 \
     } while (0)
+
+static void binary_rows(int op, size_t n, double *restrict y, const double *a,
+                        size_t sa, const double *b, size_t sb)
+{
+    switch (op) {
+    case OP_ADD: INNER(u + v); break;
+    case OP_SUB: INNER(u - v); break;
+    case OP_MUL: INNER(u * v); break;
+    default:     INNER(u / v); break;
+    }
+}
 
 static void binary_backward(ms_graph *g, const ms_node *n, ms_t *gy, ms_t **gin,
                             const int *need);
@@ -99,19 +120,15 @@ static ms_t *binary(ms_graph *g, ms_t *a, ms_t *b, int op)
         return NULL;
     size_t shape[3];
     for (int d = 0; d < bc.ndim; d++)
-        shape[d] = bc.o[3 - bc.ndim + d];
+        shape[d] = bc.p[3 - bc.ndim + d];
     ms_t *y = ms_empty(g, bc.ndim, shape); // (broadcast shape)
     if (!y)
         return NULL;
-    int same = ms_same_shape(a, b);
-    const double *A = a->data, *B = b->data;
-    double *Y = y->data;
-    switch (op) {
-    case OP_ADD: BCAST_LOOP(u + v); break;
-    case OP_SUB: BCAST_LOOP(u - v); break;
-    case OP_MUL: BCAST_LOOP(u * v); break;
-    default:     BCAST_LOOP(u / v); break;
-    }
+    for (size_t i0 = 0; i0 < bc.o[0]; i0++)
+        for (size_t i1 = 0; i1 < bc.o[1]; i1++)
+            binary_rows(op, bc.o[2], y->data + i0 * bc.s[0][0] + i1 * bc.s[0][1],
+                        a->data + i0 * bc.s[1][0] + i1 * bc.s[1][1], bc.s[1][2],
+                        b->data + i0 * bc.s[2][0] + i1 * bc.s[2][1], bc.s[2][2]);
     ms_node *nd = ms_record(g, y, op_name[op], binary_backward, 2, (ms_t *[]){a, b});
     if (nd)
         nd->flags = op;
@@ -122,32 +139,150 @@ static void binary_backward(ms_graph *g, const ms_node *n, ms_t *gy, ms_t **gin,
                             const int *need)
 {
     ms_t *a = n->in[0], *b = n->in[1], *y = n->out;
-    ms_t *ga = NULL, *gb = NULL;
     switch (n->flags) {
     case OP_ADD:
-        ga = gy;
-        gb = gy;
-        break;
     case OP_SUB:
-        ga = gy;
-        gb = need[1] ? ms_neg(g, gy) : NULL;
+        if (need[0])
+            gin[0] = ms_sum_to(g, gy, a->ndim, a->shape);
+        if (need[1]) {
+            ms_t *s = ms_sum_to(g, gy, b->ndim, b->shape);
+            gin[1] = n->flags == OP_ADD ? s : ms_neg(g, s);
+        }
         break;
     case OP_MUL:
-        ga = need[0] ? ms_mul(g, gy, b) : NULL;
-        gb = need[1] ? ms_mul(g, gy, a) : NULL;
+        if (need[0])
+            gin[0] = ms_mul_sum_to(g, gy, b, a->ndim, a->shape);
+        if (need[1])
+            gin[1] = ms_mul_sum_to(g, gy, a, b->ndim, b->shape);
         break;
     default:
-        ga = need[0] ? ms_div(g, gy, b) : NULL;
-        gb = need[1] ? ms_neg(g, ms_mul(g, gy, ms_div(g, y, b))) : NULL;
+        if (need[0])
+            gin[0] = ms_mul_sum_to(g, gy, ms_pow(g, b, -1.0), a->ndim, a->shape);
+        if (need[1])
+            gin[1] = ms_neg(g, ms_div(g, ms_mul_sum_to(g, gy, y, b->ndim, b->shape), b));
         break;
     }
-    if (need[0])
-        gin[0] = ms_sum_to(g, ga, a->ndim, a->shape);
-    if (need[1])
-        gin[1] = ms_sum_to(g, gb, b->ndim, b->shape);
 }
 
 ms_t *ms_add(ms_graph *g, ms_t *a, ms_t *b) { return binary(g, a, b, OP_ADD); }
 ms_t *ms_sub(ms_graph *g, ms_t *a, ms_t *b) { return binary(g, a, b, OP_SUB); }
 ms_t *ms_mul(ms_graph *g, ms_t *a, ms_t *b) { return binary(g, a, b, OP_MUL); }
 ms_t *ms_div(ms_graph *g, ms_t *a, ms_t *b) { return binary(g, a, b, OP_DIV); }
+
+/* ------------------------------------------------------------ mul_sum_to */
+
+/* y[i·sy] += a[i·sa]·b[i·sb], i < n; sy = 0 is a dot product (four partial
+ * sums, so the loop pipelines; the order differs from a plain loop only by
+ * rounding). */
+static void mac_rows(size_t n, double *y, size_t sy, const double *a, size_t sa,
+                     const double *b, size_t sb)
+{
+    if (sy) {
+        if (sa == 1 && sb == 1)
+            for (size_t i = 0; i < n; i++)
+                y[i] += a[i] * b[i];
+        else if (sa == 1 && sb == 0) {
+            double v = b[0];
+            for (size_t i = 0; i < n; i++)
+                y[i] += a[i] * v;
+        } else if (sa == 0 && sb == 1) {
+            double u = a[0];
+            for (size_t i = 0; i < n; i++)
+                y[i] += u * b[i];
+        } else
+            for (size_t i = 0; i < n; i++)
+                y[i * sy] += a[i * sa] * b[i * sb];
+        return;
+    }
+    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    size_t i = 0;
+    if (sa == 1 && sb == 1) {
+        for (; i + 4 <= n; i += 4) {
+            s0 += a[i] * b[i];
+            s1 += a[i + 1] * b[i + 1];
+            s2 += a[i + 2] * b[i + 2];
+            s3 += a[i + 3] * b[i + 3];
+        }
+    } else if (sa == 1 && sb == 0) {
+        for (; i + 4 <= n; i += 4) {
+            s0 += a[i];
+            s1 += a[i + 1];
+            s2 += a[i + 2];
+            s3 += a[i + 3];
+        }
+        double t = s0 + s1 + s2 + s3;
+        for (; i < n; i++)
+            t += a[i];
+        y[0] += t * b[0];
+        return;
+    } else if (sa == 0 && sb == 1) {
+        for (; i + 4 <= n; i += 4) {
+            s0 += b[i];
+            s1 += b[i + 1];
+            s2 += b[i + 2];
+            s3 += b[i + 3];
+        }
+        double t = s0 + s1 + s2 + s3;
+        for (; i < n; i++)
+            t += b[i];
+        y[0] += a[0] * t;
+        return;
+    }
+    double t = s0 + s1 + s2 + s3;
+    for (; i < n; i++)
+        t += a[i * sa] * b[i * sb];
+    y[0] += t;
+}
+
+static void mul_sum_to_backward(ms_graph *g, const ms_node *n, ms_t *gy, ms_t **gin,
+                                const int *need)
+{
+    ms_t *a = n->in[0], *b = n->in[1];
+    if (need[0])
+        gin[0] = ms_mul_sum_to(g, gy, b, a->ndim, a->shape);
+    if (need[1])
+        gin[1] = ms_mul_sum_to(g, gy, a, b->ndim, b->shape);
+}
+
+ms_t *ms_mul_sum_to(ms_graph *g, ms_t *a, ms_t *b, int ndim, const size_t *shape)
+{
+    if (!a || !b)
+        return NULL;
+    if (ndim < 0 || ndim > MS_MAXDIM)
+        return ms_graph_fail(g, MLSHIFT_ERR_VALUE, "mul_sum_to: %d dimensions", ndim);
+    size_t pa[3], pb[3], py[3], p[3];
+    ms_bc_pad3(a->ndim, a->shape, pa);
+    ms_bc_pad3(b->ndim, b->shape, pb);
+    ms_bc_pad3(ndim, shape, py);
+    for (int d = 0; d < 3; d++) {
+        p[d] = pa[d] != 1 ? pa[d] : pb[d] != 1 ? pb[d] : py[d];
+        if ((pa[d] != 1 && pa[d] != p[d]) || (pb[d] != 1 && pb[d] != p[d]) ||
+            (py[d] != 1 && py[d] != p[d]))
+            return ms_graph_fail(g, MLSHIFT_ERR_VALUE,
+                                 "mul_sum_to: shapes (%zu, %zu, %zu), (%zu, %zu, %zu) and "
+                                 "(%zu, %zu, %zu) do not broadcast",
+                                 pa[0], pa[1], pa[2], pb[0], pb[1], pb[2], py[0], py[1],
+                                 py[2]);
+    }
+    int reduces = 0, nd = a->ndim > b->ndim ? a->ndim : b->ndim;
+    for (int d = 0; d < 3; d++) /* summed over, or a dim neither a nor b has */
+        reduces |= py[d] != p[d] || (pa[d] != p[d] && pb[d] != p[d]);
+    if (!reduces && ndim == nd)
+        return ms_mul(g, a, b); /* nothing summed: the product itself */
+    ms_t *y = ms_zeros(g, ndim, shape); // (shape)
+    if (!y)
+        return NULL;
+    size_t o[3], s[3][3];
+    memcpy(o, p, sizeof o);
+    ms_bc_strides(py, p, s[0]);
+    ms_bc_strides(pa, p, s[1]);
+    ms_bc_strides(pb, p, s[2]);
+    ms_bc_collapse(o, 3, s);
+    for (size_t i0 = 0; i0 < o[0]; i0++)
+        for (size_t i1 = 0; i1 < o[1]; i1++)
+            mac_rows(o[2], y->data + i0 * s[0][0] + i1 * s[0][1], s[0][2],
+                     a->data + i0 * s[1][0] + i1 * s[1][1], s[1][2],
+                     b->data + i0 * s[2][0] + i1 * s[2][1], s[2][2]);
+    ms_record(g, y, "mul_sum_to", mul_sum_to_backward, 2, (ms_t *[]){a, b});
+    return g->err.status == MLSHIFT_OK ? y : NULL;
+}

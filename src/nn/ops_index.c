@@ -15,6 +15,8 @@
 
 #include <string.h>
 
+#include "bcast.h" /* last: its vectoriser pragma covers this file only */
+
 /* ------------------------------------------------------------ gather/scatter */
 
 static ms_t *gather_impl(ms_graph *g, ms_t *a, const int32_t *idx, size_t E, int copy);

@@ -63,3 +63,54 @@ ms_t *ms_matmul(ms_graph *g, ms_t *a, ms_t *b, int ta, int tb)
         nd->flags = ta | (tb << 1);
     return g->err.status == MLSHIFT_OK ? c : NULL;
 }
+
+/* ---------------------------------------------------------------- matmul_bias */
+
+/* y = x·W + b. Backward (the matmul rules, and the bias as a broadcast add):
+ *   gx = gy·Wᵀ = matmul(gy, W, 0, 1),  gW = xᵀ·gy = matmul(x, gy, 1, 0),
+ *   gb = Σ_rows gy = sum_to(gy, (N,)). */
+static void matmul_bias_backward(ms_graph *g, const ms_node *n, ms_t *gy, ms_t **gin,
+                            const int *need)
+{
+    ms_t *x = n->in[0], *W = n->in[1];
+    if (need[0])
+        gin[0] = ms_matmul(g, gy, W, 0, 1);
+    if (need[1])
+        gin[1] = ms_matmul(g, x, gy, 1, 0);
+    if (n->nin > 2 && need[2])
+        gin[2] = ms_sum_to(g, gy, n->in[2]->ndim, n->in[2]->shape);
+}
+
+ms_t *ms_matmul_bias(ms_graph *g, ms_t *x, ms_t *W, ms_t *b)
+{
+    if (!x || !W)
+        return NULL;
+    if (x->ndim != 2 || W->ndim != 2)
+        return ms_graph_fail(g, MLSHIFT_ERR_VALUE,
+                             "matmul_bias: x and W must be 2-d (got %d-d and %d-d)", x->ndim,
+                             W->ndim);
+    size_t M = x->shape[0], K = x->shape[1], N = W->shape[1];
+    if (W->shape[0] != K)
+        return ms_graph_fail(g, MLSHIFT_ERR_VALUE,
+                             "matmul_bias: inner dimensions differ (%zu vs %zu)", K, W->shape[0]);
+    if (b && !(b->ndim == 1 && b->shape[0] == N))
+        return ms_graph_fail(g, MLSHIFT_ERR_VALUE, "matmul_bias: bias must have shape (%zu,)", N);
+    if (M > INT_MAX || N > INT_MAX || K > INT_MAX)
+        return ms_graph_fail(g, MLSHIFT_ERR_UNSUPPORTED,
+                             "matmul_bias: a dimension exceeds the BLAS int range");
+    ms_t *y = ms_empty(g, 2, MS_SHAPE(M, N)); // (M, N)
+    if (!y)
+        return NULL;
+    for (size_t i = 0; i < M && N; i++) {
+        double *yr = y->data + i * N; // (N,)
+        if (b)
+            memcpy(yr, b->data, N * sizeof(double));
+        else
+            memset(yr, 0, N * sizeof(double));
+    }
+    if (M && N && K)
+        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0,
+                    x->data, (int)K, W->data, (int)N, 1.0, y->data, (int)N);
+    ms_record(g, y, "matmul_bias", matmul_bias_backward, b ? 3 : 2, (ms_t *[]){x, W, b});
+    return g->err.status == MLSHIFT_OK ? y : NULL;
+}

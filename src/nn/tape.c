@@ -16,12 +16,62 @@
  * enter a loss that is differentiated again, by another ms_grad call whose
  * forward sweep now runs through the nodes of the first backward pass.
  * Without create_graph, recording is switched off during the sweep (as
- * torch.no_grad), so the gradients are plain constants. */
+ * torch.no_grad), so the gradients are plain constants; then a tensor
+ * used several times accumulates its gradient in place, in a buffer this
+ * sweep allocated for it (owned[id]), instead of a new tensor per ms_add —
+ * never in a tensor a backward rule handed over, which may be another
+ * tensor's gradient or a view of one. Also without create_graph, once a
+ * node is done its output's gradient is dead (every consumer came later on
+ * the tape and has been visited), and so are gradients replaced by a sum
+ * and rule results added into a sum: their buffers go back to the arena
+ * (ms_arena_release) for the rest of the sweep to reuse, when this sweep
+ * allocated them and no gradient slot still points at them (views share
+ * data). This keeps a backward pass's memory about the size of the live
+ * gradients rather than of all of them. */
 #include "ops.h"
 
 #include <string.h>
 
+#include "bcast.h" /* last: its vectoriser pragma covers this file only */
+
 #define MS_GRAD_STACK_IN 8
+#define MS_RELEASE_MIN 512 /* doubles: smaller buffers are not worth a scan */
+
+typedef struct sweep {
+    ms_graph *g;
+    ms_arena_mark mark; /* buffers handed out after it are this sweep's */
+    ms_t **grad;        /* (T) gradient slots */
+    size_t T;
+    ms_t *cand[2 * MS_GRAD_STACK_IN + 1]; /* dead candidates of one node */
+    int ncand;
+} sweep;
+
+static void candidate(sweep *sw, ms_t *t)
+{
+    if (!t || t->numel < MS_RELEASE_MIN ||
+        sw->ncand >= (int)(sizeof sw->cand / sizeof sw->cand[0]))
+        return;
+    for (int k = 0; k < sw->ncand; k++)
+        if (sw->cand[k]->data == t->data)
+            return;
+    sw->cand[sw->ncand++] = t;
+}
+
+/* Releases the candidates that this sweep allocated and no slot uses. */
+static void release_dead(sweep *sw)
+{
+    for (int k = 0; k < sw->ncand; k++) {
+        const ms_t *t = sw->cand[k];
+        if (!ms_arena_since(&sw->g->arena, sw->mark, t->data))
+            continue;
+        int used = 0;
+        for (size_t j = 0; j < sw->T && !used; j++)
+            used = sw->grad[j] && sw->grad[j]->data == t->data;
+        if (!used)
+            ms_arena_release(&sw->g->arena, t->data, t->numel * sizeof(double));
+    }
+    sw->ncand = 0;
+}
 
 mlshift_status ms_grad(ms_graph *g, ms_t *y, ms_t *seed, size_t n, ms_t *const *xs,
                        ms_t **out, int create_graph)
@@ -56,15 +106,20 @@ mlshift_status ms_grad(ms_graph *g, ms_t *y, ms_t *seed, size_t n, ms_t *const *
 
     size_t T = g->n_tensors; /* every tensor on the tape has id < T */
     unsigned char *dep = ms_arena_alloc(&g->arena, T);       // (T)
+    unsigned char *owned = ms_arena_alloc(&g->arena, T);     // (T) grad[id] is ours
     ms_t **grad = ms_arena_alloc(&g->arena, T * sizeof *grad); // (T)
-    if (!dep || !grad) {
+    if (!dep || !owned || !grad) {
         ms_graph_fail(g, MLSHIFT_ERR_NOMEM, "grad: out of memory");
         return g->err.status;
     }
     memset(dep, 0, T);
+    memset(owned, 0, T);
     memset(grad, 0, T * sizeof *grad);
     for (size_t i = 0; i < n; i++)
         dep[xs[i]->id] = 1;
+    for (size_t i = 0; i < n; i++)
+        owned[xs[i]->id] = 2; /* a result: its slot is never cleared */
+    sweep sw = {g, ms_arena_mark_now(&g->arena), grad, T, {0}, 0};
 
     /* 1. forward sweep: which tensors depend on an x */
     ms_node *stop = y->node;
@@ -107,12 +162,41 @@ mlshift_status ms_grad(ms_graph *g, ms_t *y, ms_t *seed, size_t n, ms_t *const *
         }
         if (!any)
             continue;
+        int release = !create_graph && nd->nin <= MS_GRAD_STACK_IN;
         nd->backward(g, nd, gout, gin, need);
         for (int i = 0; i < nd->nin && g->err.status == MLSHIFT_OK; i++) {
             if (!need[i] || !gin[i])
                 continue;
             size_t id = nd->in[i]->id;
-            grad[id] = grad[id] ? ms_add(g, grad[id], gin[i]) : gin[i];
+            if (!grad[id])
+                grad[id] = gin[i];
+            else if (create_graph)
+                grad[id] = ms_add(g, grad[id], gin[i]);
+            else if (owned[id] == 1) {
+                double *acc = grad[id]->data;
+                const double *add = gin[i]->data;
+                for (size_t k = 0; k < gin[i]->numel; k++)
+                    acc[k] += add[k];
+                if (release)
+                    candidate(&sw, gin[i]);
+            } else {
+                if (release) {
+                    candidate(&sw, grad[id]);
+                    candidate(&sw, gin[i]);
+                }
+                grad[id] = ms_add(g, grad[id], gin[i]);
+                if (!owned[id])
+                    owned[id] = 1;
+            }
+        }
+        if (release && g->err.status == MLSHIFT_OK) {
+            /* this node's output gradient is consumed: clear its slot */
+            size_t oid = nd->out->id;
+            if (owned[oid] != 2) {
+                candidate(&sw, grad[oid]);
+                grad[oid] = NULL;
+            }
+            release_dead(&sw);
         }
     }
     g->no_grad = saved_no_grad;
