@@ -5,9 +5,9 @@
  * at batch 32, for PaiNN 128 × 3 (K = 20, 5 Å) and SchNet of the same
  * width, one thread. bench/bench_model.py times the PyTorch twin in the same
  * `make bench`. Also this core's DGEMM rate (n = 512), and the fraction of
- * it the model reaches, counting its matmul FLOPs (forward analytically,
- * energy + forces as 3× forward). One JSON line per measurement; median
- * of reps after warm-up. */
+ * it the model reaches, counting its matmul FLOPs analytically (forward,
+ * and the input gradients of the backward pass: painn_flops). One JSON
+ * line per measurement; median of reps after warm-up. */
 #include <cblas.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,13 +54,20 @@ static double dgemm_rate(void) /* FLOP/s of one 512³ dgemm, best of 5 */
     return 2.0 * n * n * n / best;
 }
 
-/* Matmul FLOPs of one PaiNN forward pass (N atoms, E edges). */
+/* Matmul FLOPs of PaiNN energy + forces (N atoms, E edges): the forward
+ * pass (filters [rbf·env, env]·[Wf; bf] with K + 1 rows), and the backward
+ * pass for dE/dr, which (parameters not requiring grad in predict) forms
+ * only the input gradient gx = gy·Wᵀ of each matmul on the path from r:
+ * every forward matmul once more except block 0's message MLP, whose input
+ * s⁰ = embedding[Z] does not depend on r. */
 static double painn_flops(const ms_model_hyper *h, double N, double E)
 {
     double F = h->F, K = h->K;
-    double blk = 2 * N * F * F + 2 * N * F * 3 * F + 2 * E * K * 3 * F /* message */
+    double mlp = 2 * N * F * F + 2 * N * F * 3 * F;                      /* message MLP */
+    double blk = mlp + 2 * E * (K + 1) * 3 * F                            /* filters */
                  + 2 * 2 * 3 * N * F * F + 2 * N * 2 * F * F + 2 * N * F * 3 * F; /* update */
-    return h->T * blk + 2 * N * F * F / 2 + 2 * N * F / 2;
+    double fwd = h->T * blk + 2 * N * F * F / 2 + 2 * N * F / 2;
+    return 2 * fwd - mlp;
 }
 
 typedef struct job {
@@ -113,7 +120,7 @@ int main(int argc, char **argv)
             }
             double s = median(t, reps);
             size_t N = ws.b.N, Ed = ws.b.E;
-            double fl = a ? 0 : 3 * painn_flops(&h, (double)N, (double)Ed);
+            double fl = a ? 0 : painn_flops(&h, (double)N, (double)Ed);
             printf("{\"bench\":\"model_energy_forces\",\"impl\":\"c\",\"arch\":\"%s\","
                    "\"molecule\":\"%s\",\"atoms\":%zu,\"edges\":%zu,\"features\":%d,"
                    "\"blocks\":%d,\"rbf\":%d,\"cutoff\":%g,\"params_one_head\":%zu,"

@@ -100,6 +100,25 @@ static ms_t *f_mst_c(ms_graph *g, ms_t **x) { return ms_mul_sum_to(g, x[0], x[1]
 static ms_t *f_mst_d(ms_graph *g, ms_t **x) { return ms_mul_sum_to(g, x[0], x[1], 3, MS_SHAPE(2, 3, 4)); }
 static ms_t *f_mmb(ms_graph *g, ms_t **x) { return ms_matmul_bias(g, x[0], x[1], x[2]); }
 static ms_t *f_mmb0(ms_graph *g, ms_t **x) { return ms_matmul_bias(g, x[0], x[1], NULL); }
+/* gather_mul_scatter: both indices, a broadcast b, no a index, no scatter */
+static const int32_t IDX2[] = {4, 1, 0, 4, 1, 3};
+static ms_t *f_gms(ms_graph *g, ms_t **x) { return ms_gather_mul_scatter(g, x[0], IDX, x[1], IDX2, 5); }
+static ms_t *f_gms_a(ms_graph *g, ms_t **x) { return ms_gather_mul_scatter(g, x[0], NULL, x[1], IDX2, 5); }
+static ms_t *f_gms_b(ms_graph *g, ms_t **x) { return ms_gather_mul_scatter(g, x[0], IDX, x[1], NULL, 0); }
+/* gather_mul_sum: both indices to (6,1,2); one index to (6,3,1); none, to a
+ * shape neither factor has (expands) */
+static ms_t *f_gmsum(ms_graph *g, ms_t **x)
+{
+    return ms_gather_mul_sum(g, x[0], IDX, x[1], IDX2, 6, 3, MS_SHAPE(6, 1, 2));
+}
+static ms_t *f_gmsum_a(ms_graph *g, ms_t **x)
+{
+    return ms_gather_mul_sum(g, x[0], IDX2, x[1], NULL, 6, 3, MS_SHAPE(6, 3, 1));
+}
+static ms_t *f_gmsum_b(ms_graph *g, ms_t **x)
+{
+    return ms_gather_mul_sum(g, x[0], NULL, x[1], NULL, 6, 3, MS_SHAPE(6, 3, 2));
+}
 /* x used four times, twice by one node (x·x) and through add, whose rule
  * hands the same gradient to both inputs (in-place accumulation, aliasing) */
 static ms_t *f_reuse4(ms_graph *g, ms_t **x)
@@ -177,6 +196,16 @@ static const op_case CASES[] = {
     {"mul_sum_to (3,4)*(3,1)->()", f_mst_c, 2, {2, 2}, {S2(3, 4), S2(3, 1)}, -1, 1},
     {"mul_sum_to (3,1)*(4,)->(2,3,4) (expands)", f_mst_d, 2, {2, 1}, {S2(3, 1), S1(4)}, -1, 1},
     {"matmul_bias (M,K)(K,N)+(N,)", f_mmb, 3, {2, 2, 1}, {S2(3, 4), S2(4, 2), S1(2)}, -1, 1},
+    {"gather_mul_scatter (4,3)[idx]*(6,3)->(5,3)", f_gms, 2, {2, 2}, {S2(4, 3), S2(6, 3)}, -1, 1},
+    {"gather_mul_scatter (4,3,2)[idx]*(6,1,2)->(5,3,2)", f_gms, 2, {3, 3}, {S3(4, 3, 2), S3(6, 1, 2)}, -1, 1},
+    {"gather_mul_scatter (4,1,2)[idx]*(6,3,2)->(5,3,2)", f_gms, 2, {3, 3}, {S3(4, 1, 2), S3(6, 3, 2)}, -1, 1},
+    {"gather_mul_scatter (6,3,1)*(6,1,2)->(5,3,2)", f_gms_a, 2, {3, 3}, {S3(6, 3, 1), S3(6, 1, 2)}, -1, 1},
+    {"gather_mul_scatter (4,3)[idx]*(6,3)->(6,3) no scatter", f_gms_b, 2, {2, 2}, {S2(4, 3), S2(6, 3)}, -1, 1},
+    {"gather_mul_scatter (4,2,3)[idx]*(6,2,1) no scatter", f_gms_b, 2, {3, 3}, {S3(4, 2, 3), S3(6, 2, 1)}, -1, 1},
+    {"gather_mul_sum (4,3,2)[idx]*(5,3,2)[idx]->(6,1,2)", f_gmsum, 2, {3, 3}, {S3(4, 3, 2), S3(5, 3, 2)}, -1, 1},
+    {"gather_mul_sum (4,1,2)[idx]*(5,3,1)[idx]->(6,1,2)", f_gmsum, 2, {3, 3}, {S3(4, 1, 2), S3(5, 3, 1)}, -1, 1},
+    {"gather_mul_sum (5,3,2)[idx]*(6,1,2)->(6,3,1)", f_gmsum_a, 2, {3, 3}, {S3(5, 3, 2), S3(6, 1, 2)}, -1, 1},
+    {"gather_mul_sum (6,3,1)*(6,1,1)->(6,3,2) (expands)", f_gmsum_b, 2, {3, 3}, {S3(6, 3, 1), S3(6, 1, 1)}, -1, 1},
     {"matmul_bias (M,K)(K,N) no bias", f_mmb0, 2, {2, 2}, {S2(3, 4), S2(4, 2)}, -1, 1},
 };
 
@@ -456,6 +485,53 @@ static void test_forward_fused(void)
               strstr(G.err.message, "bias"),
           "matmul_bias with a (3,) bias fails: '%s'", G.err.message);
     ms_graph_reset(&G);
+    /* gather_mul_scatter (4,3,2)[IDX] * (6,1,2) -> (5,3,2) by loops */
+    {
+        ms_t *Ga = ms_wrap(&G, 3, MS_SHAPE(4, 3, 2), a, 0);  // (4, 3, 2)
+        double b12[12];
+        for (int k = 0; k < 12; k++)
+            b12[k] = urand(-2, 2);
+        ms_t *Gb = ms_wrap(&G, 3, MS_SHAPE(6, 1, 2), b12, 0);  // (6, 1, 2)
+        ms_t *Q = ms_gather_mul_scatter(&G, Ga, IDX, Gb, IDX2, 5);
+        double r3[30] = {0};
+        for (int e = 0; e < 6; e++)
+            for (int j = 0; j < 3; j++)
+                for (int f = 0; f < 2; f++)
+                    r3[(IDX2[e] * 3 + j) * 2 + f] += a[(IDX[e] * 3 + j) * 2 + f] * b12[e * 2 + f];
+        CHECK(Q && Q->ndim == 3 && Q->shape[0] == 5 && Q->shape[1] == 3 && Q->shape[2] == 2,
+              "gather_mul_scatter shape");
+        if (Q)
+            check_array_close("gather_mul_scatter forward", Q->data, r3, 30, 0, 1e-14);
+        /* gather_mul_sum (4,3,2)[IDX] * (6,3,2)[IDX2 mod 6] -> (6,1,2) by loops */
+        double c36[36];
+        for (int k = 0; k < 36; k++)
+            c36[k] = urand(-2, 2);
+        ms_t *Gc = ms_wrap(&G, 3, MS_SHAPE(6, 3, 2), c36, 0);  // (6, 3, 2)
+        ms_t *Sm = ms_gather_mul_sum(&G, Ga, IDX, Gc, IDX2, 6, 3, MS_SHAPE(6, 1, 2));
+        double r4[12] = {0};
+        for (int e = 0; e < 6; e++)
+            for (int j = 0; j < 3; j++)
+                for (int f = 0; f < 2; f++)
+                    r4[e * 2 + f] += a[(IDX[e] * 3 + j) * 2 + f] * c36[(IDX2[e] * 3 + j) * 2 + f];
+        CHECK(Sm && Sm->ndim == 3 && Sm->shape[0] == 6 && Sm->shape[1] == 1 &&
+                  Sm->shape[2] == 2, "gather_mul_sum shape");
+        if (Sm)
+            check_array_close("gather_mul_sum forward", Sm->data, r4, 12, 0, 1e-14);
+        CHECK(ms_gather_mul_sum(&G, Ga, IDX, Gc, IDX2, 6, 3, MS_SHAPE(6, 2, 2)) == NULL &&
+                  strstr(G.err.message, "broadcast"),
+              "gather_mul_sum to (6,2,2) fails: '%s'", G.err.message);
+        ms_graph_reset(&G);
+        Ga = ms_wrap(&G, 3, MS_SHAPE(4, 3, 2), a, 0);
+        Gb = ms_wrap(&G, 3, MS_SHAPE(6, 1, 2), b12, 0);
+        CHECK(ms_gather_mul_scatter(&G, Ga, IDX2, Gb, NULL, 0) == NULL &&
+                  strstr(G.err.message, "outside"),
+              "gather_mul_scatter with an index out of range fails: '%s'", G.err.message);
+        ms_graph_reset(&G);
+        CHECK(ms_gather_mul_scatter(&G, Ga, NULL, Gb, IDX2, 5) == NULL &&
+                  strstr(G.err.message, "rows"),
+              "gather_mul_scatter without an index and 4 != 6 rows fails: '%s'", G.err.message);
+        ms_graph_reset(&G);
+    }
 }
 
 /* A case large enough (640 entries) for the backward sweep without

@@ -45,8 +45,7 @@ void ms_model_edges(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
 
 ms_t *ms_linear(ms_graph *g, ms_t *x, ms_t *W, ms_t *b)
 {
-    ms_t *y = ms_matmul(g, x, W, 0, 0);
-    return b ? ms_add(g, y, b) : y;
+    return ms_matmul_bias(g, x, W, b); /* one op: no broadcast add, no sum_to */
 }
 
 int ms_block_group(const ms_model *m, int t, ms_head head, char *prefix, size_t cap)

@@ -7,9 +7,13 @@
  * Block t, message (edge e = i → j, aggregated on i, the edge's src):
  *   φ(s) = silu(s W1 + b1) W2 + b2                       (N, 3F)
  *   W_e  = (rbf_e Wf + bf) · env_e                        (E, 3F)
- *          computed as [rbf_e·env_e, env_e] [Wf; bf], one matmul
+ *          computed as [rbf_e·env_e, env_e] [Wf; bf], one matmul per
+ *          F-column slice of [Wf; bf] (W_s, W_vv, W_vs: no slice of an
+ *          (E, 3F) product)
  *   x_e  = φ(s)_j ⊙ W_e = [x_s | x_vv | x_vs]             (E, F) each
  *   Δs_i = Σ_e x_s,   Δv_i = Σ_e (v_j ⊙ x_vv + (r_e/d_e) ⊗ x_vs)
+ *          each sum one gather_mul_scatter (src/nn/ops_gms.c): the
+ *          (E, 3, F) terms are never formed, forward or backward
  * Block t, update:
  *   U v, V v (N, 3, F) (matrices (F, F) on the feature axis, no bias),
  *   ‖Vv‖ = √(Σ_axis (Vv)² + eps)                          (N, F)
@@ -20,7 +24,8 @@
  * Rotations act on the axis of length 3 only (every matrix acts on F), and
  * the only geometric inputs are r_e (equivariant) and d_e, so E is
  * invariant and F = −dE/dr equivariant. The block-0 term v_j ⊙ x_vv is
- * skipped because v⁰ = 0 (exactly, not approximately).
+ * skipped because v⁰ = 0 (exactly, not approximately), and the last
+ * block's Δv because no output reads v after it.
  *
  * Parameter names (prefix "blocks.t" in g_R, "main.blocks.t" / "prior.
  * blocks.t" in the heads): msg.W1 (F, F), msg.b1 (F), msg.W2 (F, 3F),
@@ -75,16 +80,24 @@ ms_t *ms_painn_energy(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R
                               L("msg.W2"), L("msg.b2"));                           // (N, 3F)
         ms_t *Wfb = ms_concat(g, 2, (ms_t *[]){L("msg.Wf"), ms_reshape(g, L("msg.bf"), 2,
                                                    MS_SHAPE(1, 3 * F))}, 0); // (K+1, 3F)
-        ms_t *W = ms_matmul(g, rbfe, Wfb, 0, 0);                                   // (E, 3F)
-        ms_t *x = ms_mul(g, ms_gather(g, phi, b->dst, E), W);                      // (E, 3F)
-        ms_t *xs = ms_slice(g, x, 1, 0, F);                                        // (E, F)
-        ms_t *xvv = ms_reshape(g, ms_slice(g, x, 1, F, F), 3, MS_SHAPE(E, 1, F));
-        ms_t *xvs = ms_reshape(g, ms_slice(g, x, 1, 2 * F, F), 3, MS_SHAPE(E, 1, F));
-        s = ms_add(g, s, ms_scatter_add(g, xs, b->src, N));
-        ms_t *dv = ms_mul(g, ef.dir, xvs);                                         // (E, 3, F)
-        if (v)
-            dv = ms_add(g, dv, ms_mul(g, ms_gather(g, v, b->dst, E), xvv));
-        ms_t *dvi = ms_scatter_add(g, dv, b->src, N);                              // (N, 3, F)
+        /* the three filters as three matmuls (slices of the small Wfb, not of
+         * an (E, 3F) product), and each message in one gather-multiply-
+         * scatter pass: no (E, 3F) or (E, 3, F) tensor in the forward pass */
+        ms_t *Ws = ms_matmul(g, rbfe, ms_slice(g, Wfb, 1, 0, F), 0, 0);         // (E, F)
+        ms_t *Wvv = ms_matmul(g, rbfe, ms_slice(g, Wfb, 1, F, F), 0, 0);        // (E, F)
+        ms_t *Wvs = ms_matmul(g, rbfe, ms_slice(g, Wfb, 1, 2 * F, F), 0, 0);    // (E, F)
+        ms_t *phis = ms_slice(g, phi, 1, 0, F);                                  // (N, F)
+        ms_t *phivv = ms_slice(g, phi, 1, F, F);                                 // (N, F)
+        ms_t *phivs = ms_slice(g, phi, 1, 2 * F, F);                             // (N, F)
+        s = ms_add(g, s, ms_gather_mul_scatter(g, phis, b->dst, Ws, b->src, N));
+        ms_t *xvs = ms_reshape(g, ms_gather_mul_scatter(g, phivs, b->dst, Wvs, NULL, 0), 3,
+                               MS_SHAPE(E, 1, F));                               // (E, 1, F)
+        ms_t *dvi = ms_gather_mul_scatter(g, ef.dir, NULL, xvs, b->src, N);      // (N, 3, F)
+        if (v) {
+            ms_t *xvv = ms_reshape(g, ms_gather_mul_scatter(g, phivv, b->dst, Wvv, NULL, 0),
+                                   3, MS_SHAPE(E, 1, F));                        // (E, 1, F)
+            dvi = ms_add(g, dvi, ms_gather_mul_scatter(g, v, b->dst, xvv, b->src, N));
+        }
         v = v ? ms_add(g, v, dvi) : dvi;
         /* update */
         ms_t *v2 = ms_reshape(g, v, 2, MS_SHAPE(3 * N, F));                        // (3N, F)
@@ -95,11 +108,13 @@ ms_t *ms_painn_energy(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R
         ms_t *sv = ms_concat(g, 2, (ms_t *[]){s, ms_reshape(g, nrm, 2, MS_SHAPE(N, F))}, 1);
         ms_t *a = ms_linear(g, ms_silu(g, ms_linear(g, sv, L("upd.A1"), L("upd.c1"))),
                             L("upd.A2"), L("upd.c2"));                              // (N, 3F)
-        ms_t *avv = ms_reshape(g, ms_slice(g, a, 1, 0, F), 3, MS_SHAPE(N, 1, F));
         ms_t *asv = ms_slice(g, a, 1, F, F);                                       // (N, F)
         ms_t *ass = ms_slice(g, a, 1, 2 * F, F);                                   // (N, F)
         ms_t *uv = ms_reshape(g, ms_sum_axis(g, ms_mul(g, Uv, Vv), 1), 2, MS_SHAPE(N, F));
-        v = ms_add(g, v, ms_mul(g, avv, Uv));
+        if (t + 1 < m->h.T) { /* the last block's Δv reaches no output: not computed */
+            ms_t *avv = ms_reshape(g, ms_slice(g, a, 1, 0, F), 3, MS_SHAPE(N, 1, F));
+            v = ms_add(g, v, ms_mul(g, avv, Uv));
+        }
         s = ms_add(g, s, ms_add(g, ms_mul(g, asv, uv), ass));
     }
 #undef L

@@ -68,6 +68,18 @@ ms_t *ms_scatter_add(ms_graph *g, ms_t *a, const int32_t *idx, size_t M);
 /* Per-segment sums: row i of a (N, ...) into segment seg[i] of (B, ...)
  * (per-structure energies from per-atom ones). Same as scatter_add. */
 ms_t *ms_segment_sum(ms_graph *g, ms_t *a, const int32_t *seg, size_t B);
+/* scatter_add(gather(a, ia) ⊙ b, ib, M) in one pass (ops_gms.c): a (Na, …),
+ * ia (E) or NULL (a has E rows), b (E, …) of a's ndim, the non-row dims
+ * broadcast; ib (E) or NULL (no scatter: E rows, M ignored). The message
+ * step of a message-passing network without the (E, …) product. */
+ms_t *ms_gather_mul_scatter(ms_graph *g, ms_t *a, const int32_t *ia, ms_t *b,
+                            const int32_t *ib, size_t M);
+/* Its adjoint: z[e] = sum_to(x[ix e] ⊙ y[iy e], shape's rows) (ops_gms.c),
+ * x (Nx, …), y (Ny, …), ix / iy (E) or NULL (E rows in order), all of
+ * ndim dims, the rows broadcast; shape = (E, S…), S's dims 1 (summed) or
+ * the broadcast size. -> (E, S…). */
+ms_t *ms_gather_mul_sum(ms_graph *g, ms_t *x, const int32_t *ix, ms_t *y, const int32_t *iy,
+                        size_t E, int ndim, const size_t *shape);
 /* Concatenation of n tensors along axis (other dims equal). */
 ms_t *ms_concat(ms_graph *g, int n, ms_t *const *ts, int axis);
 /* a[..., start:start+len, ...] along axis. */

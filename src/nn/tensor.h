@@ -60,6 +60,7 @@ struct ms_node {
     size_t start, len;        /* slice / pad along axis */
     const int32_t *idx;       /* (nidx) gather / scatter indices, arena copy */
     size_t nidx;
+    const int32_t *idx2;      /* (nidx) a second index array (gather_mul_scatter) */
     ms_node *prev, *next;     /* creation order */
 };
 
