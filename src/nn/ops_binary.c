@@ -171,68 +171,6 @@ ms_t *ms_div(ms_graph *g, ms_t *a, ms_t *b) { return binary(g, a, b, OP_DIV); }
 
 /* ------------------------------------------------------------ mul_sum_to */
 
-/* y[i·sy] += a[i·sa]·b[i·sb], i < n; sy = 0 is a dot product (four partial
- * sums, so the loop pipelines; the order differs from a plain loop only by
- * rounding). */
-static void mac_rows(size_t n, double *y, size_t sy, const double *a, size_t sa,
-                     const double *b, size_t sb)
-{
-    if (sy) {
-        if (sa == 1 && sb == 1)
-            for (size_t i = 0; i < n; i++)
-                y[i] += a[i] * b[i];
-        else if (sa == 1 && sb == 0) {
-            double v = b[0];
-            for (size_t i = 0; i < n; i++)
-                y[i] += a[i] * v;
-        } else if (sa == 0 && sb == 1) {
-            double u = a[0];
-            for (size_t i = 0; i < n; i++)
-                y[i] += u * b[i];
-        } else
-            for (size_t i = 0; i < n; i++)
-                y[i * sy] += a[i * sa] * b[i * sb];
-        return;
-    }
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    size_t i = 0;
-    if (sa == 1 && sb == 1) {
-        for (; i + 4 <= n; i += 4) {
-            s0 += a[i] * b[i];
-            s1 += a[i + 1] * b[i + 1];
-            s2 += a[i + 2] * b[i + 2];
-            s3 += a[i + 3] * b[i + 3];
-        }
-    } else if (sa == 1 && sb == 0) {
-        for (; i + 4 <= n; i += 4) {
-            s0 += a[i];
-            s1 += a[i + 1];
-            s2 += a[i + 2];
-            s3 += a[i + 3];
-        }
-        double t = s0 + s1 + s2 + s3;
-        for (; i < n; i++)
-            t += a[i];
-        y[0] += t * b[0];
-        return;
-    } else if (sa == 0 && sb == 1) {
-        for (; i + 4 <= n; i += 4) {
-            s0 += b[i];
-            s1 += b[i + 1];
-            s2 += b[i + 2];
-            s3 += b[i + 3];
-        }
-        double t = s0 + s1 + s2 + s3;
-        for (; i < n; i++)
-            t += b[i];
-        y[0] += a[0] * t;
-        return;
-    }
-    double t = s0 + s1 + s2 + s3;
-    for (; i < n; i++)
-        t += a[i * sa] * b[i * sb];
-    y[0] += t;
-}
 
 static void mul_sum_to_backward(ms_graph *g, const ms_node *n, ms_t *gy, ms_t **gin,
                                 const int *need)
@@ -280,7 +218,7 @@ ms_t *ms_mul_sum_to(ms_graph *g, ms_t *a, ms_t *b, int ndim, const size_t *shape
     ms_bc_collapse(o, 3, s);
     for (size_t i0 = 0; i0 < o[0]; i0++)
         for (size_t i1 = 0; i1 < o[1]; i1++)
-            mac_rows(o[2], y->data + i0 * s[0][0] + i1 * s[0][1], s[0][2],
+            ms_bc_mac(o[2], y->data + i0 * s[0][0] + i1 * s[0][1], s[0][2],
                      a->data + i0 * s[1][0] + i1 * s[1][1], s[1][2],
                      b->data + i0 * s[2][0] + i1 * s[2][1], s[2][2]);
     ms_record(g, y, "mul_sum_to", mul_sum_to_backward, 2, (ms_t *[]){a, b});

@@ -121,47 +121,6 @@ static const int32_t *check_index(ms_graph *g, const int32_t *idx, size_t E, siz
     return c;
 }
 
-/* y[i·sy] += a[i·sa] · b[i·sb], i < n, specialised on strides 0/1 (sy = 0:
- * a dot product, four partial sums). */
-static inline void mac_row(size_t n, double *restrict y, size_t sy, const double *restrict a,
-                           size_t sa, const double *restrict b, size_t sb)
-{
-    if (sy == 1) {
-        if (sa == 1 && sb == 1)
-            for (size_t i = 0; i < n; i++)
-                y[i] += a[i] * b[i];
-        else if (sa == 1 && sb == 0) {
-            double v = b[0];
-            for (size_t i = 0; i < n; i++)
-                y[i] += a[i] * v;
-        } else if (sa == 0 && sb == 1) {
-            double u = a[0];
-            for (size_t i = 0; i < n; i++)
-                y[i] += u * b[i];
-        } else
-            for (size_t i = 0; i < n; i++)
-                y[i] += a[i * sa] * b[i * sb];
-        return;
-    }
-    if (sy == 0) {
-        double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-        size_t i = 0;
-        if (sa == 1 && sb == 1)
-            for (; i + 4 <= n; i += 4) {
-                s0 += a[i] * b[i];
-                s1 += a[i + 1] * b[i + 1];
-                s2 += a[i + 2] * b[i + 2];
-                s3 += a[i + 3] * b[i + 3];
-            }
-        for (; i < n; i++)
-            s0 += a[i * sa] * b[i * sb];
-        y[0] += (s0 + s1) + (s2 + s3);
-        return;
-    }
-    for (size_t i = 0; i < n; i++)
-        y[i * sy] += a[i * sa] * b[i * sb];
-}
-
 /* y[i] = a[i·sa] · b[i·sb], i < n (a row written once: no zeroing). */
 static inline void mul_row(size_t n, double *restrict y, const double *restrict a, size_t sa,
                            const double *restrict b, size_t sb)
@@ -215,7 +174,7 @@ static void rows_mac(size_t E, const size_t p[3], double *out, const size_t po[3
                             xr + i0 * s[1][0] + i1 * s[1][1], s[1][2],
                             yr + i0 * s[2][0] + i1 * s[2][1], s[2][2]);
                 else
-                    mac_row(o[2], orow + i0 * s[0][0] + i1 * s[0][1], s[0][2],
+                    ms_bc_mac(o[2], orow + i0 * s[0][0] + i1 * s[0][1], s[0][2],
                             xr + i0 * s[1][0] + i1 * s[1][1], s[1][2],
                             yr + i0 * s[2][0] + i1 * s[2][1], s[2][2]);
     }
