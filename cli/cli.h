@@ -71,6 +71,8 @@ typedef struct cli_output cli_output;
 FILE *cli_output_open(cli_output **out, const char *path);
 /* Returns 0, or CLI_ERROR having reported (the temporary is removed). */
 int cli_output_close(cli_output *out);
+/* Removes the temporary without touching path (NULL: nothing). */
+void cli_output_abort(cli_output *out);
 
 /* Reads files[0..n) into fr, then deduplicates, then splits: with --part,
  * fr becomes that part; without it, parts[3] (if non-NULL) receives the
@@ -98,5 +100,8 @@ int cmd_label(int argc, char **argv);
 int cmd_sgdml(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_train(int argc, char **argv);
+int cmd_ttt(int argc, char **argv);
+int cmd_evaluate(int argc, char **argv);
 
 #endif /* MLSHIFT_CLI_H */

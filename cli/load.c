@@ -273,6 +273,14 @@ int cli_output_close(cli_output *out)
     return rc;
 }
 
+void cli_output_abort(cli_output *out)
+{
+    if (!out)
+        return;
+    ms_atomic_abort(&out->af);
+    free(out);
+}
+
 int cli_prior_force_norms(const char *spec, const mlshift_frames *fr,
                           double *norms, int quiet)
 {

@@ -22,6 +22,9 @@ static const command commands[] = {
     {"sgdml", cmd_sgdml, "train an sGDML model (mlshift sgdml train)"},
     {"model", cmd_model, "create a PaiNN/SchNet model, show its groups (init, info)"},
     {"predict", cmd_predict, "energies and forces of a model, either head"},
+    {"train", cmd_train, "pretrain, finetune, joint or plain training (eq. 6)"},
+    {"ttt", cmd_ttt, "test-time training on a prior (eq. 7), one model per molecule"},
+    {"evaluate", cmd_evaluate, "force and energy errors of a model against labels"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

@@ -521,11 +521,11 @@ static void test_file(void)
     fclose(fp);
     unsigned char *d = (unsigned char *)data;
     /* another version */
-    d[8] = 2;
+    d[8] = 3;
     CHECK(ms_model_parse(&m2, d, len, "x", &err) == MLSHIFT_ERR_UNSUPPORTED && !m2 &&
-              strstr(err.message, "version 2"),
-          "version 2: %s", err.message);
-    d[8] = 1;
+              strstr(err.message, "version 3"),
+          "version 3: %s", err.message);
+    d[8] = 2;
     /* a flipped byte in a tensor: checksum */
     d[len / 2] ^= 0x10;
     CHECK(ms_model_parse(&m2, d, len, "x", &err) == MLSHIFT_ERR_FORMAT && !m2 &&

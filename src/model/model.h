@@ -85,6 +85,9 @@ typedef struct ms_model {
     double *theta;                  /* (P) all parameters, one allocation */
     unsigned char *stats;           /* training statistics blob (may be NULL) */
     size_t stats_len;               /* bytes */
+    char *meta;                     /* training record, JSON text (may be NULL):
+                                       configuration, data checksums, the
+                                       in-distribution prior loss */
 } ms_model;
 
 /* Defaults for arch (F 128, K 20, T 3, k T−1, j 1, r_basis 5 Å). */
@@ -107,6 +110,10 @@ const char *ms_arch_name(ms_arch a);        /* "painn", "schnet" */
 /* Replaces the training-statistics blob (copied). */
 mlshift_status ms_model_set_stats(ms_model *m, const void *data, size_t len,
                                   mlshift_error *err);
+/* Replaces the training record (copied; NULL clears it). */
+mlshift_status ms_model_set_meta(ms_model *m, const char *json, mlshift_error *err);
+/* A deep copy of m (parameters, statistics, record). */
+mlshift_status ms_model_clone(ms_model **out, const ms_model *m, mlshift_error *err);
 
 /* ------------------------------------------------------------- batches */
 
@@ -220,8 +227,11 @@ mlshift_status ms_model_loss_grad(ms_model_ws *ws, const ms_model *m,
 /* ------------------------------------------------------------- files */
 
 #define MS_MODEL_MAGIC "MLSHIFTM"
-#define MS_MODEL_VERSION 1u
+#define MS_MODEL_VERSION 2u     /* reads 1 (no training record) and 2 */
 
+/* The model file's bytes (malloc'ed) in *buf, *len. */
+mlshift_status ms_model_serialize(const ms_model *m, unsigned char **buf, size_t *len,
+                                  mlshift_error *err);
 /* Writes the model atomically (format in docs/models.md). */
 mlshift_status ms_model_save(const ms_model *m, const char *path, mlshift_error *err);
 /* Reads a model file: another version, a bad checksum, truncation, unknown

@@ -4,13 +4,15 @@
  * bytes (no NUL).
  *
  *   magic   "MLSHIFTM" (8 bytes)
- *   u32     version (MS_MODEL_VERSION = 1)
+ *   u32     version (MS_MODEL_VERSION = 2; version 1 is read too)
  *   str     architecture ("painn" | "schnet")
  *   u32 ×5  F, K, T, k_rep, j_ttt
  *   f64 ×2  r_basis (Å, the training cutoff), norm_eps
  *   str     units ("energy=eV length=Angstrom forces=eV/Angstrom")
  *   u32     S, then i32 × S atomic numbers
  *   u64     stats length, then that many bytes (training statistics)
+ *   u64     record length, then that many bytes: the training record, JSON
+ *           (version 2 only; version 1 files have none)
  *   u32     tensor count, then per tensor:
  *             str name, u32 group, u32 trainable, u32 ndim,
  *             u64 × ndim shape, f64 × numel data (row-major)
@@ -80,7 +82,8 @@ static void put_str(wbuf *w, const char *s)
     put(w, s, strlen(s));
 }
 
-mlshift_status ms_model_save(const ms_model *m, const char *path, mlshift_error *err)
+mlshift_status ms_model_serialize(const ms_model *m, unsigned char **buf, size_t *len,
+                                  mlshift_error *err)
 {
     wbuf w = {0};
     put(&w, MS_MODEL_MAGIC, 8);
@@ -100,6 +103,10 @@ mlshift_status ms_model_save(const ms_model *m, const char *path, mlshift_error 
     put_u64(&w, m->stats_len);
     if (m->stats_len)
         put(&w, m->stats, m->stats_len);
+    size_t nmeta = m->meta ? strlen(m->meta) : 0;
+    put_u64(&w, nmeta);
+    if (nmeta)
+        put(&w, m->meta, nmeta);
     put_u32(&w, (uint32_t)m->n_params);
     for (size_t i = 0; i < m->n_params; i++) {
         const ms_param *p = &m->param[i];
@@ -124,8 +131,19 @@ mlshift_status ms_model_save(const ms_model *m, const char *path, mlshift_error 
     }
     if (w.oom) {
         free(w.p);
-        return ms_fail(err, MLSHIFT_ERR_NOMEM, "%s: out of memory", path);
+        return ms_fail(err, MLSHIFT_ERR_NOMEM, "model: out of memory");
     }
+    *buf = w.p;
+    *len = w.n;
+    return MLSHIFT_OK;
+}
+
+mlshift_status ms_model_save(const ms_model *m, const char *path, mlshift_error *err)
+{
+    wbuf w = {0};
+    mlshift_status st0 = ms_model_serialize(m, &w.p, &w.n, err);
+    if (st0)
+        return st0;
     ms_atomic_file af;
     mlshift_status st = ms_atomic_open(&af, path, err);
     if (!st) {
@@ -209,9 +227,9 @@ mlshift_status ms_model_parse(ms_model **out, const unsigned char *data, size_t 
         return BAD("%s: not an mlshift model file (no MLSHIFTM magic)", where);
     rbuf r = {data, len - 4, 8, 0};
     uint32_t version = get_u32(&r);
-    if (version != MS_MODEL_VERSION)
+    if (version != 1 && version != MS_MODEL_VERSION)
         return ms_fail(err, MLSHIFT_ERR_UNSUPPORTED,
-                       "%s: model file version %u, this build reads version %u", where,
+                       "%s: model file version %u, this build reads versions 1 to %u", where,
                        version, MS_MODEL_VERSION);
     if (len < 16)
         return BAD("%s: truncated model file", where);
@@ -278,6 +296,29 @@ mlshift_status ms_model_parse(ms_model **out, const unsigned char *data, size_t 
     if ((st = ms_model_set_stats(m, sb, (size_t)ns, err))) {
         ms_model_destroy(m);
         return st;
+    }
+    if (version >= 2) {
+        uint64_t nm = get_u64(&r);
+        const unsigned char *mb = r.bad || nm > r.n - r.at ? NULL : take(&r, (size_t)nm);
+        if (!mb) {
+            ms_model_destroy(m);
+            return BAD("%s: truncated model file (training record)", where);
+        }
+        if (memchr(mb, 0, (size_t)nm)) {
+            ms_model_destroy(m);
+            return BAD("%s: the training record holds a NUL byte", where);
+        }
+        char *meta = malloc((size_t)nm + 1);
+        if (!meta) {
+            ms_model_destroy(m);
+            return ms_fail(err, MLSHIFT_ERR_NOMEM, "%s: out of memory", where);
+        }
+        memcpy(meta, mb, (size_t)nm);
+        meta[nm] = 0;
+        free(m->meta);
+        m->meta = nm ? meta : NULL;
+        if (!nm)
+            free(meta);
     }
     uint32_t nt = get_u32(&r);
     unsigned char *seen = calloc(m->n_params ? m->n_params : 1, 1);

@@ -210,7 +210,39 @@ void ms_model_destroy(ms_model *m)
     free(m->param);
     free(m->theta);
     free(m->stats);
+    free(m->meta);
     free(m);
+}
+
+mlshift_status ms_model_set_meta(ms_model *m, const char *json, mlshift_error *err)
+{
+    char *c = NULL;
+    if (json) {
+        size_t n = strlen(json);
+        if (!(c = malloc(n + 1)))
+            return ms_fail(err, MLSHIFT_ERR_NOMEM, "model: out of memory");
+        memcpy(c, json, n + 1);
+    }
+    free(m->meta);
+    m->meta = c;
+    return MLSHIFT_OK;
+}
+
+mlshift_status ms_model_clone(ms_model **out, const ms_model *m, mlshift_error *err)
+{
+    mlshift_status st = ms_model_create(out, &m->h, m->z, m->n_el, 0, err);
+    if (st)
+        return st;
+    ms_model *c = *out;
+    memcpy(c->theta, m->theta, m->P * sizeof *m->theta);
+    for (size_t i = 0; i < m->n_params; i++)
+        c->param[i].frozen = m->param[i].frozen;
+    if ((st = ms_model_set_stats(c, m->stats, m->stats_len, err)) ||
+        (st = ms_model_set_meta(c, m->meta, err))) {
+        ms_model_destroy(c);
+        *out = NULL;
+    }
+    return st;
 }
 
 mlshift_status ms_model_set_stats(ms_model *m, const void *data, size_t len,

@@ -67,7 +67,8 @@ def read_model(path):
         at[0] += n
         return s
 
-    check.check(u32() == 1, "model version 1")
+    version = u32()
+    check.check(version == 2, "model version 2 (got %d)" % version)
     h = {"arch": string()}
     for k in ["F", "K", "T", "k", "j"]:
         h[k] = u32()
@@ -79,6 +80,8 @@ def read_model(path):
     ns = u64()
     stats = data[at[0]:at[0] + ns]
     at[0] += ns
+    nm = u64()  # the training record (JSON), version 2
+    at[0] += nm
     tensors = []
     for _ in range(u32()):
         name = string()

@@ -1,0 +1,502 @@
+/* SPDX-License-Identifier: MIT */
+/* mlshift train: pre-training on prior labels, fine-tuning the main head,
+ * joint training, and the plain baseline (paper §4.2, eq. 6), with
+ * checkpoints, resume, a metrics log and a training record in the model. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include "opttab.h"
+#include "trainio.h"
+
+static const char help[] =
+    "usage: mlshift train --mode pretrain|finetune|joint|plain -o MODEL TRAIN... [options]\n"
+    "\n"
+    "Trains a PaiNN/SchNet model with a shared representation and two heads:\n"
+    "  pretrain  representation + prior head on prior labels\n"
+    "  finetune  main head on reference labels, everything else frozen; the\n"
+    "            main head starts as a copy of the trained prior head\n"
+    "  joint     prior and main losses in one step\n"
+    "  plain     representation + main head on reference labels (no prior)\n"
+    "The model (and MODEL.ckpt, checkpoints replaced atomically) is written\n"
+    "only when training ends; the last stdout line is a JSON summary.\n"
+    "\n"
+    "model (without --init):\n"
+    "  --init MODEL        start from this model (finetune needs one)\n"
+    "  --arch A            painn (default) | schnet\n"
+    "  --features F        features (default 128)      --rbf K    radial functions (20)\n"
+    "  --blocks T          blocks (default 3)          --cutoff R training cutoff, Å (5)\n"
+    "  --rep-blocks k      blocks in the shared representation (default T-1: only\n"
+    "                      the last block and the readout belong to the heads)\n"
+    "  --ttt-blocks j      blocks in the TTT subset (default 1)\n"
+    "  --elements LIST     e.g. H,C,N,O (default: those of the training frames)\n"
+    "  --model-seed S      weight initialisation seed (default 1)\n"
+    "labels:\n"
+    "  --prior SPEC        compute prior labels with this prior (cached in\n"
+    "                      MODEL.prior-cache; a second run reuses them)\n"
+    "  --prior-energy-key K, --prior-forces-key K   without --prior, the frames'\n"
+    "                      own prior labels (default prior_energy, prior_forces)\n"
+    "  --val FILE          validation frames (repeatable); with --split and no\n"
+    "                      --part the split's val part is used\n"
+    "optimisation:\n"
+    "  --epochs N (10)  --batch B (32)  --seed S (1)  --lr LR (1e-3)\n"
+    "  --optimizer adamw|adam|sgd (adamw)  --momentum M (sgd, 0.9)\n"
+    "  --weight-decay W (2e-6)  --amsgrad 0|1 (1)  --clip NORM (10; 0 off)\n"
+    "  --ema D (0.999; 0 off)  --plateau-patience N (5 epochs; 0 off)\n"
+    "  --plateau-factor F (0.8)  --min-lr LR (1e-6)  --early-stop N (0 off)\n"
+    "  --energy-weight W (1)  --force-weight W (100)  --l2mae (force term as\n"
+    "                      the authors' mean over atoms of |dF_i|)\n"
+    "run:\n"
+    "  --checkpoint-every STEPS   (default: end of each epoch only)\n"
+    "  --resume CKPT       continue a run (same other arguments)\n"
+    "  --metrics FILE      a JSON line per step and per epoch\n"
+    "  --stop-after N      stop after N steps of this run, keeping the checkpoint\n"
+    "  --config FILE       key = value lines with the same names (no --)\n"
+    "\n"
+    "example: mlshift train --mode plain --labels old --epochs 2 -o m.model \\\n"
+    "           ../shared/data/rmd17/rmd17_aspirin_train_01.npz\n\n";
+
+typedef struct opts {
+    const char *mode, *init, *arch, *elements, *prior, *ekey, *fkey, *optimizer, *resume,
+        *metrics, *config, *out;
+    int features, rbf, blocks, rep_blocks, ttt_blocks, epochs, amsgrad, plateau, early, l2mae;
+    uint64_t model_seed;
+    double cutoff, lr, momentum, wd, clip, ema, pfactor, min_lr, we, wf;
+    size_t batch, ckpt_every, stop_after;
+} opts;
+
+typedef struct progress {
+    FILE *metrics;
+    int tty, quiet;
+    double last;
+    const char *mode;
+} progress;
+
+static void on_event(const ms_train_event *ev, void *ctx)
+{
+    progress *p = ctx;
+    if (p->metrics) {
+        if (ev->epoch_end)
+            fprintf(p->metrics,
+                    "{\"epoch\":%d,\"step\":%zu,\"lr\":%.6g,\"seconds\":%.3f,\"val_loss\":%.9g,"
+                    "\"val_f_mae_main\":%.9g,\"val_f_mae_prior\":%.9g}\n",
+                    ev->epoch + 1, ev->step, ev->lr, ev->seconds,
+                    ev->have_val ? ev->val.loss : NAN, ev->have_val ? ev->val.f_mae[0] : NAN,
+                    ev->have_val ? ev->val.f_mae[1] : NAN);
+        else
+            fprintf(p->metrics,
+                    "{\"step\":%zu,\"epoch\":%d,\"loss\":%.9g,\"lr\":%.6g,\"grad_norm\":%.6g,"
+                    "\"f_mae_main\":%.9g,\"f_mae_prior\":%.9g}\n",
+                    ev->step, ev->epoch + 1, ev->loss, ev->lr, ev->grad_norm,
+                    ev->train.f_mae[0], ev->train.f_mae[1]);
+    }
+    if (p->quiet)
+        return;
+    double t = ev->seconds;
+    if (!ev->epoch_end && t - p->last < (p->tty ? 0.5 : 30))
+        return;
+    p->last = t;
+    double rate = t > 0 ? (double)ev->frames_done / t : 0;
+    size_t left = ev->steps_total > ev->step ? ev->steps_total - ev->step : 0;
+    double sps = ev->frames_done ? t / ((double)ev->frames_done) : 0;
+    char eta[32];
+    cli_duration(sps * (double)left * (ev->frames_done ? 1 : 0) *
+                     ((double)ev->frames_done / (double)(ev->step ? ev->step : 1)),
+                 eta, sizeof eta);
+    if (ev->epoch_end) {
+        fprintf(stderr, "%s%s epoch %d/%d done: step %zu, lr %.3g", p->tty ? "\r" : "", p->mode,
+                ev->epoch + 1, ev->epochs, ev->step, ev->lr);
+        if (ev->have_val)
+            fprintf(stderr, ", val loss %.4g, force MAE main %.1f prior %.1f meV/Å",
+                    ev->val.loss, 1e3 * ev->val.f_mae[0], 1e3 * ev->val.f_mae[1]);
+        fprintf(stderr, "%s\n", p->tty ? "          " : "");
+        return;
+    }
+    fprintf(stderr, "%s%s epoch %d/%d step %zu/%zu loss %.4g lr %.3g %.0f structures/s ETA %s%s",
+            p->tty ? "\r" : "", p->mode, ev->epoch + 1, ev->epochs, ev->step_in_epoch,
+            ev->steps_per_epoch, ev->loss, ev->lr, rate, eta, p->tty ? "   " : "\n");
+}
+
+static int parse_elements(const char *s, int *z, int *n)
+{
+    *n = 0;
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", s);
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+        int zz = mlshift_element_number(tok);
+        if (!zz || *n >= MS_MODEL_MAXEL)
+            return cli_fail("train: --elements: '%s' is not an element", tok);
+        z[(*n)++] = zz;
+    }
+    return *n ? 0 : cli_fail("train: --elements is empty");
+}
+
+static int data_elements(const ms_dataset *d, int *z, int *n)
+{
+    char seen[MS_MODEL_MAXEL + 1] = {0};
+    for (size_t k = 0; k < d->n; k++)
+        for (size_t i = 0; i < d->f[k].natoms; i++) {
+            int zz = d->f[k].numbers[i];
+            if (zz >= 1 && zz <= MS_MODEL_MAXEL)
+                seen[zz] = 1;
+        }
+    *n = 0;
+    for (int zz = 1; zz <= MS_MODEL_MAXEL; zz++)
+        if (seen[zz])
+            z[(*n)++] = zz;
+    return 0;
+}
+
+static int make_model(const opts *o, const ms_dataset *d, ms_model **m)
+{
+    mlshift_error err;
+    if (o->init) {
+        if (ms_model_load(m, o->init, &err))
+            return cli_fail("%s", err.message);
+        return CLI_OK;
+    }
+    ms_model_hyper h;
+    if (strcmp(o->arch, "painn") && strcmp(o->arch, "schnet"))
+        return cli_fail("train: --arch '%s': painn or schnet", o->arch);
+    ms_model_hyper_default(&h, strcmp(o->arch, "painn") ? MS_ARCH_SCHNET : MS_ARCH_PAINN);
+    if (o->features)
+        h.F = o->features;
+    if (o->rbf)
+        h.K = o->rbf;
+    if (o->blocks)
+        h.T = o->blocks;
+    h.k_rep = o->rep_blocks >= 0 ? o->rep_blocks : h.T - 1;
+    h.j_ttt = o->ttt_blocks >= 0 ? o->ttt_blocks : 1;
+    if (o->cutoff > 0)
+        h.r_basis = o->cutoff;
+    int z[MS_MODEL_MAXEL], nz = 0;
+    if (o->elements ? parse_elements(o->elements, z, &nz) : data_elements(d, z, &nz))
+        return CLI_ERROR;
+    if (ms_model_create(m, &h, z, nz, o->model_seed, &err))
+        return cli_fail("train: %s", err.message);
+    return CLI_OK;
+}
+
+static unsigned long file_crc(const char *path)
+{
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        return 0;
+    uLong crc = crc32(0L, Z_NULL, 0);
+    unsigned char buf[1 << 16];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, fp)) > 0)
+        crc = crc32(crc, buf, (uInt)n);
+    fclose(fp);
+    return crc;
+}
+
+/* The training record: what made this model, and the in-distribution
+ * prior loss TTT's stop rule compares with. */
+static char *record(const opts *o, const ms_train_config *c, char **files, size_t nfiles,
+                    size_t ntrain, size_t nval, double prior_f_mse, double prior_loss,
+                    const char *prev)
+{
+    size_t cap = 4096 + (prev ? strlen(prev) : 0);
+    for (size_t k = 0; k < nfiles; k++)
+        cap += strlen(files[k]) + 64;
+    char *s = malloc(cap);
+    if (!s)
+        return NULL;
+    size_t at = 0;
+#define P(...) at += (size_t)snprintf(s + at, cap - at, __VA_ARGS__)
+    P("{\"prior_f_mse_in_dist\":%.9g,\"prior_loss_in_dist\":%.9g,\"mode\":\"%s\","
+      "\"optimizer\":\"%s\",\"lr\":%g,\"epochs\":%d,\"batch\":%zu,\"seed\":%llu,"
+      "\"energy_weight\":%g,\"force_weight\":%g,\"l2mae\":%d,\"prior\":\"%s\","
+      "\"frames\":%zu,\"val_frames\":%zu,\"files\":[",
+      isfinite(prior_f_mse) ? prior_f_mse : -1, isfinite(prior_loss) ? prior_loss : -1,
+      ms_train_mode_name(c->mode), o->optimizer, c->opt.lr, c->epochs, c->batch,
+      (unsigned long long)c->seed, c->w_e, c->w_f, c->l2mae, o->prior ? o->prior : "file",
+      ntrain, nval);
+    for (size_t k = 0; k < nfiles; k++)
+        P("%s{\"path\":\"%s\",\"crc32\":\"%08lx\"}", k ? "," : "", files[k], file_crc(files[k]));
+    P("]");
+    if (prev)
+        P(",\"init\":%s", prev);
+    P("}");
+#undef P
+    return s;
+}
+
+static int build_sets(const opts *o, cli_frames_opts *fo, char **files, size_t nfiles,
+                      char **vfiles, size_t nv, mlshift_frames **fr, mlshift_frames **vfr,
+                      ms_dataset *tr, ms_dataset *va, size_t **tidx, size_t **vidx)
+{
+    size_t *parts[3] = {NULL, NULL, NULL}, counts[3] = {0, 0, 0};
+    int split = fo->split && !fo->part;
+    mlshift_error err;
+    if (cli_load_frames(fo, files, nfiles, fr, split ? parts : NULL, counts, NULL))
+        return CLI_ERROR;
+    free(parts[2]);
+    size_t n = split ? counts[0] : mlshift_frames_count(*fr);
+    if (ms_dataset_init(tr, *fr, split ? parts[0] : NULL, n, &err))
+        return free(parts[0]), free(parts[1]), cli_fail("%s", err.message);
+    *tidx = parts[0];
+    if (split && counts[1]) {
+        if (ms_dataset_init(va, *fr, parts[1], counts[1], &err))
+            return free(parts[1]), cli_fail("%s", err.message);
+        *vidx = parts[1];
+    } else {
+        free(parts[1]);
+    }
+    if (nv) {
+        cli_frames_opts vo = *fo;
+        vo.split = NULL;
+        vo.part = NULL;
+        vo.dedup_key = NULL;
+        if (cli_load_frames(&vo, vfiles, nv, vfr, NULL, NULL, NULL))
+            return CLI_ERROR;
+        ms_dataset_free(va);
+        if (ms_dataset_init(va, *vfr, NULL, mlshift_frames_count(*vfr), &err))
+            return cli_fail("%s", err.message);
+    }
+    (void)o;
+    return CLI_OK;
+}
+
+int cmd_train(int argc, char **argv)
+{
+    opts o = {.arch = "painn", .ekey = "prior_energy", .fkey = "prior_forces",
+              .optimizer = "adamw", .rep_blocks = -1, .ttt_blocks = -1, .model_seed = 1,
+              .epochs = 10, .amsgrad = 1, .plateau = 5, .lr = 1e-3, .momentum = 0.9,
+              .wd = 2e-6, .clip = 10, .ema = 0.999, .pfactor = 0.8, .min_lr = 1e-6, .we = 1,
+              .wf = 100, .batch = 32};
+    const cli_opt tab[] = {
+        {"--mode", OPT_STR, &o.mode, 0, 0, 0}, {"--init", OPT_STR, &o.init, 0, 0, 0},
+        {"--arch", OPT_STR, &o.arch, 0, 0, 0}, {"--elements", OPT_STR, &o.elements, 0, 0, 0},
+        {"--prior", OPT_STR, &o.prior, 0, 0, 0},
+        {"--prior-energy-key", OPT_STR, &o.ekey, 0, 0, 0},
+        {"--prior-forces-key", OPT_STR, &o.fkey, 0, 0, 0},
+        {"--optimizer", OPT_STR, &o.optimizer, 0, 0, 0},
+        {"--resume", OPT_STR, &o.resume, 0, 0, 0}, {"--metrics", OPT_STR, &o.metrics, 0, 0, 0},
+        {"--output", OPT_STR, &o.out, 0, 0, 0},
+        {"--features", OPT_INT, &o.features, 1, 4096, 0}, {"--rbf", OPT_INT, &o.rbf, 1, 1024, 0},
+        {"--blocks", OPT_INT, &o.blocks, 1, 64, 0},
+        {"--rep-blocks", OPT_INT, &o.rep_blocks, 0, 64, 0},
+        {"--ttt-blocks", OPT_INT, &o.ttt_blocks, 0, 64, 0},
+        {"--model-seed", OPT_U64, &o.model_seed, 0, 1.8e19, 0},
+        {"--cutoff", OPT_DBL, &o.cutoff, 0, 100, 1},
+        {"--epochs", OPT_INT, &o.epochs, 1, 1e9, 0}, {"--batch", OPT_SIZE, &o.batch, 1, 1e6, 0},
+        {"--lr", OPT_DBL, &o.lr, 0, 10, 1}, {"--momentum", OPT_DBL, &o.momentum, 0, 0.999999, 0},
+        {"--weight-decay", OPT_DBL, &o.wd, 0, 1, 0}, {"--amsgrad", OPT_INT, &o.amsgrad, 0, 1, 0},
+        {"--clip", OPT_DBL, &o.clip, 0, 1e12, 0}, {"--ema", OPT_DBL, &o.ema, 0, 0.999999999, 0},
+        {"--plateau-patience", OPT_INT, &o.plateau, 0, 1e9, 0},
+        {"--plateau-factor", OPT_DBL, &o.pfactor, 0, 1, 1},
+        {"--min-lr", OPT_DBL, &o.min_lr, 0, 10, 0},
+        {"--early-stop", OPT_INT, &o.early, 0, 1e9, 0},
+        {"--energy-weight", OPT_DBL, &o.we, 0, 1e12, 0},
+        {"--force-weight", OPT_DBL, &o.wf, 0, 1e12, 0}, {"--l2mae", OPT_FLAG, &o.l2mae, 0, 0, 0},
+        {"--checkpoint-every", OPT_SIZE, &o.ckpt_every, 0, 1e15, 0},
+        {"--stop-after", OPT_SIZE, &o.stop_after, 0, 1e15, 0},
+    };
+    const size_t ntab = sizeof tab / sizeof tab[0];
+    cli_frames_opts fo = {0};
+    fo.seed = 1;
+    cli_args a = {argc, 1, argv, "train", 0};
+    char **files = calloc((size_t)argc + 1, sizeof *files),
+         **vfiles = calloc((size_t)argc + 1, sizeof *vfiles);
+    size_t nfiles = 0, nv = 0, *tidx = NULL, *vidx = NULL;
+    int rc = CLI_ERROR;
+    mlshift_frames *fr = NULL, *vfr = NULL;
+    ms_dataset tr = {0}, va = {0};
+    ms_model *m = NULL;
+    char *ckpt = NULL, *cache = NULL, *meta = NULL;
+    progress pg = {0};
+    if (!files || !vfiles) {
+        cli_fail("out of memory");
+        goto done;
+    }
+    for (int i = 1; i + 1 < argc; i++) /* the config first: the command line overrides it */
+        if (!strcmp(argv[i], "--config") && cli_opt_config(argv[i + 1], tab, ntab, "train"))
+            goto done;
+    for (; a.i < argc; a.i++) {
+        const char *v;
+        int r;
+        if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
+            printf("%s%s", help, cli_frames_help);
+            rc = CLI_OK;
+            goto done;
+        } else if (cli_value(&a, "--config", &v)) {
+            continue;
+        } else if (cli_value(&a, "-o", &o.out)) {
+            continue;
+        } else if (cli_value(&a, "--val", &v)) {
+            vfiles[nv++] = (char *)v;
+        } else if ((r = cli_opt_match(&a, tab, ntab)) != 0) {
+            if (r < 0)
+                goto done;
+        } else if (cli_frames_arg(&a, &fo, files, &nfiles)) {
+            goto done;
+        }
+    }
+    ms_train_mode mode;
+    if (!o.mode) {
+        cli_fail("train: --mode pretrain|finetune|joint|plain is required");
+        goto done;
+    }
+    if (!strcmp(o.mode, "pretrain"))
+        mode = MS_MODE_PRETRAIN;
+    else if (!strcmp(o.mode, "finetune"))
+        mode = MS_MODE_FINETUNE;
+    else if (!strcmp(o.mode, "joint"))
+        mode = MS_MODE_JOINT;
+    else if (!strcmp(o.mode, "plain"))
+        mode = MS_MODE_PLAIN;
+    else {
+        cli_fail("train: --mode '%s': pretrain, finetune, joint or plain", o.mode);
+        goto done;
+    }
+    if (!o.out || !nfiles) {
+        cli_fail("train: needs -o MODEL and at least one training file (--help)");
+        goto done;
+    }
+    if (mode == MS_MODE_FINETUNE && !o.init) {
+        cli_fail("train: --mode finetune needs --init MODEL (a pre-trained model)");
+        goto done;
+    }
+    ms_train_config c;
+    ms_train_config_default(&c, mode);
+    ms_opt_kind kind = !strcmp(o.optimizer, "adamw") ? MS_OPT_ADAMW
+                       : !strcmp(o.optimizer, "adam") ? MS_OPT_ADAM
+                       : !strcmp(o.optimizer, "sgd")  ? MS_OPT_SGD
+                                                      : (ms_opt_kind)-1;
+    if ((int)kind < 0) {
+        cli_fail("train: --optimizer '%s': adamw, adam or sgd", o.optimizer);
+        goto done;
+    }
+    ms_optim_config_default(&c.opt, kind);
+    c.opt.lr = o.lr;
+    c.opt.momentum = kind == MS_OPT_SGD ? o.momentum : 0;
+    c.opt.weight_decay = o.wd;
+    c.opt.amsgrad = kind != MS_OPT_SGD && o.amsgrad;
+    if (kind != MS_OPT_SGD)
+        c.opt.eps = 1e-7;
+    c.opt.clip_norm = o.clip;
+    c.opt.ema_decay = o.ema;
+    c.epochs = o.epochs;
+    c.batch = o.batch;
+    c.seed = fo.seed;
+    c.w_e = o.we;
+    c.w_f = o.wf;
+    c.l2mae = o.l2mae;
+    c.plateau_patience = o.plateau;
+    c.plateau_factor = o.pfactor;
+    c.min_lr = o.min_lr;
+    c.early_stop = o.early;
+    c.checkpoint_every = o.ckpt_every;
+    c.stop_after = o.stop_after;
+    size_t lo = strlen(o.out);
+    ckpt = malloc(lo + 16);
+    cache = malloc(lo + 16);
+    if (!ckpt || !cache) {
+        cli_fail("out of memory");
+        goto done;
+    }
+    snprintf(ckpt, lo + 16, "%s.ckpt", o.out);
+    snprintf(cache, lo + 16, "%s.prior-cache", o.out);
+    c.checkpoint = ckpt;
+    if (build_sets(&o, &fo, files, nfiles, vfiles, nv, &fr, &vfr, &tr, &va, &tidx, &vidx))
+        goto done;
+    int need_prior = mode == MS_MODE_PRETRAIN || mode == MS_MODE_JOINT;
+    if (need_prior) {
+        if (cli_prior_labels(&tr, o.prior, cache, &fo, files, nfiles, tidx, o.ekey, o.fkey))
+            goto done;
+        if (va.n && !nv && cli_prior_labels(&va, o.prior, NULL, &fo, files, nfiles, vidx,
+                                            o.ekey, o.fkey))
+            goto done;
+        if (va.n && nv) {
+            cli_frames_opts vo = fo;
+            vo.split = vo.part = vo.dedup_key = NULL;
+            if (cli_prior_labels(&va, o.prior, NULL, &vo, vfiles, nv, NULL, o.ekey, o.fkey))
+                goto done;
+        }
+    }
+    if (make_model(&o, &tr, &m))
+        goto done;
+    if (o.metrics && !(pg.metrics = fopen(o.metrics, o.resume ? "a" : "w"))) {
+        cli_fail("train: --metrics %s: cannot open", o.metrics);
+        goto done;
+    }
+    pg.tty = isatty(2);
+    pg.quiet = fo.quiet;
+    pg.mode = o.mode;
+    pg.last = -1e9;
+    c.progress = on_event;
+    c.progress_ctx = &pg;
+    if (!fo.quiet)
+        fprintf(stderr, "train %s: %zu training frames, %zu validation, %s %dx%d, %zu parameters\n",
+                o.mode, tr.n, va.n, ms_arch_name(m->h.arch), m->h.F, m->h.T, m->P);
+    ms_train_report rep;
+    mlshift_error err;
+    if (ms_train(m, &tr, va.n ? &va : NULL, &c, o.resume, &rep, &err)) {
+        cli_fail("%s", err.message);
+        goto done;
+    }
+    if (rep.interrupted) {
+        fprintf(stderr, "train: stopped after %zu steps (--stop-after); resume with --resume %s\n",
+                rep.steps, ckpt);
+        rc = CLI_OK;
+        goto done;
+    }
+    /* the in-distribution prior loss, for TTT's stop rule */
+    double pf = NAN, pl = NAN;
+    if (tr.F[MS_HEAD_PRIOR]) {
+        ms_loss_config lc = {{0, 0}, {0, 0}, 0, 0};
+        lc.w_e[MS_HEAD_PRIOR] = 0;
+        lc.w_f[MS_HEAD_PRIOR] = c.w_f;
+        ms_loss_ws ws;
+        ms_loss_ws_init(&ws);
+        const ms_dataset *ind = va.n && va.F[MS_HEAD_PRIOR] ? &va : &tr;
+        ms_loss_parts p;
+        if (!ms_loss_eval(&ws, m, ind, c.batch, 0, &lc, &p, &err)) {
+            pf = p.f_mse[MS_HEAD_PRIOR];
+            pl = p.loss;
+        }
+        ms_loss_ws_free(&ws);
+    } else if (m->meta) {
+        pf = cli_meta_number(m->meta, "prior_f_mse_in_dist");
+        pl = cli_meta_number(m->meta, "prior_loss_in_dist");
+    }
+    meta = record(&o, &c, files, nfiles, tr.n, va.n, pf, pl, m->meta);
+    if (!meta || ms_model_set_meta(m, meta, &err) || ms_model_save(m, o.out, &err)) {
+        cli_fail("%s", meta ? err.message : "out of memory");
+        goto done;
+    }
+    printf("{\"mode\":\"%s\",\"model\":\"%s\",\"frames\":%zu,\"val_frames\":%zu,\"steps\":%zu,"
+           "\"epochs\":%d,\"seconds\":%.1f,\"weights\":\"%s\",\"stopped_early\":%d,"
+           "\"underdetermined_atom_refs\":[%d,%d]",
+           o.mode, o.out, tr.n, va.n, rep.steps, rep.epochs, rep.seconds,
+           rep.weights == 2 ? "best-val" : rep.weights == 1 ? "ema" : "last", rep.stopped_early,
+           rep.underdetermined[0], rep.underdetermined[1]);
+    if (rep.have_val)
+        printf(",\"val_loss\":%.6g,\"val_force_mae_meV\":{\"main\":%.3f,\"prior\":%.3f},"
+               "\"val_energy_mae_meV\":{\"main\":%.3f,\"prior\":%.3f}",
+               rep.val.loss, 1e3 * rep.val.f_mae[0], 1e3 * rep.val.f_mae[1],
+               1e3 * rep.val.e_mae[0], 1e3 * rep.val.e_mae[1]);
+    printf(",\"prior_f_mse_in_dist\":%.6g}\n", pf);
+    rc = CLI_OK;
+done:
+    if (pg.metrics)
+        fclose(pg.metrics);
+    ms_model_destroy(m);
+    ms_dataset_free(&tr);
+    ms_dataset_free(&va);
+    mlshift_frames_destroy(fr);
+    mlshift_frames_destroy(vfr);
+    free(tidx);
+    free(vidx);
+    free(files);
+    free(vfiles);
+    free(ckpt);
+    free(cache);
+    free(meta);
+    return rc;
+}
