@@ -2,6 +2,7 @@
 # mlshift: `make` builds build/libmlshift.{a,so} and build/mlshift;
 # `make check` runs every test, then again under ASan+UBSan;
 # `make bench`, `make demo`, `make fuzz`, `make install PREFIX=…`.
+# Each first installs the Debian packages that are missing.
 # Options: NATIVE=1 (-march=native), WERROR=1 (warnings as errors; on in CI),
 # DEBUG=1 (-O0).
 
@@ -14,6 +15,11 @@ export OPENBLAS_NUM_THREADS ?= 1
 export OMP_NUM_THREADS ?= 1
 export OMP_WAIT_POLICY ?= PASSIVE
 
+# Read when this Makefile is parsed, so only valid in a make started after
+# the -dev packages are installed: the targets below that a user types
+# (`make`, demo, check, bench, fuzz, install) run scripts/install-deps first
+# and then do their work in a sub-make, which parses this file afresh.
+# tests/reference/test_makefile.py checks that order on every such target.
 HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null)
 HDF5_LIBS   := $(shell pkg-config --libs hdf5 2>/dev/null || echo -lhdf5)
 XTB_CFLAGS  := $(shell pkg-config --cflags xtb 2>/dev/null)
@@ -44,8 +50,12 @@ TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
 HEADERS  := include/mlshift.h $(wildcard src/*/*.h) $(wildcard cli/*.h) tests/check.h
 
-.PHONY: all check test test-san bench demo fuzz install clean deps
-all: $(B)/libmlshift.a $(B)/libmlshift.so $(B)/mlshift
+.PHONY: all build check test test-san bench bench-run demo demo-run fuzz \
+        install install-files clean deps deps-build
+all: deps-build
+	@$(MAKE) --no-print-directory build
+
+build: $(B)/libmlshift.a $(B)/libmlshift.so $(B)/mlshift
 
 $(B)/obj/%.o: %.c $(HEADERS) Makefile
 	@mkdir -p $(dir $@)
@@ -69,19 +79,24 @@ $(B)/bench/%: bench/%.c $(B)/libmlshift.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(B)/libmlshift.a $(LDFLAGS) $(LDLIBS)
 
+# deps: every Debian package (scripts/install-deps); deps-build: only those
+# compiling needs, for `make` and `make install`.
 deps:
 	@scripts/install-deps
 
+deps-build:
+	@scripts/install-deps build
+
 # Every test, then every test again under ASan+UBSan (a separate build tree).
 check: deps
-	$(MAKE) test
-	$(MAKE) test-san
+	@$(MAKE) --no-print-directory test
+	@$(MAKE) --no-print-directory test-san
 
-test: all $(TESTS)
+test: build $(TESTS)
 	@scripts/run-tests $(B)
 
 test-san:
-	$(MAKE) B=build-san CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" all tests-only
+	$(MAKE) B=build-san CFLAGS="$(SAN_FLAGS)" LDFLAGS="$(SAN_FLAGS)" build tests-only
 	@ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 		LSAN_OPTIONS=suppressions=$(abspath scripts/lsan.supp) \
 		scripts/run-tests build-san
@@ -89,16 +104,25 @@ test-san:
 .PHONY: tests-only
 tests-only: $(TESTS)
 
-bench: deps all $(BENCHES)
+bench: deps
+	@$(MAKE) --no-print-directory bench-run
+
+bench-run: build $(BENCHES)
 	@scripts/run-bench $(B)
 
-demo: deps all
+demo: deps
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run: build
 	@scripts/demo $(B)
 
 fuzz: deps
 	@scripts/fuzz
 
-install: all
+install: deps-build
+	@$(MAKE) --no-print-directory install-files
+
+install-files: build
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
 		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(B)/mlshift $(DESTDIR)$(PREFIX)/bin/

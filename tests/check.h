@@ -7,6 +7,11 @@
  *     CHECK_CLOSE(e, ref, 1e-12, 1e-10, "energy of frame %zu", i);
  *     return check_done();
  *
+ * A test that ran no check fails (it could not have failed otherwise); one
+ * that does not apply where it runs returns check_skip("why"), which closes
+ * with "N passed, N failed, 1 skipped". A missing required reference or
+ * input is a failure, not a skip.
+ *
  * Test data is found through $MLSHIFT_DATA (default ../shared/data);
  * check_data_path() builds a path into it. */
 #ifndef MLSHIFT_CHECK_H
@@ -101,9 +106,21 @@ static inline const char *check_data_path(const char *rel)
     return buf[k];
 }
 
-static int check_done(void)
+static inline int check_done(void)
 {
+    if (check_passed + check_failed == 0)
+        CHECK(0, "no check ran (a test that cannot fail; check_skip() if it "
+                 "does not apply)");
     printf("%d passed, %d failed\n", check_passed, check_failed);
+    return check_failed ? 1 : 0;
+}
+
+/* Closes a test that does not apply here; scripts/run-tests counts it as
+ * skipped and prints the reason. */
+static inline int check_skip(const char *why)
+{
+    printf("SKIPPED: %s\n%d passed, %d failed, 1 skipped\n", why, check_passed,
+           check_failed);
     return check_failed ? 1 : 0;
 }
 

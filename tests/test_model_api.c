@@ -20,11 +20,18 @@ int main(void)
     h.j_ttt = 1;
     const int z[3] = {1, 6, 8};
     ms_model *m = NULL;
-    CHECK(ms_model_create(&m, &h, z, 3, 7, &err) == MLSHIFT_OK, "create: %s",
-          err.message);
+    mlshift_status st = ms_model_create(&m, &h, z, 3, 7, &err);
+    CHECK(st == MLSHIFT_OK && m, "create: %s", err.message);
+    if (st != MLSHIFT_OK)
+        return check_done();
     char path[64];
     snprintf(path, sizeof path, "/tmp/mlshift-api-%ld.model", (long)getpid());
-    CHECK(ms_model_save(m, path, &err) == MLSHIFT_OK, "save: %s", err.message);
+    st = ms_model_save(m, path, &err);
+    CHECK(st == MLSHIFT_OK, "save: %s", err.message);
+    if (st != MLSHIFT_OK) {
+        ms_model_destroy(m);
+        return check_done();
+    }
 
     /* A small molecule: C, O, H, H with a C–O bond. */
     int numbers[4] = {6, 8, 1, 1};
@@ -35,25 +42,39 @@ int main(void)
     f.positions = pos;
 
     mlshift_model *api = NULL;
-    CHECK(mlshift_model_load(path, &api, &err) == MLSHIFT_OK, "load: %s",
-          err.message);
-    CHECK(api && mlshift_model_cutoff(api) == h.r_basis, "training cutoff");
+    st = mlshift_model_load(path, &api, &err);
+    CHECK(st == MLSHIFT_OK && api, "load: %s", err.message);
+    if (st != MLSHIFT_OK || !api) {
+        ms_model_destroy(m);
+        remove(path);
+        return check_done();
+    }
+    CHECK(mlshift_model_cutoff(api) == h.r_basis, "training cutoff");
     ms_model_ws ws;
     ms_model_ws_init(&ws);
     for (int head = 0; head < 2; head++)
         for (int c = 0; c < 2; c++) {
             double cut = c ? 1.5 : 0.0, e1, e2, f1[12], f2[12];
-            int ok = api && mlshift_model_compute(api, &f, (mlshift_head)head, cut,
-                                                  &e1, f1, &err) == MLSHIFT_OK;
-            ok &= ms_model_predict(&ws, m, &f, 1, (ms_head)head, cut, &e2, f2,
-                                   &err) == MLSHIFT_OK;
-            CHECK(ok && e1 == e2 && !memcmp(f1, f2, sizeof f1),
+            st = mlshift_model_compute(api, &f, (mlshift_head)head, cut, &e1, f1,
+                                       &err);
+            CHECK(st == MLSHIFT_OK, "head %d cutoff %g: API compute: %s", head, cut,
+                  err.message);
+            mlshift_status st2 = ms_model_predict(&ws, m, &f, 1, (ms_head)head, cut,
+                                                  &e2, f2, &err);
+            CHECK(st2 == MLSHIFT_OK, "head %d cutoff %g: internal predict: %s", head,
+                  cut, err.message);
+            CHECK(st == MLSHIFT_OK && st2 == MLSHIFT_OK && e1 == e2 &&
+                      !memcmp(f1, f2, sizeof f1),
                   "head %d cutoff %g: API equals the internal predictor", head, cut);
         }
-    double e0, e1;
-    mlshift_model_compute(api, &f, MLSHIFT_HEAD_MAIN, 0.0, &e0, NULL, &err);
-    mlshift_model_compute(api, &f, MLSHIFT_HEAD_MAIN, 1.0, &e1, NULL, &err);
-    CHECK(e0 != e1, "the run-time cutoff changes the graph (%g vs %g)", e0, e1);
+    double e0 = 0, e1 = 0;
+    st = mlshift_model_compute(api, &f, MLSHIFT_HEAD_MAIN, 0.0, &e0, NULL, &err);
+    CHECK(st == MLSHIFT_OK, "energy only, training cutoff: %s", err.message);
+    mlshift_status st2 =
+        mlshift_model_compute(api, &f, MLSHIFT_HEAD_MAIN, 1.0, &e1, NULL, &err);
+    CHECK(st2 == MLSHIFT_OK, "energy only, cutoff 1: %s", err.message);
+    CHECK(st == MLSHIFT_OK && st2 == MLSHIFT_OK && e0 != e1,
+          "the run-time cutoff changes the graph (%g vs %g)", e0, e1);
     CHECK(mlshift_model_compute(api, &f, (mlshift_head)7, 0.0, &e0, NULL, &err) ==
           MLSHIFT_ERR_VALUE, "unknown head refused");
     numbers[0] = 26; /* Fe: not among the model's elements */
@@ -63,15 +84,21 @@ int main(void)
     ms_model_ws_free(&ws);
     ms_model_destroy(m);
 
+    /* Corrupt the magic in place. */
     FILE *fp = fopen(path, "r+b");
-    fseek(fp, 0, SEEK_SET);
-    fputc('X', fp);
-    fclose(fp);
+    CHECK(fp != NULL, "reopen %s to corrupt it", path);
+    if (!fp) {
+        remove(path);
+        return check_done();
+    }
+    int wrote = fseek(fp, 0, SEEK_SET) == 0 && fputc('X', fp) == 'X';
+    wrote &= fclose(fp) == 0;
+    CHECK(wrote, "corrupt the first byte of %s", path);
     mlshift_model *bad = NULL;
     CHECK(mlshift_model_load(path, &bad, &err) != MLSHIFT_OK && !bad &&
           strstr(err.message, path), "a corrupt file is refused: %s", err.message);
     CHECK(mlshift_model_load("/nonexistent.model", &bad, &err) == MLSHIFT_ERR_IO,
           "missing file");
-    remove(path);
+    CHECK(remove(path) == 0, "remove %s", path);
     return check_done();
 }

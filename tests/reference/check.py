@@ -2,7 +2,15 @@
 """The Python twin of tests/check.h: count checks, print the closing line.
 
 Reference tests run with Debian's /usr/bin/python3 (numpy, ASE, h5py) and
-drive the `mlshift` binary or read what it wrote."""
+drive the `mlshift` binary or read what it wrote.
+
+Every reference scripts/install-deps installs (numpy, ASE, h5py, torch, the
+xtb program) and every test binary is required: its absence is a failure,
+never a quiet "0 passed, 0 failed". require() says so by name. A test that
+does not apply where it runs (not: whose reference is missing) calls skip(),
+which closes with "N passed, N failed, 1 skipped" and the reason. done()
+with no check run is a failure: a test that checks nothing proves nothing."""
+import importlib
 import os
 import subprocess
 import sys
@@ -50,6 +58,27 @@ def data(rel):
     return os.path.join(DATA, rel)
 
 
+def require(module, package):
+    """Imports a required reference module, or fails (and closes) saying
+    which Debian package scripts/install-deps would have installed."""
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        check(False, "required reference %s missing (Debian %s; run scripts/install-deps): %s"
+              % (module, package, exc))
+        done()
+
+
+def skip(reason):
+    """Closes a test that does not apply here, with the reason; counted as
+    skipped by scripts/run-tests. Not for a missing required reference."""
+    print("SKIPPED: " + reason)
+    print("%d passed, %d failed, 1 skipped" % (passed, failed))
+    sys.exit(1 if failed else 0)
+
+
 def done():
+    if passed + failed == 0:
+        check(False, "no check ran (a test that cannot fail; call skip() if it does not apply)")
     print("%d passed, %d failed" % (passed, failed))
     sys.exit(1 if failed else 0)

@@ -9,7 +9,7 @@ import tempfile
 import numpy as np
 from ase.io import read as ase_read
 
-from check import check, close, data, done, run
+from check import check, close, data, done, require, run
 
 KCAL = 23.0605
 tmp = tempfile.mkdtemp(prefix="mlshift-cli-")
@@ -174,14 +174,11 @@ import zipfile
 with zipfile.ZipFile(p, "w") as zf:
     zf.writestr("readme.txt", "hello")
 bad(["info", p], ["other.zip.npz"], "a zip that is not an npz")
-try:
-    import h5py
-    p = os.path.join(tmp, "other.h5")
-    with h5py.File(p, "w") as h:
-        h.create_dataset("grp/temperature", data=np.zeros(3))
-    bad(["info", p], ["other.h5"], "HDF5 of another layout")
-except ImportError:
-    pass
+h5py = require("h5py", "python3-h5py")
+p = os.path.join(tmp, "other.h5")
+with h5py.File(p, "w") as h:
+    h.create_dataset("grp/temperature", data=np.zeros(3))
+bad(["info", p], ["other.h5"], "HDF5 of another layout")
 bad(["info", data("rmd17/rmd17_aspirin_train_01.npz"), "--bogus"], ["--bogus"], "unknown option")
 p = write("empty.xyz", "")
 bad(["convert", p, "-o", out], ["no frames"], "convert of an empty file", out)

@@ -21,11 +21,7 @@ import check  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-try:
-    import torch
-except ImportError:
-    print("torch (Debian python3-torch) is not installed: test skipped", file=sys.stderr)
-    check.done()
+torch = check.require("torch", "python3-torch")
 
 torch.set_default_dtype(torch.float64)
 TOL = 1e-9

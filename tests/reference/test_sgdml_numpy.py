@@ -87,8 +87,8 @@ def read_ours(path):
 
 
 def main():
-    if not os.path.exists(TEST):
-        print("skip: %s not built" % TEST)
+    if not os.access(TEST, os.X_OK):
+        check.check(False, "no test binary %s (build it first)" % TEST)
         check.done()
     with tempfile.TemporaryDirectory() as tmp:
         for mol in ["naphthalene", "uracil"]:
