@@ -73,25 +73,39 @@ typedef struct progress {
     int tty, quiet;
     double last;
     const char *mode;
+    int heads;          /* bit 0 main, bit 1 prior: the heads in the loss */
+    size_t first_step;  /* the first step of this run (ETA) */
 } progress;
+
+/* A JSON number, or null for NaN (a head that was not evaluated). */
+static void jnum(FILE *fp, const char *key, double x, int comma)
+{
+    fprintf(fp, comma ? ",\"%s\":" : "\"%s\":", key);
+    if (isfinite(x))
+        fprintf(fp, "%.9g", x);
+    else
+        fputs("null", fp);
+}
 
 static void on_event(const ms_train_event *ev, void *ctx)
 {
     progress *p = ctx;
+    const int hm = p->heads & 1, hp = p->heads & 2;
     if (p->metrics) {
-        if (ev->epoch_end)
-            fprintf(p->metrics,
-                    "{\"epoch\":%d,\"step\":%zu,\"lr\":%.6g,\"seconds\":%.3f,\"val_loss\":%.9g,"
-                    "\"val_f_mae_main\":%.9g,\"val_f_mae_prior\":%.9g}\n",
-                    ev->epoch + 1, ev->step, ev->lr, ev->seconds,
-                    ev->have_val ? ev->val.loss : NAN, ev->have_val ? ev->val.f_mae[0] : NAN,
-                    ev->have_val ? ev->val.f_mae[1] : NAN);
-        else
-            fprintf(p->metrics,
-                    "{\"step\":%zu,\"epoch\":%d,\"loss\":%.9g,\"lr\":%.6g,\"grad_norm\":%.6g,"
-                    "\"f_mae_main\":%.9g,\"f_mae_prior\":%.9g}\n",
-                    ev->step, ev->epoch + 1, ev->loss, ev->lr, ev->grad_norm,
-                    ev->train.f_mae[0], ev->train.f_mae[1]);
+        FILE *fp = p->metrics;
+        fprintf(fp, "{\"epoch\":%d,\"step\":%zu,\"lr\":%.6g", ev->epoch + 1, ev->step, ev->lr);
+        if (ev->epoch_end) {
+            jnum(fp, "seconds", ev->seconds, 1);
+            jnum(fp, "val_loss", ev->have_val ? ev->val.loss : NAN, 1);
+            jnum(fp, "val_f_mae_main", ev->have_val && hm ? ev->val.f_mae[0] : NAN, 1);
+            jnum(fp, "val_f_mae_prior", ev->have_val && hp ? ev->val.f_mae[1] : NAN, 1);
+        } else {
+            jnum(fp, "loss", ev->loss, 1);
+            jnum(fp, "grad_norm", ev->grad_norm, 1);
+            jnum(fp, "f_mae_main", hm ? ev->train.f_mae[0] : NAN, 1);
+            jnum(fp, "f_mae_prior", hp ? ev->train.f_mae[1] : NAN, 1);
+        }
+        fputs("}\n", fp);
     }
     if (p->quiet)
         return;
@@ -99,22 +113,27 @@ static void on_event(const ms_train_event *ev, void *ctx)
     if (!ev->epoch_end && t - p->last < (p->tty ? 0.5 : 30))
         return;
     p->last = t;
-    double rate = t > 0 ? (double)ev->frames_done / t : 0;
+    if (!p->first_step)
+        p->first_step = ev->step;
+    size_t done = ev->step - p->first_step + 1;
     size_t left = ev->steps_total > ev->step ? ev->steps_total - ev->step : 0;
-    double sps = ev->frames_done ? t / ((double)ev->frames_done) : 0;
     char eta[32];
-    cli_duration(sps * (double)left * (ev->frames_done ? 1 : 0) *
-                     ((double)ev->frames_done / (double)(ev->step ? ev->step : 1)),
-                 eta, sizeof eta);
+    cli_duration(t / (double)done * (double)left, eta, sizeof eta);
     if (ev->epoch_end) {
         fprintf(stderr, "%s%s epoch %d/%d done: step %zu, lr %.3g", p->tty ? "\r" : "", p->mode,
                 ev->epoch + 1, ev->epochs, ev->step, ev->lr);
-        if (ev->have_val)
-            fprintf(stderr, ", val loss %.4g, force MAE main %.1f prior %.1f meV/Å",
-                    ev->val.loss, 1e3 * ev->val.f_mae[0], 1e3 * ev->val.f_mae[1]);
+        if (ev->have_val) {
+            fprintf(stderr, ", val loss %.4g, force MAE", ev->val.loss);
+            if (hm)
+                fprintf(stderr, " main %.1f", 1e3 * ev->val.f_mae[0]);
+            if (hp)
+                fprintf(stderr, " prior %.1f", 1e3 * ev->val.f_mae[1]);
+            fprintf(stderr, " meV/Å");
+        }
         fprintf(stderr, "%s\n", p->tty ? "          " : "");
         return;
     }
+    double rate = t > 0 ? (double)ev->frames_done / t : 0;
     fprintf(stderr, "%s%s epoch %d/%d step %zu/%zu loss %.4g lr %.3g %.0f structures/s ETA %s%s",
             p->tty ? "\r" : "", p->mode, ev->epoch + 1, ev->epochs, ev->step_in_epoch,
             ev->steps_per_epoch, ev->loss, ev->lr, rate, eta, p->tty ? "   " : "\n");
@@ -429,6 +448,7 @@ int cmd_train(int argc, char **argv)
     pg.quiet = fo.quiet;
     pg.mode = o.mode;
     pg.last = -1e9;
+    pg.heads = (mode != MS_MODE_PRETRAIN) | (mode == MS_MODE_PRETRAIN || mode == MS_MODE_JOINT) << 1;
     c.progress = on_event;
     c.progress_ctx = &pg;
     if (!fo.quiet)
@@ -476,12 +496,16 @@ int cmd_train(int argc, char **argv)
            o.mode, o.out, tr.n, va.n, rep.steps, rep.epochs, rep.seconds,
            rep.weights == 2 ? "best-val" : rep.weights == 1 ? "ema" : "last", rep.stopped_early,
            rep.underdetermined[0], rep.underdetermined[1]);
-    if (rep.have_val)
-        printf(",\"val_loss\":%.6g,\"val_force_mae_meV\":{\"main\":%.3f,\"prior\":%.3f},"
-               "\"val_energy_mae_meV\":{\"main\":%.3f,\"prior\":%.3f}",
-               rep.val.loss, 1e3 * rep.val.f_mae[0], 1e3 * rep.val.f_mae[1],
-               1e3 * rep.val.e_mae[0], 1e3 * rep.val.e_mae[1]);
-    printf(",\"prior_f_mse_in_dist\":%.6g}\n", pf);
+    if (rep.have_val) {
+        const int hm = pg.heads & 1, hp = pg.heads & 2;
+        jnum(stdout, "val_loss", rep.val.loss, 1);
+        jnum(stdout, "val_force_mae_meV_main", hm ? 1e3 * rep.val.f_mae[0] : NAN, 1);
+        jnum(stdout, "val_force_mae_meV_prior", hp ? 1e3 * rep.val.f_mae[1] : NAN, 1);
+        jnum(stdout, "val_energy_mae_meV_main", hm ? 1e3 * rep.val.e_mae[0] : NAN, 1);
+        jnum(stdout, "val_energy_mae_meV_prior", hp ? 1e3 * rep.val.e_mae[1] : NAN, 1);
+    }
+    jnum(stdout, "prior_f_mse_in_dist", pf, 1);
+    printf("}\n");
     rc = CLI_OK;
 done:
     if (pg.metrics)

@@ -46,5 +46,6 @@ for k in ["pre", "ft", "plain"]:
     r = load(k + ".json")
     if r:
         res[k + "_train"] = {x: r.get(x) for x in ["frames", "val_frames", "steps", "seconds",
-                                                    "val_force_mae_meV"]}
+                                                    "val_force_mae_meV_main",
+                                                    "val_force_mae_meV_prior"]}
 print(json.dumps(res, indent=1))
