@@ -8,27 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/rng.h"
 #include "../core/util.h"
 #include "frames.h"
-
-static uint64_t splitmix64(uint64_t *state)
-{
-    uint64_t z = (*state += 0x9E3779B97F4A7C15ull);
-    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-    return z ^ (z >> 31);
-}
-
-/* Uniform integer in [0, bound) without modulo bias. */
-static uint64_t uniform_below(uint64_t *state, uint64_t bound)
-{
-    uint64_t limit = UINT64_MAX - UINT64_MAX % bound;
-    uint64_t r;
-    do
-        r = splitmix64(state);
-    while (r >= limit);
-    return r % bound;
-}
 
 /* A size given as a count (>= 1) or a fraction of n (< 1). */
 static size_t resolve(double v, size_t n)
@@ -62,12 +44,7 @@ mlshift_status mlshift_split(size_t n, const mlshift_split_spec *spec,
     for (size_t i = 0; i < n; i++)
         perm[i] = i;
     uint64_t state = seed;
-    for (size_t i = n; i > 1; i--) {
-        size_t j = (size_t)uniform_below(&state, i);
-        size_t t = perm[i - 1];
-        perm[i - 1] = perm[j];
-        perm[j] = t;
-    }
+    ms_rng_shuffle(&state, perm, n);
     memcpy(counts, c, sizeof c);
     return MLSHIFT_OK;
 }

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/rng.h"
 #include "core/util.h"
 
 void ms_model_hyper_default(ms_model_hyper *h, ms_arch arch)
@@ -109,14 +110,6 @@ static int ends_with(const char *s, const char *suffix)
     return a >= b && strcmp(s + a - b, suffix) == 0;
 }
 
-static double splitmix_uniform(uint64_t *s) /* U[0, 1) */
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    z ^= z >> 31;
-    return (double)(z >> 11) / 9007199254740992.0;
-}
 
 static void init_weights(ms_model *m, uint64_t seed)
 {
@@ -132,7 +125,7 @@ static void init_weights(ms_model *m, uint64_t seed)
         else if (p->ndim == 2 && p->trainable)
             a = sqrt(6.0 / (double)(p->shape[0] + p->shape[1]));
         for (size_t k = 0; k < p->numel; k++)
-            w[k] = a > 0 ? a * (2 * splitmix_uniform(&s) - 1) : c;
+            w[k] = a > 0 ? a * (2 * ms_rng_uniform(&s) - 1) : c;
     }
 }
 

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../core/rng.h"
 #include "../core/util.h"
 #include "sgdml.h"
 
@@ -185,15 +186,6 @@ mlshift_status ms_sgdml_graph_perms(int n, const int *z, const double *r,
 
 /* ------------------------------------------------------------- sampling */
 
-static uint64_t splitmix(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static double uniform(uint64_t *s) { return (double)(splitmix(s) >> 11) * 0x1p-53; }
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -268,7 +260,7 @@ mlshift_status ms_sgdml_sample(const double *e, size_t n,
         for (size_t b = 0; b < nb; b++)
             if (up ? take[b] < cnt[b] : take[b] > 1)
                 wsum += (double)(up ? cnt[b] - take[b] : take[b] - 1);
-        double t = uniform(rng) * wsum;
+        double t = ms_rng_uniform(rng) * wsum;
         size_t pick = nb;
         for (size_t b = 0; b < nb; b++) {
             if (!(up ? take[b] < cnt[b] : take[b] > 1))
@@ -293,7 +285,7 @@ mlshift_status ms_sgdml_sample(const double *e, size_t n,
             if (bin[i] == b && !(excl && excl[i]))
                 pool[m++] = i;
         for (size_t t = 0; t < take[b]; t++) {   /* partial Fisher–Yates */
-            size_t j = t + (size_t)(uniform(rng) * (double)(m - t));
+            size_t j = t + (size_t)(ms_rng_uniform(rng) * (double)(m - t));
             size_t tmp = pool[t];
             pool[t] = pool[j];
             pool[j] = tmp;
