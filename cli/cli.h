@@ -98,5 +98,6 @@ int cmd_label(int argc, char **argv);
 int cmd_sgdml(int argc, char **argv);
 int cmd_model(int argc, char **argv);
 int cmd_predict(int argc, char **argv);
+int cmd_md(int argc, char **argv);
 
 #endif /* MLSHIFT_CLI_H */

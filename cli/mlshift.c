@@ -22,6 +22,7 @@ static const command commands[] = {
     {"sgdml", cmd_sgdml, "train an sGDML model (mlshift sgdml train)"},
     {"model", cmd_model, "create a PaiNN/SchNet model, show its groups (init, info)"},
     {"predict", cmd_predict, "energies and forces of a model, either head"},
+    {"md", cmd_md, "molecular dynamics: Verlet, Langevin, Nose-Hoover; any calculator"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 
