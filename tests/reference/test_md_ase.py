@@ -155,6 +155,40 @@ r2 = check.run("md", "--prior", "emt", start, "--draw-velocities", "--temperatur
 check.check(r2[0] == 0 and open(out).read() == open(out + "2").read(),
             "same seed, same trajectory file")
 
+# A model as the calculator (random PaiNN weights: a smooth but hot PES):
+# either head, a fixed radius; energy conserved over the first 4 fs, before
+# the random PES pulls atoms together.
+model = os.path.join(TMP, "painn.model")
+r = check.run("model", "init", "--arch", "painn", "--elements", "H,C,N,O", "--features", "16",
+              "--blocks", "2", "--seed", "1", "-o", model)
+check.check(r[0] == 0, "model init: %s" % r[2])
+asp = check.data("rmd17/rmd17_aspirin_test_01.npz")
+energies = {}
+for head, radius, dt in (("main", "0", "0.02"), ("prior", "0", "0.02"), ("main", "4", "0.02")):
+    out = os.path.join(TMP, "model_%s_%s.extxyz" % (head, radius))
+    log = os.path.join(TMP, "model_%s_%s.csv" % (head, radius))
+    args = ["md", "--model", model, asp, "--head", head, "--integrator", "verlet", "--dt", dt,
+            "--temperature", "300", "--steps", "200", "--save-every", "50", "-o", out,
+            "--log", log, "--quiet"]
+    if radius != "0":
+        args += ["--radius", radius]
+    r = check.run(*args)
+    check.check(r[0] == 0, "md --model --head %s --radius %s: %s" % (head, radius, r[2]))
+    if r[0] == 0:
+        with open(log) as fh:
+            tot = [float(row["total_eV"]) for row in csv.DictReader(fh)]
+        frames = read(out, ":")
+        energies[(head, radius)] = frames[0].get_potential_energy()
+        check.check(len(frames) == 5 and max(tot) - min(tot) < 5e-3,
+                    "model %s r=%s: %d frames, total energy range %.3g eV" %
+                    (head, radius, len(frames), max(tot) - min(tot)))
+if len(energies) == 3:
+    e = list(energies.values())
+    check.check(e[0] != e[1] and e[0] != e[2], "heads and radius change the energy: %r" % e)
+r = check.run("md", "--model", model, start, "-o", os.path.join(TMP, "cu_model.extxyz"))
+check.check(r[0] == 2 and not os.path.exists(os.path.join(TMP, "cu_model.extxyz")),
+            "an element the model lacks: exit %d, %s" % (r[0], r[2].strip()))
+
 # Bad input: exit 2, a message, nothing written.
 U = os.path.join(TMP, "u.extxyz")
 uat = cu.copy()
