@@ -59,7 +59,7 @@ static const char help[] =
     "                      length by more than --collapse-threshold Å (0.5);\n"
     "  --collapse-reference REF   reference bond lengths = means over REF\n"
     "                      (e.g. the MD17 frames); implies --collapse\n"
-    "Ctrl-C stops after the current step, writing that frame.\n"
+    "Ctrl-C stops the run at the next saved frame (written; exit 0).\n"
     "\n"
     "example: mlshift md --prior emt cu.extxyz --integrator verlet --dt 1 "
     "--steps 2000 -o cu_md.extxyz --log cu_md.csv\n";
