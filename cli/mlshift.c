@@ -25,6 +25,7 @@ static const command commands[] = {
     {"train", cmd_train, "pretrain, finetune, joint or plain training (eq. 6)"},
     {"ttt", cmd_ttt, "test-time training on a prior (eq. 7), one model per molecule"},
     {"evaluate", cmd_evaluate, "force and energy errors of a model against labels"},
+    {"md", cmd_md, "molecular dynamics: Verlet, Langevin, Nose-Hoover; any calculator"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

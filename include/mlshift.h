@@ -485,6 +485,219 @@ mlshift_status mlshift_model_compute(mlshift_model *m, const mlshift_frame *f,
                                      double *energy, double *forces,
                                      mlshift_error *err);
 
+/* ------------------------------------------------------ molecular dynamics */
+
+/* Units of MD: positions Å, velocities Å/fs, masses amu (mlshift_element_
+ * mass), time fs, energies eV, forces eV/Å (docs/md.md). The constants are
+ * CODATA 2014, the set ASE 3.22 uses, so trajectories and momenta agree with
+ * ASE's bit for bit in the constants. */
+#define MLSHIFT_CODATA_E 1.6021766208e-19      /* elementary charge, C */
+#define MLSHIFT_CODATA_AMU 1.660539040e-27     /* atomic mass unit, kg */
+#define MLSHIFT_CODATA_KB 1.38064852e-23       /* Boltzmann constant, J/K */
+/* k_B in eV/K (8.6173303e-5). */
+#define MLSHIFT_KB_EV (MLSHIFT_CODATA_KB / MLSHIFT_CODATA_E)
+/* 1 amu·Å²/fs² in eV (103.642696…): E_kin = ½ m v² · this; a = F/m / this. */
+#define MLSHIFT_EV_PER_AMU_A2_FS2 (MLSHIFT_CODATA_AMU * 1e10 / MLSHIFT_CODATA_E)
+/* ASE's time unit in fs, 1e5·√(amu/e) (10.1805…): ASE momenta (amu·Å per
+ * ASE time unit) = m·v(Å/fs)·this. */
+#define MLSHIFT_FS_PER_ASE_TIME 10.180505671156723
+
+/* A calculator for MD: energy (eV) and forces (N, 3) eV/Å of frame f.
+ * Either a function pointer with its context, or a prior, or a model with a
+ * head and a run-time cutoff (Å, <= 0: the training cutoff); exactly one. */
+typedef mlshift_status (*mlshift_md_compute_fn)(void *ctx,
+                                                const mlshift_frame *f,
+                                                double *energy, double *forces,
+                                                mlshift_error *err);
+typedef struct mlshift_md_calculator {
+    mlshift_md_compute_fn compute;
+    void *ctx;
+    mlshift_prior *prior;
+    mlshift_model *model;
+    mlshift_head head;
+    double cutoff;
+} mlshift_md_calculator;
+
+typedef enum mlshift_md_integrator {
+    MLSHIFT_MD_VERLET = 0,      /* velocity Verlet, NVE */
+    MLSHIFT_MD_LANGEVIN,        /* Langevin NVT, BAOAB splitting */
+    MLSHIFT_MD_NOSE_HOOVER      /* one Nosé–Hoover thermostat, as MDsim */
+} mlshift_md_integrator;
+
+typedef struct mlshift_md_options {
+    mlshift_md_integrator integrator;
+    double dt_fs;               /* time step, fs (default 0.5) */
+    double temperature_K;       /* thermostat target and Maxwell–Boltzmann
+                                   draw, K (default 500) */
+    double friction_per_fs;     /* Langevin γ, fs⁻¹ (default 0.01, the
+                                   paper's; the authors' code ran ≈ 0.001) */
+    double ttime;               /* Nosé–Hoover: Q = 3N·k_B·T·(ttime·dt)²
+                                   (default 20, MDsim's) */
+    int fix_com;                /* Langevin: remove the centre-of-mass
+                                   momentum after each O step (ASE's fixcm);
+                                   default 0 */
+    uint64_t seed;              /* velocities and Langevin noise (default 0) */
+    double t_min_K, t_max_K;    /* stop when T leaves [t_min, t_max]
+                                   (default 0.1, 1e5; <= 0: no bound) */
+    int check_collapse;         /* stop on bond collapse (default 0) */
+    double collapse_A;          /* max |ℓ_b − ℓ̄_b| allowed, Å (default 0.5) */
+    double bond_skin_A;         /* bond: d < r_cov,i + r_cov,j + skin
+                                   (default 0.6, MDsim's) */
+} mlshift_md_options;
+
+/* Fills *o with the defaults above (velocity Verlet). */
+void mlshift_md_options_default(mlshift_md_options *o);
+
+/* Why a run stopped. */
+typedef enum mlshift_md_stop {
+    MLSHIFT_MD_RUNNING = 0,
+    MLSHIFT_MD_STOP_NONFINITE,     /* NaN/Inf in energy, forces or state */
+    MLSHIFT_MD_STOP_TEMPERATURE,   /* T outside [t_min, t_max] */
+    MLSHIFT_MD_STOP_COLLAPSE,      /* a bond left its reference by more than
+                                      collapse_A */
+    MLSHIFT_MD_STOP_CALCULATOR,    /* the calculator failed (the error says
+                                      why) */
+    MLSHIFT_MD_STOP_OBSERVER       /* the run's observer asked to stop */
+} mlshift_md_stop;
+const char *mlshift_md_stop_string(mlshift_md_stop s);
+
+/* An MD run: the state (positions, velocities, forces, energies, thermostat
+ * variables, generator) of one system. Not thread-safe. */
+typedef struct mlshift_md mlshift_md;
+
+/* Starts a run from frame `start` (numbers, positions, cell, pbc). velocities
+ * (N, 3) Å/fs are used as given, or, when NULL, drawn from Maxwell–Boltzmann
+ * at temperature_K with zero centre-of-mass momentum. Computes the first
+ * forces: an element or cell the calculator cannot handle fails here. The
+ * calculator (and the prior or model in it) must outlive the run. opt NULL:
+ * defaults. */
+mlshift_status mlshift_md_create(const mlshift_frame *start,
+                                 const double *velocities,
+                                 const mlshift_md_calculator *calc,
+                                 const mlshift_md_options *opt,
+                                 mlshift_md **out, mlshift_error *err);
+void mlshift_md_destroy(mlshift_md *md);
+
+/* Bond-collapse reference (used when check_collapse is set): the bonds of
+ * the start frame with ref_lengths (B,) Å, e.g. means over a reference
+ * trajectory (mlshift_bonds_reference); without it, the start frame's own
+ * bond lengths. */
+typedef struct mlshift_bonds mlshift_bonds;
+mlshift_status mlshift_md_set_bonds(mlshift_md *md, const mlshift_bonds *b,
+                                    mlshift_error *err);
+
+/* One step. A stop (see mlshift_md_stop) is not an error: it returns
+ * MLSHIFT_OK and the state says why; a step after a stop is
+ * MLSHIFT_ERR_VALUE. A calculator failure returns its status. */
+mlshift_status mlshift_md_step(mlshift_md *md, mlshift_error *err);
+
+/* Called every `every` steps of mlshift_md_run (and not at step 0); a
+ * nonzero return stops the run (MLSHIFT_MD_STOP_OBSERVER). */
+typedef int (*mlshift_md_observer)(void *ctx, const mlshift_md *md);
+/* Up to n_steps steps, or until a stop. every 0: no observer calls. The
+ * observer is also called once on the state a stop left, if that step was
+ * not already observed. */
+mlshift_status mlshift_md_run(mlshift_md *md, uint64_t n_steps,
+                              uint64_t every, mlshift_md_observer observer,
+                              void *ctx, mlshift_error *err);
+
+/* A view of the current state (pointers valid until the next step). */
+typedef struct mlshift_md_state {
+    uint64_t step;
+    double time_fs;
+    size_t natoms;              /* N */
+    const int *numbers;         /* (N,) */
+    const double *masses;       /* (N,) amu */
+    const double *positions;    /* (N, 3) Å */
+    const double *velocities;   /* (N, 3) Å/fs */
+    const double *forces;       /* (N, 3) eV/Å */
+    const double *cell;         /* (3, 3) Å or NULL */
+    int pbc[3];
+    double potential;           /* eV */
+    double kinetic;             /* eV, Σ ½ m v² */
+    double temperature;         /* K, 2 E_kin / (3 N k_B) */
+    double zeta;                /* Nosé–Hoover friction, fs⁻¹ (0 otherwise) */
+    double max_bond_deviation;  /* Å, when bonds are checked, else NaN */
+    mlshift_md_stop stop;
+    const char *stop_reason;    /* a sentence, "" while running */
+} mlshift_md_state;
+void mlshift_md_get_state(const mlshift_md *md, mlshift_md_state *s);
+
+/* The current state as one extxyz frame in *buf (grown with realloc; *cap
+ * its size), *len bytes, no NUL counted: species, pos, velocities (Å/fs),
+ * momenta (ASE units, so ase.io.read gives get_velocities()), forces;
+ * energy (potential), kinetic_energy, total_energy, temperature, time_fs,
+ * step, [Lattice,] pbc. Write it with one fwrite and a killed run leaves
+ * whole frames only. */
+mlshift_status mlshift_md_frame_extxyz(const mlshift_md *md, char **buf,
+                                       size_t *cap, size_t *len,
+                                       mlshift_error *err);
+
+/* Velocities (N, 3) Å/fs of frame `index` of an extxyz file, from its
+ * `velocities` column (Å/fs) or else its `momenta` column (ASE's units,
+ * divided by the masses of its species). *found = 0 when the frame has
+ * neither (velocities untouched); natoms must match the frame. */
+mlshift_status mlshift_read_extxyz_velocities(const char *path, size_t index,
+                                              size_t natoms, double *velocities,
+                                              int *found, mlshift_error *err);
+
+/* ----------------------------------------------------- MD analysis */
+
+/* Bonds after MDsim: pairs i < j of a frame closer than r_cov,i + r_cov,j
+ * + skin (Cordero covalent radii, ASE's natural_cutoffs + 2 × 0.3 Å skin),
+ * with reference lengths. B = n. */
+struct mlshift_bonds {
+    size_t n;                   /* B */
+    int32_t *pairs;             /* (B, 2) i < j */
+    double *ref_length;         /* (B,) Å */
+};
+/* Bonds of frame f (non-periodic distances), reference = their lengths in
+ * f. skin <= 0: 0.6. Frees what *b held. */
+mlshift_status mlshift_bonds_from_frame(mlshift_bonds *b, const mlshift_frame *f,
+                                        double skin, mlshift_error *err);
+/* Sets ref_length to the mean length of each bond over every frame of ref
+ * (same atoms in the same order). */
+mlshift_status mlshift_bonds_reference(mlshift_bonds *b,
+                                       const mlshift_frames *ref,
+                                       mlshift_error *err);
+/* max_b |ℓ_b − ref_b| for positions (N, 3) Å; 0 without bonds. */
+double mlshift_bonds_max_deviation(const mlshift_bonds *b,
+                                   const double *positions);
+void mlshift_bonds_free(mlshift_bonds *b);
+/* Covalent radius (Cordero 2008, as ASE's covalent_radii), Å; 0.2 for
+ * elements without one. */
+double mlshift_covalent_radius(int z);
+
+/* Stability after Fu et al. (MDsim): the first saved frame k of traj
+ * whose max bond deviation exceeds threshold (Å) is the collapse; stability
+ * = k · save_interval_ps, or (frames − 1) · save_interval_ps without one.
+ * *collapse_frame (if non-NULL) gets k, or the frame count. */
+mlshift_status mlshift_stability(const mlshift_bonds *b,
+                                 const mlshift_frames *traj, size_t first,
+                                 double save_interval_ps, double threshold,
+                                 double *stability_ps, size_t *collapse_frame,
+                                 mlshift_error *err);
+
+/* h(r) of MDsim (paper eq. 13): every ordered pair i ≠ j of frames
+ * [first, end) of fr, histogrammed as numpy.histogram(d, bins=linspace(r_lo,
+ * r_hi, nbins + 1), density=True): h (nbins,) in Å⁻¹, integrating to 1 over
+ * the range. Distances are non-periodic. MDsim: 500 bins, 1e-6 .. 10 Å. */
+mlshift_status mlshift_hr(const mlshift_frames *fr, size_t first, size_t end,
+                          size_t nbins, double r_lo, double r_hi, double *h,
+                          mlshift_error *err);
+/* Paper eq. 14: Σ_k |h_k − g_k| · Δr, Δr = (r_hi − r_lo)/nbins. */
+double mlshift_hr_mae(const double *h, const double *g, size_t nbins,
+                      double r_lo, double r_hi);
+
+/* NVE energy drift: the least-squares slope of etot (n,) eV against t_ps
+ * (n,) over samples with t >= skip_ps, divided by natoms → eV/atom/ps;
+ * *fluct (if non-NULL) the std of etot about that line, eV. Needs >= 2
+ * samples after skip_ps. */
+mlshift_status mlshift_energy_drift(const double *t_ps, const double *etot,
+                                    size_t n, size_t natoms, double skip_ps,
+                                    double *drift, double *fluct,
+                                    mlshift_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -44,4 +44,8 @@ static inline void ms_rng_shuffle(uint64_t *s, size_t *idx, size_t n)
     }
 }
 
+/* n standard normal deviates into x (n,), by Box–Muller on pairs of
+ * uniforms (both of each pair used; x depends only on the state and n). */
+void ms_normal_fill(uint64_t *s, double *x, size_t n);
+
 #endif /* MLSHIFT_RNG_H */

@@ -1,0 +1,462 @@
+/* SPDX-License-Identifier: MIT */
+/* mlshift md: molecular dynamics with any calculator (a model, either head,
+ * at a fixed cutoff; or a prior). Frames go to the trajectory one whole
+ * frame per write(2), so a run killed at any moment leaves a valid extxyz
+ * up to its last whole frame; the CSV log likewise, one line per write. */
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char help[] =
+    "usage: mlshift md (--model M [--head main|prior] [--radius R] | --prior SPEC)\n"
+    "                  START -o TRAJ.extxyz [options]\n"
+    "\n"
+    "Runs molecular dynamics from frame I of START and writes every N-th frame\n"
+    "(positions, velocities in Å/fs, momenta in ASE's units, forces, energies,\n"
+    "time_fs) to TRAJ.extxyz, frame by frame: a killed run leaves a valid file\n"
+    "up to its last whole frame. Units: eV, Å, fs, amu (docs/md.md).\n"
+    "\n"
+    "Calculator (one of):\n"
+    "  --model M           a model file; --head main (default) or prior;\n"
+    "  --radius R          run-time cutoff in Å (default: the training cutoff)\n"
+    "  --prior SPEC        lj[:FILE] | emt | xtb:gfn2|gfn1|gfnff[,…] | sgdml:MODEL\n"
+    "Start:\n"
+    "  START               frames file (extxyz, npz, hdf5); --frame I (default 0)\n"
+    "                      If frame I carries velocities (extxyz `velocities`,\n"
+    "                      Å/fs, or ASE's `momenta`) they are used as given;\n"
+    "                      otherwise Maxwell–Boltzmann at --temperature with\n"
+    "                      zero centre-of-mass momentum (--draw-velocities\n"
+    "                      draws even then; --temperature 0 starts at rest).\n"
+    "Integrator:\n"
+    "  --integrator I      verlet (NVE) | langevin (BAOAB, default) |\n"
+    "                      nose-hoover (MDsim's); --ensemble nve|… is the same\n"
+    "  --dt FS             time step in fs (default 0.5)\n"
+    "  --temperature K     target and initial temperature (default 500)\n"
+    "  --friction G        Langevin friction in fs^-1 (default 0.01, the paper's;\n"
+    "                      the authors' code ran ≈ 0.001 fs^-1, docs/md.md)\n"
+    "  --fix-com           Langevin: keep the centre of mass at rest\n"
+    "  --ttime X           Nosé–Hoover: Q = 3N k_B T (X·dt)^2 (default 20)\n"
+    "  --steps N | --time PS   length (default 1000 steps)\n"
+    "  --seed S            velocities and Langevin noise (default 0)\n"
+    "Output:\n"
+    "  -o, --output TRAJ   the trajectory (extxyz); frame 0 is the start\n"
+    "  --save-every N      frame and log interval in steps (default 10);\n"
+    "                      --every N is the same\n"
+    "  --log LOG.csv       step,time_ps,potential_eV,kinetic_eV,total_eV,\n"
+    "                      temperature_K at each saved frame\n"
+    "  --quiet             no progress line or summary on stderr\n"
+    "Stops (reported, exit 0, the trajectory ends with the stopped frame):\n"
+    "  NaN/Inf; T outside [--t-min, --t-max] K (default 0.1, 1e5; 0 = none);\n"
+    "  --collapse          a bond (start frame, covalent radii + 0.6 Å) off its\n"
+    "                      length by more than --collapse-threshold Å (0.5);\n"
+    "  --collapse-reference REF   reference bond lengths = means over REF\n"
+    "                      (e.g. the MD17 frames); implies --collapse\n"
+    "Ctrl-C stops the run at the next saved frame (written; exit 0).\n"
+    "\n"
+    "example: mlshift md --prior emt cu.extxyz --integrator verlet --dt 1 "
+    "--steps 2000 -o cu_md.extxyz --log cu_md.csv\n";
+
+typedef struct opts {
+    const char *model, *head, *prior, *start, *out, *log, *coll_ref;
+    double radius, time_ps;
+    uint64_t frame, steps, every;
+    int have_steps, have_time, draw, quiet;
+    mlshift_md_options md;
+} opts;
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig)
+{
+    (void)sig;
+    interrupted = 1;
+}
+
+static double now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static int parse_integrator(const char *v, mlshift_md_integrator *out)
+{
+    if (!strcmp(v, "verlet") || !strcmp(v, "nve") || !strcmp(v, "velocity-verlet"))
+        *out = MLSHIFT_MD_VERLET;
+    else if (!strcmp(v, "langevin"))
+        *out = MLSHIFT_MD_LANGEVIN;
+    else if (!strcmp(v, "nose-hoover") || !strcmp(v, "nosehoover") || !strcmp(v, "nh"))
+        *out = MLSHIFT_MD_NOSE_HOOVER;
+    else
+        return cli_fail("md: --integrator %s: verlet, langevin or nose-hoover", v);
+    return 0;
+}
+
+/* One option at a->i; 1 consumed, 0 not ours, -1 bad (reported). */
+static int option(cli_args *a, opts *o)
+{
+    const char *v;
+    mlshift_md_options *m = &o->md;
+    if (cli_value(a, "--model", &o->model) || cli_value(a, "--head", &o->head) ||
+        cli_value(a, "--prior", &o->prior) || cli_value(a, "-o", &o->out) ||
+        cli_value(a, "--output", &o->out) || cli_value(a, "--log", &o->log))
+        return 1;
+    if (cli_value(a, "--collapse-reference", &o->coll_ref)) {
+        m->check_collapse = 1;
+        return 1;
+    }
+    if (cli_value(a, "--integrator", &v) || cli_value(a, "--ensemble", &v))
+        return parse_integrator(v, &m->integrator) ? -1 : 1;
+    struct { const char *name; double *dst; } dbl[] = {
+        {"--radius", &o->radius}, {"--dt", &m->dt_fs},
+        {"--temperature", &m->temperature_K}, {"--friction", &m->friction_per_fs},
+        {"--ttime", &m->ttime}, {"--time", &o->time_ps}, {"--t-min", &m->t_min_K},
+        {"--t-max", &m->t_max_K}, {"--collapse-threshold", &m->collapse_A}};
+    for (size_t k = 0; k < sizeof dbl / sizeof dbl[0]; k++)
+        if (cli_value(a, dbl[k].name, &v)) {
+            o->have_time |= dbl[k].dst == &o->time_ps;
+            return cli_parse_double(dbl[k].name, v, dbl[k].dst) ? -1 : 1;
+        }
+    if (cli_value(a, "--steps", &v)) {
+        o->have_steps = 1;
+        return cli_parse_u64("--steps", v, &o->steps) ? -1 : 1;
+    }
+    if (cli_value(a, "--save-every", &v) || cli_value(a, "--every", &v))
+        return cli_parse_u64("--save-every", v, &o->every) ? -1 : 1;
+    if (cli_value(a, "--frame", &v))
+        return cli_parse_u64("--frame", v, &o->frame) ? -1 : 1;
+    if (cli_value(a, "--seed", &v))
+        return cli_parse_u64("--seed", v, &m->seed) ? -1 : 1;
+    if (cli_flag(a, "--fix-com"))
+        return m->fix_com = 1;
+    if (cli_flag(a, "--collapse"))
+        return m->check_collapse = 1;
+    if (cli_flag(a, "--draw-velocities"))
+        return o->draw = 1;
+    if (cli_flag(a, "--quiet"))
+        return o->quiet = 1;
+    return a->bad ? -1 : 0;
+}
+
+/* Checks what the library does not: the calculator choice, lengths. */
+static int check(opts *o)
+{
+    if (!o->start)
+        return cli_fail("md: no START file (see mlshift md --help)");
+    if (!o->out)
+        return cli_fail("md: no trajectory file: give -o TRAJ.extxyz");
+    if (!o->model == !o->prior)
+        return cli_fail("md: give exactly one of --model M and --prior SPEC");
+    if (o->prior && (o->head || o->radius != 0))
+        return cli_fail("md: --head and --radius go with --model, not --prior");
+    if (o->head && strcmp(o->head, "main") && strcmp(o->head, "prior"))
+        return cli_fail("md: --head %s: main or prior", o->head);
+    if (o->radius < 0)
+        return cli_fail("md: --radius must be > 0");
+    if (o->have_steps && o->have_time)
+        return cli_fail("md: give --steps or --time, not both");
+    if (!(o->md.dt_fs > 0 && o->md.dt_fs <= 100))
+        return cli_fail("md: --dt %g fs is not in (0, 100]", o->md.dt_fs);
+    if (o->have_time) {
+        double n = o->time_ps * 1e3 / o->md.dt_fs;
+        if (!(n >= 1 && n < 1e15))
+            return cli_fail("md: --time %g ps is not a positive number of %g fs "
+                            "steps", o->time_ps, o->md.dt_fs);
+        o->steps = (uint64_t)llround(n);
+    }
+    if (!o->every)
+        return cli_fail("md: --save-every must be >= 1");
+    if (!strcmp(o->out, o->start) || (o->log && !strcmp(o->log, o->out)))
+        return cli_fail("md: the output would overwrite an input or the log");
+    return 0;
+}
+
+/* The start frame and its velocities (if any and not --draw-velocities). */
+static int load_start(const opts *o, mlshift_frames **fr, mlshift_frame *f,
+                      double **vel)
+{
+    mlshift_error err;
+    *vel = NULL;
+    *fr = mlshift_frames_create();
+    if (!*fr)
+        return cli_fail("out of memory");
+    if (mlshift_read(*fr, o->start, NULL, &err))
+        return cli_fail("%s", err.message);
+    size_t n = mlshift_frames_count(*fr);
+    if (o->frame >= n)
+        return cli_fail("md: --frame %llu: %s holds %zu frame%s",
+                        (unsigned long long)o->frame, o->start, n, n == 1 ? "" : "s");
+    mlshift_frames_get(*fr, (size_t)o->frame, f);
+    if (f->flags & MLSHIFT_HAS_FIXED)
+        for (size_t i = 0; i < f->natoms; i++)
+            if (f->fixed[i])
+                return cli_fail("md: %s frame %llu has fixed atoms; md does not "
+                                "apply constraints yet", o->start,
+                                (unsigned long long)o->frame);
+    const char *dot = strrchr(o->start, '.');
+    if (o->draw || !dot || (strcmp(dot, ".xyz") && strcmp(dot, ".extxyz")))
+        return 0;
+    *vel = malloc(3 * f->natoms * sizeof **vel);
+    if (!*vel)
+        return cli_fail("out of memory");
+    int found = 0;
+    if (mlshift_read_extxyz_velocities(o->start, (size_t)o->frame, f->natoms,
+                                       *vel, &found, &err))
+        return cli_fail("%s", err.message);
+    if (!found) {
+        free(*vel);
+        *vel = NULL;
+    }
+    return 0;
+}
+
+/* Writes all of buf to fd with write(2): one call unless interrupted or
+ * the disk is full. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+    while (len) {
+        ssize_t w = write(fd, buf, len);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return -1;
+        buf += w;
+        len -= (size_t)w;
+    }
+    return 0;
+}
+
+typedef struct sink {
+    const opts *o;
+    int traj, log;               /* file descriptors, log -1 if none */
+    char *buf, line[256];
+    size_t cap;
+    uint64_t total;
+    double t0, last;
+    int failed;
+} sink;
+
+static int save(sink *s, const mlshift_md *md)
+{
+    mlshift_error err;
+    size_t len = 0;
+    mlshift_md_state st;
+    mlshift_md_get_state(md, &st);
+    if (mlshift_md_frame_extxyz(md, &s->buf, &s->cap, &len, &err) ||
+        write_all(s->traj, s->buf, len)) {
+        cli_fail("md: %s: %s", s->o->out, len ? "write failed" : err.message);
+        return s->failed = 1;
+    }
+    if (s->log >= 0) {
+        int n = snprintf(s->line, sizeof s->line, "%llu,%.10g,%.17g,%.17g,%.17g,%.10g\n",
+                         (unsigned long long)st.step, st.time_fs * 1e-3, st.potential,
+                         st.kinetic, st.potential + st.kinetic, st.temperature);
+        if (write_all(s->log, s->line, (size_t)n)) {
+            cli_fail("md: %s: write failed", s->o->log);
+            return s->failed = 1;
+        }
+    }
+    return 0;
+}
+
+static void progress(sink *s, const mlshift_md *md, int final)
+{
+    double t = now();
+    if (!final && t - s->last < 0.5)
+        return;
+    s->last = t;
+    mlshift_md_state st;
+    mlshift_md_get_state(md, &st);
+    double wall = t - s->t0, ps = st.time_fs * 1e-3;
+    double total_ps = (double)s->total * s->o->md.dt_fs * 1e-3;
+    double ns_day = wall > 0 ? ps * 1e-3 / (wall / 86400) : 0;
+    double eta = ps > 0 ? wall * (total_ps - ps) / ps : 0;
+    fprintf(stderr, "\rmd: %.4g/%.4g ps, T %.0f K, %.3g ns/day, ETA %.0f s   ", ps,
+            total_ps, st.temperature, ns_day, eta);
+    if (final)
+        fputc('\n', stderr);
+}
+
+static int observe(void *ctx, const mlshift_md *md)
+{
+    sink *s = ctx;
+    if (save(s, md))
+        return 1;
+    if (!s->o->quiet && isatty(2))
+        progress(s, md, 0);
+    return interrupted;
+}
+
+static int open_out(const char *path, const char *header)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0) {
+        cli_fail("md: %s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (header && write_all(fd, header, strlen(header))) {
+        cli_fail("md: %s: write failed", path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* The run after everything is checked and the first forces are known. */
+static int simulate(const opts *o, mlshift_md *md)
+{
+    sink s = {o, -1, -1, NULL, {0}, 0, o->steps, 0, 0, 0};
+    int rc = CLI_ERROR;
+    if ((s.traj = open_out(o->out, NULL)) < 0 ||
+        (o->log && (s.log = open_out(o->log, "step,time_ps,potential_eV,kinetic_eV,"
+                                     "total_eV,temperature_K\n")) < 0))
+        goto done;
+    if (save(&s, md))
+        goto done;
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_sigint;
+    sigaction(SIGINT, &sa, &old);
+    s.t0 = s.last = now();
+    mlshift_error err;
+    mlshift_status st = mlshift_md_run(md, o->steps, o->every, observe, &s, &err);
+    sigaction(SIGINT, &old, NULL);
+    int tty = !o->quiet && isatty(2);
+    if (tty)
+        progress(&s, md, 1);
+    if (st != MLSHIFT_OK) {
+        cli_fail("md: %s (the trajectory holds the frames before it)", err.message);
+        goto done;
+    }
+    if (s.failed)
+        goto done;
+    mlshift_md_state ms;
+    mlshift_md_get_state(md, &ms);
+    double wall = now() - s.t0;
+    if (!o->quiet) {
+        fprintf(stderr, "mlshift: md: %llu steps, %.6g ps in %.3g s (%.3g ns/day), "
+                "%llu frames in %s\n", (unsigned long long)ms.step, ms.time_fs * 1e-3,
+                wall, wall > 0 ? ms.time_fs * 1e-6 / (wall / 86400) : 0.0,
+                (unsigned long long)(1 + ms.step / o->every +
+                                     (ms.stop && ms.step % o->every ? 1 : 0)),
+                o->out);
+        if (ms.stop)
+            fprintf(stderr, "mlshift: md: stopped (%s): %s\n",
+                    mlshift_md_stop_string(ms.stop),
+                    ms.stop == MLSHIFT_MD_STOP_OBSERVER ? "interrupted" : ms.stop_reason);
+    }
+    rc = CLI_OK;
+done:
+    if (s.traj >= 0 && close(s.traj) && rc == CLI_OK)
+        rc = cli_fail("md: %s: %s", o->out, strerror(errno));
+    if (s.log >= 0 && close(s.log) && rc == CLI_OK)
+        rc = cli_fail("md: %s: %s", o->log, strerror(errno));
+    free(s.buf);
+    return rc;
+}
+
+/* Bond reference for --collapse-reference. */
+static int set_reference(const opts *o, mlshift_md *md, const mlshift_frame *f)
+{
+    mlshift_error err;
+    mlshift_frames *ref = mlshift_frames_create();
+    mlshift_bonds b = {0};
+    int rc = CLI_ERROR;
+    if (!ref)
+        return cli_fail("out of memory");
+    if (mlshift_read(ref, o->coll_ref, NULL, &err) ||
+        mlshift_bonds_from_frame(&b, f, o->md.bond_skin_A, &err) ||
+        mlshift_bonds_reference(&b, ref, &err) || mlshift_md_set_bonds(md, &b, &err))
+        cli_fail("md: --collapse-reference %s: %s", o->coll_ref, err.message);
+    else
+        rc = CLI_OK;
+    mlshift_bonds_free(&b);
+    mlshift_frames_destroy(ref);
+    return rc;
+}
+
+int cmd_md(int argc, char **argv)
+{
+    opts o;
+    memset(&o, 0, sizeof o);
+    mlshift_md_options_default(&o.md);
+    o.md.integrator = MLSHIFT_MD_LANGEVIN;
+    o.steps = 1000;
+    o.every = 10;
+    cli_args a = {argc, 1, argv, "md", 0};
+    for (; a.i < argc; a.i++) {
+        if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
+            fputs(help, stdout);
+            return CLI_OK;
+        }
+        int r = option(&a, &o);
+        if (r < 0 || a.bad)
+            return CLI_ERROR;
+        if (r)
+            continue;
+        const char *arg = argv[a.i];
+        if (arg[0] == '-' && arg[1])
+            return cli_fail("md: unknown option '%s' (see mlshift md --help)", arg);
+        if (o.start)
+            return cli_fail("md: one START file only ('%s' and '%s')", o.start, arg);
+        o.start = arg;
+    }
+    if (check(&o))
+        return CLI_ERROR;
+
+    int rc = CLI_ERROR;
+    mlshift_error err;
+    mlshift_frames *fr = NULL;
+    mlshift_prior *prior = NULL;
+    mlshift_model *model = NULL;
+    mlshift_md *md = NULL;
+    double *vel = NULL;
+    mlshift_frame f;
+    mlshift_md_calculator calc = {0};
+    if (o.prior) {
+        if (mlshift_prior_create(o.prior, &prior, &err)) {
+            cli_fail("%s", err.message);
+            goto done;
+        }
+        calc.prior = prior;
+    } else {
+        if (mlshift_model_load(o.model, &model, &err)) {
+            cli_fail("%s", err.message);
+            goto done;
+        }
+        calc.model = model;
+        calc.head = o.head && !strcmp(o.head, "prior") ? MLSHIFT_HEAD_PRIOR
+                                                        : MLSHIFT_HEAD_MAIN;
+        calc.cutoff = o.radius;
+    }
+    if (load_start(&o, &fr, &f, &vel))
+        goto done;
+    if (mlshift_md_create(&f, vel, &calc, &o.md, &md, &err)) {
+        cli_fail("md: %s", err.message);
+        goto done;
+    }
+    if (o.coll_ref && set_reference(&o, md, &f))
+        goto done;
+    if (!o.quiet)
+        fprintf(stderr, "mlshift: md: %zu atoms, %s, dt %g fs, %s, %llu steps\n",
+                f.natoms, o.md.integrator == MLSHIFT_MD_VERLET ? "velocity Verlet (NVE)"
+                : o.md.integrator == MLSHIFT_MD_LANGEVIN ? "Langevin BAOAB"
+                                                         : "Nose-Hoover (MDsim)",
+                o.md.dt_fs, vel ? "velocities from START" : "Maxwell-Boltzmann start",
+                (unsigned long long)o.steps);
+    rc = simulate(&o, md);
+done:
+    mlshift_md_destroy(md);
+    mlshift_frames_destroy(fr);
+    mlshift_prior_destroy(prior);
+    mlshift_model_destroy(model);
+    free(vel);
+    return rc;
+}
