@@ -54,6 +54,9 @@ static const char help[] =
     "  --resume CKPT       continue a run (same other arguments)\n"
     "  --metrics FILE      a JSON line per step and per epoch\n"
     "  --stop-after N      stop after N steps of this run, keeping the checkpoint\n"
+    "  --copy-prior-head 0|1  finetune: start the main head as a copy of the prior\n"
+    "                      head (default: when --init was pre-trained, not when its\n"
+    "                      main head was already trained)\n"
     "  --config FILE       key = value lines with the same names (no --)\n"
     "\n"
     "example: mlshift train --mode plain --labels old --epochs 2 -o m.model \\\n"
@@ -66,6 +69,7 @@ typedef struct opts {
     uint64_t model_seed;
     double cutoff, lr, momentum, wd, clip, ema, pfactor, min_lr, we, wf;
     size_t batch, ckpt_every, stop_after;
+    int copy_head;      /* −1: only when --init was pre-trained (its main head untrained) */
 } opts;
 
 typedef struct progress {
@@ -287,7 +291,7 @@ int cmd_train(int argc, char **argv)
               .optimizer = "adamw", .rep_blocks = -1, .ttt_blocks = -1, .model_seed = 1,
               .epochs = 10, .amsgrad = 1, .plateau = 5, .lr = 1e-3, .momentum = 0.9,
               .wd = 2e-6, .clip = 10, .ema = 0.999, .pfactor = 0.8, .min_lr = 1e-6, .we = 1,
-              .wf = 100, .batch = 32};
+              .wf = 100, .batch = 32, .copy_head = -1};
     const cli_opt tab[] = {
         {"--mode", OPT_STR, &o.mode, 0, 0, 0}, {"--init", OPT_STR, &o.init, 0, 0, 0},
         {"--arch", OPT_STR, &o.arch, 0, 0, 0}, {"--elements", OPT_STR, &o.elements, 0, 0, 0},
@@ -315,6 +319,7 @@ int cmd_train(int argc, char **argv)
         {"--force-weight", OPT_DBL, &o.wf, 0, 1e12, 0}, {"--l2mae", OPT_FLAG, &o.l2mae, 0, 0, 0},
         {"--checkpoint-every", OPT_SIZE, &o.ckpt_every, 0, 1e15, 0},
         {"--stop-after", OPT_SIZE, &o.stop_after, 0, 1e15, 0},
+        {"--copy-prior-head", OPT_INT, &o.copy_head, 0, 1, 0},
     };
     const size_t ntab = sizeof tab / sizeof tab[0];
     cli_frames_opts fo = {0};
@@ -440,6 +445,12 @@ int cmd_train(int argc, char **argv)
     }
     if (make_model(&o, &tr, &m))
         goto done;
+    /* finetune: h_M starts as a copy of h_P when h_M was never trained (the
+     * --init model was pre-trained); a fine-tuned or adapted model keeps its
+     * main head (few-shot fine-tuning on a new molecule, Fig. 14) */
+    c.copy_prior_head = o.copy_head >= 0 ? o.copy_head
+                        : !m->meta || strstr(m->meta, "\"mode\":\"pretrain\"") ==
+                                          strstr(m->meta, "\"mode\":");
     if (o.metrics && !(pg.metrics = fopen(o.metrics, o.resume ? "a" : "w"))) {
         cli_fail("train: --metrics %s: cannot open", o.metrics);
         goto done;

@@ -188,7 +188,23 @@ static int run_group(const topts *o, const ms_model *base, ms_dataset *d, const 
     }
     if (l.tty && !quiet)
         fputc('\n', stderr);
-    if (ms_model_save(m, path, &err)) {
+    /* the adapted model's record: TTT on top of the model's own */
+    size_t cap = 512 + (base->meta ? strlen(base->meta) : 0) + strlen(group);
+    char *meta = malloc(cap);
+    if (!meta) {
+        cli_fail("out of memory");
+        goto done;
+    }
+    double ind = cli_meta_number(base->meta, "prior_f_mse_in_dist");
+    snprintf(meta, cap,
+             "{\"prior_f_mse_in_dist\":%.9g,\"mode\":\"ttt\",\"group\":\"%s\",\"prior\":\"%s\","
+             "\"steps\":%zu,\"lr\":%g,\"frames\":%zu,\"prior_loss\":[%.9g,%.9g]%s%s}",
+             isfinite(ind) ? ind : -1, group, o->prior ? o->prior : "file", r.steps, lr_used,
+             d->n, r.prior_before, r.prior_after, base->meta ? ",\"init\":" : "",
+             base->meta ? base->meta : "");
+    int bad = ms_model_set_meta(m, meta, &err) != MLSHIFT_OK;
+    free(meta);
+    if (bad || ms_model_save(m, path, &err)) {
         cli_fail("%s", err.message);
         goto done;
     }

@@ -115,6 +115,22 @@ if r[0] == 0 and os.path.exists(pred):
           "evaluate's force MAE equals numpy's over predict's forces")
     check(ev["frames"] == 16, "evaluate: 16 frames")
 
+# --- few-shot fine-tuning of a fine-tuned model keeps its main head (Fig. 14)
+ft2, ft3 = P("ft2.model"), P("ft3.model")
+r2 = run("train", "--mode", "finetune", "--init", ft, *tiny, "--epochs", "1", "--lr", "1e-12",
+         "--ema", "0", "-o", ft2, lab)
+r3 = run("train", "--mode", "finetune", "--init", ft, *tiny, "--epochs", "1", "--lr", "1e-12",
+         "--ema", "0", "--copy-prior-head", "1", "-o", ft3, lab)
+check(r2[0] == 0 and r3[0] == 0, "finetune of a fine-tuned model: %s %s" % (r2[2], r3[2]))
+e1, e2, e3 = (run("evaluate", "--model", x, lab) for x in (ft, ft2, ft3))
+if e1[0] == 0 and e2[0] == 0 and e3[0] == 0:
+    m1, m2, m3 = (json.loads(e[1])["force_mae_meV"] for e in (e1, e2, e3))
+    close(m2, m1, 1e-3, 1e-6, "the fine-tuned main head is kept (not replaced by the prior head)")
+    check(abs(m3 - m1) > 1e-2, "--copy-prior-head 1 replaces it (%g vs %g)" % (m3, m1))
+rec = open(adapted, "rb").read()
+check(b'"mode":"ttt"' in rec and b'"mode":"finetune"' in rec,
+      "the adapted model's record holds TTT and the model it came from")
+
 # --- bad input: exit 2, the option named, nothing written
 bad = P("bad.model")
 for args, what in [(["--lr", "-1"], "--lr"), (["--epochs", "0"], "--epochs"),
