@@ -183,4 +183,5 @@ def main():
                                   "seconds": t}), flush=True)
 
 
-main()
+if __name__ == "__main__":
+    main()
