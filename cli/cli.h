@@ -90,6 +90,9 @@ int cli_load_frames(const cli_frames_opts *o, char **files, size_t n,
 int cli_prior_force_norms(const char *spec, const mlshift_frames *fr,
                           double *norms, int quiet);
 
+/* Seconds on a monotonic clock (progress, rates, ETA). */
+double cli_now(void);
+
 /* Subcommands. */
 int cmd_info(int argc, char **argv);
 int cmd_convert(int argc, char **argv);

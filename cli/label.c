@@ -30,13 +30,6 @@ static const char help[] =
     "example: mlshift label --prior emt ../shared/data/oc20/random1000120.extxyz "
     "-o oc20_emt.extxyz\n\n";
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 int cmd_label(int argc, char **argv)
 {
     cli_frames_opts o = {0};
@@ -98,7 +91,7 @@ int cmd_label(int argc, char **argv)
     }
     size_t n_keep = 0, off = 0, failed = 0;
     int tty = !o.quiet && isatty(2);
-    double t0 = now(), last = t0;
+    double t0 = cli_now(), last = t0;
     for (size_t s = 0; s < n; s++) {
         mlshift_frame f;
         mlshift_frames_get(fr, s, &f);
@@ -115,7 +108,7 @@ int cmd_label(int argc, char **argv)
         }
         keep[n_keep++] = s;
         off += f.natoms;
-        double t = now();
+        double t = cli_now();
         if (tty && t - last > 0.5) {
             fprintf(stderr, "\rlabelled %zu/%zu frames (%.1f/s)", s + 1, n,
                     (double)(s + 1) / (t - t0));
@@ -144,7 +137,7 @@ int cmd_label(int argc, char **argv)
     if (!o.quiet)
         fprintf(stderr, "mlshift: %s labels for %zu frames%s written to %s "
                 "(%.3g s)\n", mlshift_prior_spec(prior), n_keep,
-                failed ? " (some skipped)" : "", out, now() - t0);
+                failed ? " (some skipped)" : "", out, cli_now() - t0);
     rc = CLI_OK;
 done:
     if (kept != fr)

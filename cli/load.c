@@ -117,13 +117,6 @@ static int parse_split(const char *s, mlshift_split_spec *spec)
     return 0;
 }
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 int cli_load_frames(const cli_frames_opts *o, char **files, size_t n,
                     mlshift_frames **out, size_t *parts[3], size_t counts[3],
                     size_t *file_end)
@@ -133,21 +126,21 @@ int cli_load_frames(const cli_frames_opts *o, char **files, size_t n,
     if (!fr)
         return cli_fail("out of memory");
     int tty = !o->quiet && isatty(2);
-    double t0 = now();
+    double t0 = cli_now();
     for (size_t k = 0; k < n; k++) {
         if (mlshift_read(fr, files[k], &o->read, &err) != MLSHIFT_OK) {
-            if (tty && now() - t0 > 1.0)
+            if (tty && cli_now() - t0 > 1.0)
                 fputc('\n', stderr);
             mlshift_frames_destroy(fr);
             return cli_fail("%s", err.message);
         }
         if (file_end)
             file_end[k] = mlshift_frames_count(fr);
-        if (tty && now() - t0 > 1.0)
+        if (tty && cli_now() - t0 > 1.0)
             fprintf(stderr, "\rread %zu/%zu files, %zu frames", k + 1, n,
                     mlshift_frames_count(fr));
     }
-    if (tty && now() - t0 > 1.0)
+    if (tty && cli_now() - t0 > 1.0)
         fputc('\n', stderr);
 
     size_t nf = mlshift_frames_count(fr);
@@ -300,7 +293,7 @@ int cli_prior_force_norms(const char *spec, const mlshift_frames *fr,
         return cli_fail("out of memory");
     }
     int tty = !quiet && isatty(2), rc = CLI_OK;
-    double t0 = now(), last = t0;
+    double t0 = cli_now(), last = t0;
     for (size_t s = 0; s < n && rc == CLI_OK; s++) {
         mlshift_frame f;
         double e;
@@ -311,8 +304,8 @@ int cli_prior_force_norms(const char *spec, const mlshift_frames *fr,
         }
         f.forces = forces;
         norms[s] = mlshift_frame_mean_force_norm(&f);
-        if (tty && now() - last > 0.5) {
-            last = now();
+        if (tty && cli_now() - last > 0.5) {
+            last = cli_now();
             fprintf(stderr, "\r%s force norms: %zu/%zu", spec, s + 1, n);
         }
     }

@@ -79,13 +79,6 @@ static void on_sigint(int sig)
     interrupted = 1;
 }
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static int parse_integrator(const char *v, mlshift_md_integrator *out)
 {
     if (!strcmp(v, "verlet") || !strcmp(v, "nve") || !strcmp(v, "velocity-verlet"))
@@ -268,7 +261,7 @@ static int save(sink *s, const mlshift_md *md)
 
 static void progress(sink *s, const mlshift_md *md, int final)
 {
-    double t = now();
+    double t = cli_now();
     if (!final && t - s->last < 0.5)
         return;
     s->last = t;
@@ -324,7 +317,7 @@ static int simulate(const opts *o, mlshift_md *md)
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = on_sigint;
     sigaction(SIGINT, &sa, &old);
-    s.t0 = s.last = now();
+    s.t0 = s.last = cli_now();
     mlshift_error err;
     mlshift_status st = mlshift_md_run(md, o->steps, o->every, observe, &s, &err);
     sigaction(SIGINT, &old, NULL);
@@ -339,7 +332,7 @@ static int simulate(const opts *o, mlshift_md *md)
         goto done;
     mlshift_md_state ms;
     mlshift_md_get_state(md, &ms);
-    double wall = now() - s.t0;
+    double wall = cli_now() - s.t0;
     if (!o->quiet) {
         fprintf(stderr, "mlshift: md: %llu steps, %.6g ps in %.3g s (%.3g ns/day), "
                 "%llu frames in %s\n", (unsigned long long)ms.step, ms.time_fs * 1e-3,

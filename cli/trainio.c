@@ -17,13 +17,6 @@
 
 #include "core/util.h"
 
-double cli_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 void cli_duration(double s, char *buf, size_t cap)
 {
     if (!(s >= 0) || s > 1e8)

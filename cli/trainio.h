@@ -20,8 +20,6 @@ int cli_prior_labels(ms_dataset *d, const char *spec, const char *cache,
 /* A number stored under "key": in a model's JSON record, or NAN. */
 double cli_meta_number(const char *meta, const char *key);
 
-/* Seconds on a monotonic clock. */
-double cli_now(void);
 /* "1h02m", "3m05s", "12s" */
 void cli_duration(double s, char *buf, size_t cap);
 

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 const char *mlshift_status_string(mlshift_status s)
@@ -144,4 +145,11 @@ int ms_grow(void **p, size_t *cap, size_t need, size_t elem)
     *p = np;
     *cap = nc;
     return 0;
+}
+
+double ms_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }

@@ -40,4 +40,7 @@ void ms_atomic_abort(ms_atomic_file *af);
  * least need items, doubling. Returns 0 on success, -1 out of memory. */
 int ms_grow(void **p, size_t *cap, size_t need, size_t elem);
 
+/* Seconds on a monotonic clock (for durations and progress). */
+double ms_now(void);
+
 #endif /* MLSHIFT_UTIL_H */

@@ -233,23 +233,9 @@ mlshift_status ms_model_loss_grad(ms_model_ws *ws, const ms_model *m,
         ms_t *dE = ms_sub(g, Eb, Eref);
         L = ms_add(g, L, ms_scale(g, ms_sum(g, ms_mul(g, dE, dE)), w_e / (double)(B ? B : 1)));
     }
-    ms_t **gl = NULL;
-    size_t *which = NULL, nt = 0;
-    if (grad && g->err.status == MLSHIFT_OK) {
-        gl = ms_arena_alloc(&g->arena, (m->n_params + 1) * sizeof *gl);
-        which = ms_arena_alloc(&g->arena, (m->n_params + 1) * sizeof *which);
-        ms_t **xs = ms_arena_alloc(&g->arena, (m->n_params + 1) * sizeof *xs);
-        if (!gl || !which || !xs) {
-            ms_graph_fail(g, MLSHIFT_ERR_NOMEM, "model: out of memory");
-        } else {
-            for (size_t i = 0; i < m->n_params; i++)
-                if (leaf[i]->requires_grad) {
-                    which[nt] = i;
-                    xs[nt++] = leaf[i];
-                }
-            if (nt)
-                ms_grad(g, L, NULL, nt, xs, gl, 0);
-        }
+    if (grad) {
+        memset(grad, 0, m->P * sizeof *grad);
+        ms_model_backward(g, m, leaf, L, grad);
     }
     if ((st = graph_status(g, err)))
         return st;
@@ -257,12 +243,33 @@ mlshift_status ms_model_loss_grad(ms_model_ws *ws, const ms_model *m,
         return ms_fail(err, MLSHIFT_ERR_VALUE, "model: the loss is not finite");
     if (loss)
         *loss = L->data[0];
-    if (grad) {
-        memset(grad, 0, m->P * sizeof *grad);
-        for (size_t t = 0; t < nt; t++) {
-            const ms_param *p = &m->param[which[t]];
-            memcpy(grad + p->off, gl[t]->data, p->numel * sizeof(double));
-        }
-    }
     return MLSHIFT_OK;
+}
+
+void ms_model_backward(ms_graph *g, const ms_model *m, ms_t *const *leaf, ms_t *L,
+                       double *grad)
+{
+    if (g->err.status != MLSHIFT_OK || !L || !leaf)
+        return;
+    ms_t **gl = ms_arena_alloc(&g->arena, (m->n_params + 1) * sizeof *gl);
+    ms_t **xs = ms_arena_alloc(&g->arena, (m->n_params + 1) * sizeof *xs);
+    size_t *which = ms_arena_alloc(&g->arena, (m->n_params + 1) * sizeof *which), nt = 0;
+    if (!gl || !which || !xs) {
+        ms_graph_fail(g, MLSHIFT_ERR_NOMEM, "model: out of memory");
+        return;
+    }
+    for (size_t i = 0; i < m->n_params; i++)
+        if (leaf[i]->requires_grad) {
+            which[nt] = i;
+            xs[nt++] = leaf[i];
+        }
+    if (!nt || ms_grad(g, L, NULL, nt, xs, gl, 0) != MLSHIFT_OK)
+        return;
+    for (size_t t = 0; t < nt; t++) {
+        const ms_param *p = &m->param[which[t]];
+        const double *gd = gl[t]->data;
+        double *dst = grad + p->off;
+        for (size_t k = 0; k < p->numel; k++)
+            dst[k] += gd[k];
+    }
 }

@@ -224,6 +224,12 @@ mlshift_status ms_model_loss_grad(ms_model_ws *ws, const ms_model *m,
                                   double r_cut, double w_e, double w_f, double *loss,
                                   double *grad, mlshift_error *err);
 
+/* dL/dθ of the scalar L (on g, built from the leaves of ms_model_leaves)
+ * for every parameter whose leaf requires grad, *added* into grad (P,);
+ * a failure is kept in g->err. */
+void ms_model_backward(ms_graph *g, const ms_model *m, ms_t *const *leaf, ms_t *L,
+                       double *grad);
+
 /* ------------------------------------------------------------- files */
 
 #define MS_MODEL_MAGIC "MLSHIFTM"

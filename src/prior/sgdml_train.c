@@ -107,13 +107,6 @@ static void kernel_block(int n, int d, int np, const int *pi, const int *pair_i,
     }
 }
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* Everything σ-independent, built once, and the buffers of one solve. */
 typedef struct train_set {
     int n, d, np;           /* N, D, P */
@@ -275,7 +268,7 @@ mlshift_status ms_sgdml_train(const mlshift_frames *fr,
                               ms_sgdml_model *mo, ms_sgdml_train_report *rep,
                               mlshift_error *err)
 {
-    double t0 = now();
+    double t0 = ms_now();
     memset(mo, 0, sizeof *mo);
     memset(rep, 0, sizeof *rep);
     size_t nf = mlshift_frames_count(fr), m = opt->samples, nv = opt->val;
@@ -599,7 +592,7 @@ done_seq:
 done:
     if (s != MLSHIFT_OK)
         ms_sgdml_model_free(mo);
-    rep->train_seconds = now() - t0;
+    rep->train_seconds = ms_now() - t0;
     free(e);
     free(idx);
     free(excl);

@@ -140,37 +140,14 @@ mlshift_status ms_loss_grad(ms_loss_ws *ws, const ms_model *m, const ms_dataset 
     for (int h = 0; h < 2; h++)
         if (c->w_e[h] > 0 || c->w_f[h] > 0)
             L = ms_add(g, L, head_loss(g, m, b, R, leaf, d, idx, (ms_head)h, c, create, &parts));
-    ms_t **gl = NULL;
-    size_t *which = NULL, nt = 0;
-    if (grad && g->err.status == MLSHIFT_OK && L) {
-        gl = ms_arena_alloc(&g->arena, (m->n_params + 1) * sizeof *gl);
-        which = ms_arena_alloc(&g->arena, (m->n_params + 1) * sizeof *which);
-        ms_t **xs = ms_arena_alloc(&g->arena, (m->n_params + 1) * sizeof *xs);
-        if (!gl || !which || !xs) {
-            ms_graph_fail(g, MLSHIFT_ERR_NOMEM, "train: out of memory");
-        } else {
-            for (size_t i = 0; i < m->n_params; i++)
-                if (leaf[i]->requires_grad) {
-                    which[nt] = i;
-                    xs[nt++] = leaf[i];
-                }
-            if (nt)
-                ms_grad(g, L, NULL, nt, xs, gl, 0);
-        }
-    }
+    if (grad && L)
+        ms_model_backward(g, m, leaf, L, grad);
     if (g->err.status != MLSHIFT_OK)
         return ms_fail(err, g->err.status, "train: %s", g->err.message);
     parts.loss = L->data[0];
     if (!isfinite(parts.loss))
         return ms_fail(err, MLSHIFT_ERR_VALUE,
                        "train: the loss is not finite (diverged? try a lower learning rate)");
-    for (size_t t = 0; t < nt; t++) {
-        const ms_param *p = &m->param[which[t]];
-        const double *gd = gl[t]->data;
-        double *dst = grad + p->off;
-        for (size_t k = 0; k < p->numel; k++)
-            dst[k] += gd[k];
-    }
     if (out)
         *out = parts;
     return MLSHIFT_OK;

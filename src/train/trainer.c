@@ -70,13 +70,6 @@ void ms_train_config_default(ms_train_config *c, ms_train_mode mode)
     c->copy_prior_head = 1;
 }
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static void loss_config(ms_loss_config *lc, const ms_train_config *c)
 {
     memset(lc, 0, sizeof *lc);
@@ -402,7 +395,7 @@ mlshift_status ms_train(ms_model *m, const ms_dataset *train, const ms_dataset *
                         ms_train_report *rep, mlshift_error *err)
 {
     memset(rep, 0, sizeof *rep);
-    double t0 = now();
+    double t0 = ms_now();
     run r;
     mlshift_status st = setup(&r, m, train, c, resume, rep, err);
     tstate *t = &r.t;
@@ -437,7 +430,7 @@ mlshift_status ms_train(ms_model *m, const ms_dataset *train, const ms_dataset *
             ev.loss = parts.loss;
             ev.lr = t->lr;
             ev.train = parts;
-            ev.seconds = now() - t0;
+            ev.seconds = ms_now() - t0;
             ev.frames_done = frames;
             emit(c, &ev);
             if (c->checkpoint && c->checkpoint_every && t->step % c->checkpoint_every == 0 &&
@@ -459,7 +452,7 @@ mlshift_status ms_train(ms_model *m, const ms_dataset *train, const ms_dataset *
         t->epoch_count = 0;
         ev.epoch_end = 1;
         ev.lr = t->lr;
-        ev.seconds = now() - t0;
+        ev.seconds = ms_now() - t0;
         emit(c, &ev);
         if (c->checkpoint && (st = save_checkpoint(c->checkpoint, m, &r.o, t, r.best, err)))
             break;
@@ -483,7 +476,7 @@ mlshift_status ms_train(ms_model *m, const ms_dataset *train, const ms_dataset *
     }
     rep->steps = t->step;
     rep->epochs = (int)t->epoch;
-    rep->seconds = now() - t0;
+    rep->seconds = ms_now() - t0;
     ms_model_freeze(m, 0xFu, 0);
     run_free(&r);
     return st;

@@ -41,13 +41,6 @@ void ms_ttt_config_default(ms_ttt_config *c)
     c->eval_frames = 0;
 }
 
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
 static void prior_loss_config(ms_loss_config *lc, const ms_ttt_config *c)
 {
     memset(lc, 0, sizeof *lc);
@@ -162,7 +155,7 @@ mlshift_status ms_ttt(ms_model *m, const ms_dataset *d, const ms_ttt_config *c,
                       ms_ttt_report *rep, mlshift_error *err)
 {
     memset(rep, 0, sizeof *rep);
-    double t0 = now();
+    double t0 = ms_now();
     if (!d->n)
         return ms_fail(err, MLSHIFT_ERR_VALUE, "ttt: no test frames");
     if (!d->F[MS_HEAD_PRIOR] || (c->w_e > 0 && !d->E[MS_HEAD_PRIOR]))
@@ -196,7 +189,7 @@ mlshift_status ms_ttt(ms_model *m, const ms_dataset *d, const ms_ttt_config *c,
     }
     ms_model_freeze(m, 0xFu, 0);
     ms_loss_ws_free(&ws);
-    rep->seconds = now() - t0;
+    rep->seconds = ms_now() - t0;
     return st;
 }
 
