@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "opttab.h"
+#include "plot.h"
 #include "trainio.h"
 
 static const char help[] =
@@ -46,13 +47,15 @@ static const char help[] =
     "  --eval-every N      measure the main-task MAE every N steps (labelled\n"
     "                      frames; default 0: before and after only)\n"
     "  --eval-frames N     at most N frames for it (default all)\n"
+    "  --plot FILE.svg     prior loss and main-task MAE against step (Fig. 9b);\n"
+    "                      with several groups one file each, FILE-<group>.svg\n"
     "\n"
     "example: mlshift ttt --model ft.model --prior sgdml:naph50.sgdml --labels old \\\n"
     "           ../shared/data/rmd17/rmd17_naphthalene_test_01.npz -o naph.model\n\n";
 
 typedef struct topts {
     const char *model, *prior, *preset, *lr, *optimizer, *group_key, *log, *ekey, *fkey, *out,
-        *cands;
+        *cands, *plot;
     size_t steps, batch, patience, eval_every, eval_frames, probe;
     double momentum, wd, clip, we, wf, radius;
     int l2mae, no_target;
@@ -63,11 +66,56 @@ typedef struct tlog {
     const char *group;
     int tty, quiet;
     double t0, last;
+    /* for --plot: per step, and at the main-task measurements */
+    double *step, *loss, *avg;      /* (n,) */
+    double *mstep, *mmae;           /* (nm,) */
+    size_t n, nm, cap;
 } tlog;
+
+static void remember(tlog *l, const ms_ttt_event *ev)
+{
+    if (l->n == l->cap) {
+        size_t c = l->cap ? 2 * l->cap : 1024;
+        double *p[5] = {l->step, l->loss, l->avg, l->mstep, l->mmae};
+        for (int k = 0; k < 5; k++) {
+            double *q = realloc(p[k], c * sizeof *q);
+            if (!q)
+                return;
+            p[k] = q;
+        }
+        l->step = p[0], l->loss = p[1], l->avg = p[2], l->mstep = p[3], l->mmae = p[4];
+        l->cap = c;
+    }
+    l->step[l->n] = (double)ev->step;
+    l->loss[l->n] = ev->prior_loss;
+    l->avg[l->n++] = ev->prior_loss_avg;
+    if (ev->have_main) {
+        l->mstep[l->nm] = (double)ev->step;
+        l->mmae[l->nm++] = 1e3 * ev->main_f_mae;
+    }
+}
+
+/* The paper's Fig. 9b: prior loss and main-task force MAE against step. */
+static int plot_group(const tlog *l, const char *path, double before, double after,
+                      size_t steps)
+{
+    double xs[2] = {0, (double)steps}, ys[2] = {1e3 * before, 1e3 * after};
+    plot_series a[2] = {{"batch", l->step, l->loss, l->n, "#9ab", 0, 0},
+                        {"running average", l->step, l->avg, l->n, "#1f4e9c", 0, 0}};
+    plot_series b[2] = {{"during TTT (subset)", l->mstep, l->mmae, l->nm, "#c0392b", 0, 0},
+                        {"before / after (all frames)", xs, ys, 2, "#222", 1, 0}};
+    plot_panel p[2] = {{"prior loss (no labels)", "TTT step", "loss", a, 2, NAN, NAN, 1},
+                       {"main head vs reference labels", "TTT step", "force MAE (meV/Å)", b,
+                        before > 0 ? 2 : 0, NAN, NAN, 0}};
+    char title[128];
+    snprintf(title, sizeof title, "test-time training: %s", l->group);
+    return plot_write(path, title, p, before > 0 ? 2 : 1);
+}
 
 static void on_step(const ms_ttt_event *ev, void *ctx)
 {
     tlog *l = ctx;
+    remember(l, ev);
     if (l->fp) {
         fprintf(l->fp, "%s,%zu,%.9g,%.9g,%.9g,%.6g,", l->group, ev->step, ev->prior_loss,
                 ev->prior_loss_avg, ev->prior_f_mse, ev->lr);
@@ -153,7 +201,8 @@ static int parse_list(const char *s, double *v, size_t *k)
 }
 
 static int run_group(const topts *o, const ms_model *base, ms_dataset *d, const char *group,
-                     const char *path, ms_ttt_config c, FILE *logfp, int quiet, int first)
+                     const char *path, const char *plot, ms_ttt_config c, FILE *logfp,
+                     int quiet, int first)
 {
     mlshift_error err;
     ms_model *m = NULL;
@@ -161,6 +210,8 @@ static int run_group(const topts *o, const ms_model *base, ms_dataset *d, const 
         return cli_fail("%s", err.message);
     int rc = CLI_ERROR;
     double lr_used = c.opt.lr;
+    tlog l;
+    memset(&l, 0, sizeof l);
     if (!strcmp(o->lr, "auto")) {
         double cand[16], loss[16];
         size_t k;
@@ -178,7 +229,12 @@ static int run_group(const topts *o, const ms_model *base, ms_dataset *d, const 
         }
         c.opt.lr = lr_used;
     }
-    tlog l = {logfp, group, isatty(2), quiet, cli_now(), -1e9};
+    l.fp = logfp;
+    l.group = group;
+    l.tty = isatty(2);
+    l.quiet = quiet;
+    l.t0 = cli_now();
+    l.last = -1e9;
     c.progress = on_step;
     c.progress_ctx = &l;
     ms_ttt_report r;
@@ -186,6 +242,9 @@ static int run_group(const topts *o, const ms_model *base, ms_dataset *d, const 
         cli_fail("ttt %s: %s", group, err.message);
         goto done;
     }
+    if (plot && plot_group(&l, plot, r.have_main ? r.main_f_mae_before : 0,
+                           r.have_main ? r.main_f_mae_after : 0, r.steps))
+        goto done;
     if (l.tty && !quiet)
         fputc('\n', stderr);
     /* the adapted model's record: TTT on top of the model's own */
@@ -230,6 +289,7 @@ static int run_group(const topts *o, const ms_model *base, ms_dataset *d, const 
     printf("}");
     rc = CLI_OK;
 done:
+    free(l.step), free(l.loss), free(l.avg), free(l.mstep), free(l.mmae);
     ms_model_destroy(m);
     return rc;
 }
@@ -248,6 +308,7 @@ int cmd_ttt(int argc, char **argv)
         {"--prior-forces-key", OPT_STR, &o.fkey, 0, 0, 0},
         {"--output", OPT_STR, &o.out, 0, 0, 0},
         {"--lr-candidates", OPT_STR, &o.cands, 0, 0, 0},
+        {"--plot", OPT_STR, &o.plot, 0, 0, 0},
         {"--steps", OPT_SIZE, &o.steps, 0, 1e12, 0}, {"--batch", OPT_SIZE, &o.batch, 1, 1e6, 0},
         {"--patience", OPT_SIZE, &o.patience, 0, 1e12, 0},
         {"--eval-every", OPT_SIZE, &o.eval_every, 0, 1e12, 0},
@@ -272,7 +333,8 @@ int cmd_ttt(int argc, char **argv)
     ms_model *m = NULL;
     cli_output *logout = NULL;
     FILE *logfp = NULL;
-    char *cache = NULL, *path = NULL;
+    char *cache = NULL, *path = NULL, *plot = NULL;
+    size_t lp = 0;
     mlshift_error err;
     if (!files) {
         cli_fail("out of memory");
@@ -355,7 +417,9 @@ int cmd_ttt(int argc, char **argv)
     size_t lo = strlen(o.out) + 128;
     cache = malloc(lo);
     path = malloc(lo);
-    if (!ng || !idx || !cache || !path) {
+    lp = (o.plot ? strlen(o.plot) : 0) + 128;
+    plot = malloc(lp);
+    if (!ng || !idx || !cache || !path || !plot) {
         cli_fail("out of memory");
         goto done;
     }
@@ -385,9 +449,19 @@ int cmd_ttt(int argc, char **argv)
         else
             snprintf(path, lo, "%s", o.out);
         snprintf(cache, lo, "%s.prior-cache", path);
+        char *plotpath = NULL;
+        if (o.plot) {
+            const char *dot = strrchr(o.plot, '.');
+            size_t stem = dot ? (size_t)(dot - o.plot) : strlen(o.plot);
+            if (ng > 1)
+                snprintf(plot, lp, "%.*s-%s%s", (int)stem, o.plot, names[g], dot ? dot : "");
+            else
+                snprintf(plot, lp, "%s", o.plot);
+            plotpath = plot;
+        }
         int r = cli_prior_labels(&d, o.prior, cache, &fo, files, nfiles, idx, o.ekey, o.fkey);
         if (!r)
-            r = run_group(&o, m, &d, names[g], path, c, logfp, fo.quiet, g == 0);
+            r = run_group(&o, m, &d, names[g], path, plotpath, c, logfp, fo.quiet, g == 0);
         ms_dataset_free(&d);
         if (r)
             goto done;
@@ -409,5 +483,6 @@ done:
     free(idx);
     free(cache);
     free(path);
+    free(plot);
     return rc;
 }

@@ -92,8 +92,11 @@ run("label", "--prior", "lj", data("rmd17/rmd17_benzene_test_02.npz"), "--labels
     "--split", "16,0,0", "--part", "train", "-o", test, "--quiet")
 adapted = P("adapted.model")
 log = P("ttt.csv")
+svg = P("ttt.svg")
 r = run("ttt", "--model", ft, "--steps", "12", "--batch", "4", "--lr", "1e-3", "--log", log,
-        "--eval-every", "4", "-o", adapted, test, "--quiet")
+        "--eval-every", "4", "--plot", svg, "-o", adapted, test, "--quiet")
+check(os.path.exists(svg) and "<svg" in open(svg).read() and "force MAE" in open(svg).read(),
+      "--plot writes the Fig. 9b chart")
 check(r[0] == 0, "ttt: %s" % r[2])
 if r[0] == 0:
     g = json.loads(r[1].strip().splitlines()[-1])["ttt"][0]
