@@ -641,6 +641,72 @@ mlshift_status mlshift_read_extxyz_velocities(const char *path, size_t index,
                                               size_t natoms, double *velocities,
                                               int *found, mlshift_error *err);
 
+/* ---------------------------------------------------------- relaxation */
+
+/* Geometry optimisation with any MD calculator, step for step ASE 3.22's
+ * optimisers (ase.optimize.FIRE, ase.optimize.BFGS with their defaults;
+ * docs/md.md, "Relaxation"). Converged when max_i |F_i| < fmax, checked
+ * before every step, as ASE's Optimizer.run. Fixed atoms (MLSHIFT_HAS_FIXED)
+ * feel no force and do not move, as under ASE's FixAtoms. */
+typedef enum mlshift_relax_method {
+    MLSHIFT_RELAX_FIRE = 0,     /* fast inertial relaxation engine */
+    MLSHIFT_RELAX_BFGS          /* quasi-Newton, dense (3N, 3N) Hessian */
+} mlshift_relax_method;
+
+typedef struct mlshift_relax_options {
+    mlshift_relax_method method;
+    double fmax;                /* eV/Å (default 0.05) */
+    double maxstep;             /* Å (default 0.2): FIRE bounds |Δx| of the
+                                   whole step, BFGS the longest atom's */
+    double alpha;               /* BFGS: initial Hessian α·I, eV/Å² (70) */
+    /* FIRE, in ASE's units (v += dt·F, Δx = dt·v): dt 0.1, dtmax 1.0,
+     * nmin 5, finc 1.1, fdec 0.5, astart 0.1 (also the first α), fa 0.99. */
+    double dt, dtmax, finc, fdec, astart, fa;
+    int nmin;
+} mlshift_relax_options;
+
+/* Fills *o with the defaults above (FIRE). */
+void mlshift_relax_options_default(mlshift_relax_options *o);
+
+/* A relaxation: positions, forces, energy and the optimiser's memory. */
+typedef struct mlshift_relax mlshift_relax;
+
+/* Starts from frame `start` (numbers, positions, cell, pbc, fixed) and
+ * computes the first forces (an element the calculator lacks fails here).
+ * The calculator must outlive the run. opt NULL: defaults. */
+mlshift_status mlshift_relax_create(const mlshift_frame *start,
+                                    const mlshift_md_calculator *calc,
+                                    const mlshift_relax_options *opt,
+                                    mlshift_relax **out, mlshift_error *err);
+void mlshift_relax_destroy(mlshift_relax *r);
+
+/* One optimiser step (ASE's step()) and the forces at the new positions;
+ * it steps even when already converged. NaN/Inf energy or forces are an
+ * error (MLSHIFT_ERR_VALUE). */
+mlshift_status mlshift_relax_step(mlshift_relax *r, mlshift_error *err);
+
+/* Called after every step of mlshift_relax_run; nonzero stops the run. */
+typedef int (*mlshift_relax_observer)(void *ctx, const mlshift_relax *r);
+/* Steps until converged, max_steps steps, or the observer says stop (ASE's
+ * run(fmax, steps)). Not converging is not an error: see the state. */
+mlshift_status mlshift_relax_run(mlshift_relax *r, uint64_t max_steps,
+                                 mlshift_relax_observer observer, void *ctx,
+                                 mlshift_error *err);
+
+typedef struct mlshift_relax_state {
+    uint64_t step;              /* optimiser steps taken */
+    size_t natoms;              /* N */
+    double energy;              /* eV */
+    double fmax;                /* max_i |F_i|, eV/Å (fixed atoms: 0) */
+    int converged;              /* fmax < options.fmax */
+} mlshift_relax_state;
+void mlshift_relax_get_state(const mlshift_relax *r, mlshift_relax_state *s);
+
+/* The current structure as a frame view (numbers, positions, forces (fixed
+ * atoms zeroed), energy, cell, pbc, fixed; info NULL), valid until the next
+ * step: append it to a mlshift_frames to keep the trajectory. */
+void mlshift_relax_frame(const mlshift_relax *r, mlshift_frame *f);
+
 /* ----------------------------------------------------- MD analysis */
 
 /* Bonds after MDsim: pairs i < j of a frame closer than r_cov,i + r_cov,j
