@@ -633,6 +633,33 @@ mlshift_status mlshift_md_frame_extxyz(const mlshift_md *md, char **buf,
                                        size_t *cap, size_t *len,
                                        mlshift_error *err);
 
+/* The same with `extra` (NULL or "": nothing) appended to the comment
+ * line: further key=value pairs, e.g. the shift monitor's. */
+mlshift_status mlshift_md_frame_extxyz_info(const mlshift_md *md,
+                                            const char *extra, char **buf,
+                                            size_t *cap, size_t *len,
+                                            mlshift_error *err);
+
+/* The shift monitor (what `mlshift md --monitor STATS` writes for every
+ * saved frame): the current structure seen against training statistics,
+ * as mlshift_diagnose sees a structure, with the calculator's forces. */
+typedef struct mlshift_md_monitor {
+    double cutoff;              /* Å, the radius graph of the spectrum */
+    double spectral_distance;   /* eq. 5 to the training average at cutoff */
+    double force_norm;          /* (1/N) Σ_i |F_i| of the calculator, eV/Å */
+    int ood_force;              /* |force_norm − mean| > std; -1: the stats
+                                   hold no force norms */
+    int ood_connectivity;       /* distance − spectral_mean > spectral_std,
+                                   as mlshift_diagnose */
+} mlshift_md_monitor;
+/* Fills *out for md's current state; cutoff > 0 Å (the run's: a model's
+ * run-time cutoff, or st->cutoff). ws: reusable scratch. */
+mlshift_status mlshift_md_monitor_state(const mlshift_md *md,
+                                        const mlshift_train_stats *st,
+                                        double cutoff, mlshift_shift_ws *ws,
+                                        mlshift_md_monitor *out,
+                                        mlshift_error *err);
+
 /* Velocities (N, 3) Å/fs of frame `index` of an extxyz file, from its
  * `velocities` column (Å/fs) or else its `momenta` column (ASE's units,
  * divided by the masses of its species). *found = 0 when the frame has
