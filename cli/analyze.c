@@ -225,9 +225,10 @@ static int write_plot(const an_opts *o, const an_result *r)
     double step = (o->r_max - 1e-6) / (double)nb;
     for (size_t k = 0; k < nb; k++)
         x[k] = 1e-6 + ((double)k + 0.5) * step;
+    double e0 = r->etot[0], p0 = r->epot[0];
     for (size_t s = 0; s < n; s++) {
-        de[s] = r->etot[s] - r->etot[0];
-        r->epot[s] -= r->epot[0];
+        de[s] = r->etot[s] - e0;
+        r->epot[s] -= p0;
     }
     plot_series hs[2] = {{"trajectory", x, r->h, nb, "#d62728", 0, 1},
                          {"reference", x, r->g, nb, "#1f77b4", 0, 1}};
