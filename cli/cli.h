@@ -107,5 +107,7 @@ int cmd_train(int argc, char **argv);
 int cmd_ttt(int argc, char **argv);
 int cmd_evaluate(int argc, char **argv);
 int cmd_md(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
+int cmd_relax(int argc, char **argv);
 
 #endif /* MLSHIFT_CLI_H */

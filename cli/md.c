@@ -27,6 +27,10 @@ static const char help[] =
     "Calculator (one of):\n"
     "  --model M           a model file; --head main (default) or prior;\n"
     "  --radius R          run-time cutoff in Å (default: the training cutoff)\n"
+    "  --refine-radius STATS  the cutoff chosen once, on the start frame, by\n"
+    "                      radius refinement (eq. 4) against STATS among\n"
+    "                      --radii A:B:K | R1,R2,… (default 3:9:10) and the\n"
+    "                      training cutoff, then kept for the whole run\n"
     "  --prior SPEC        lj[:FILE] | emt | xtb:gfn2|gfn1|gfnff[,…] | sgdml:MODEL\n"
     "Start:\n"
     "  START               frames file (extxyz, npz, hdf5); --frame I (default 0)\n"
@@ -52,6 +56,14 @@ static const char help[] =
     "                      --every N is the same\n"
     "  --log LOG.csv       step,time_ps,potential_eV,kinetic_eV,total_eV,\n"
     "                      temperature_K at each saved frame\n"
+    "  --monitor STATS     every saved frame also gets, against the training\n"
+    "                      statistics STATS (mlshift stats), its spectral\n"
+    "                      distance (eq. 5) at the run's cutoff (a model's\n"
+    "                      run-time cutoff; with a prior, STATS's) and the\n"
+    "                      calculator's mean force norm with 1-std OOD flags:\n"
+    "                      info spectral_distance= force_norm= ood_force=T|F\n"
+    "                      ood_connectivity=T|F monitor_cutoff=, and the same\n"
+    "                      columns in the log\n"
     "  --quiet             no progress line or summary on stderr\n"
     "Stops (reported, exit 0, the trajectory ends with the stopped frame):\n"
     "  NaN/Inf; T outside [--t-min, --t-max] K (default 0.1, 1e5; 0 = none);\n"
@@ -66,6 +78,7 @@ static const char help[] =
 
 typedef struct opts {
     const char *model, *head, *prior, *start, *out, *log, *coll_ref;
+    const char *monitor, *refine, *radii;
     double radius, time_ps;
     uint64_t frame, steps, every;
     int have_steps, have_time, draw, quiet;
@@ -99,7 +112,9 @@ static int option(cli_args *a, opts *o)
     mlshift_md_options *m = &o->md;
     if (cli_value(a, "--model", &o->model) || cli_value(a, "--head", &o->head) ||
         cli_value(a, "--prior", &o->prior) || cli_value(a, "-o", &o->out) ||
-        cli_value(a, "--output", &o->out) || cli_value(a, "--log", &o->log))
+        cli_value(a, "--output", &o->out) || cli_value(a, "--log", &o->log) ||
+        cli_value(a, "--monitor", &o->monitor) ||
+        cli_value(a, "--refine-radius", &o->refine) || cli_value(a, "--radii", &o->radii))
         return 1;
     if (cli_value(a, "--collapse-reference", &o->coll_ref)) {
         m->check_collapse = 1;
@@ -147,8 +162,13 @@ static int check(opts *o)
         return cli_fail("md: no trajectory file: give -o TRAJ.extxyz");
     if (!o->model == !o->prior)
         return cli_fail("md: give exactly one of --model M and --prior SPEC");
-    if (o->prior && (o->head || o->radius != 0))
-        return cli_fail("md: --head and --radius go with --model, not --prior");
+    if (o->prior && (o->head || o->radius != 0 || o->refine))
+        return cli_fail("md: --head, --radius and --refine-radius go with --model, "
+                        "not --prior");
+    if (o->refine && o->radius != 0)
+        return cli_fail("md: give --radius R or --refine-radius STATS, not both");
+    if (o->radii && !o->refine)
+        return cli_fail("md: --radii goes with --refine-radius");
     if (o->head && strcmp(o->head, "main") && strcmp(o->head, "prior"))
         return cli_fail("md: --head %s: main or prior", o->head);
     if (o->radius < 0)
@@ -226,15 +246,58 @@ static int write_all(int fd, const char *buf, size_t len)
     return 0;
 }
 
+/* --monitor: the statistics, scratch, the cutoff and what was flagged. */
+typedef struct shift_monitor {
+    mlshift_train_stats st;
+    mlshift_shift_ws *ws;
+    double cutoff;               /* Å */
+    size_t frames, flag_force, flag_conn;
+    double first_flag_ps;        /* NaN until a frame is flagged */
+} shift_monitor;
+
 typedef struct sink {
     const opts *o;
     int traj, log;               /* file descriptors, log -1 if none */
-    char *buf, line[256];
+    char *buf, line[512];
     size_t cap;
     uint64_t total;
     double t0, last;
     int failed;
+    shift_monitor *mon;          /* NULL without --monitor */
 } sink;
+
+static const char log_header[] = "step,time_ps,potential_eV,kinetic_eV,total_eV,"
+                                 "temperature_K";
+static const char log_header_monitor[] = ",spectral_distance,force_norm_eV_A,"
+                                         "ood_force,ood_connectivity";
+
+/* The monitor's info text for this state into extra, its CSV columns into
+ * cols; counts the flags. */
+static int monitor(sink *s, const mlshift_md *md, const mlshift_md_state *st,
+                   char *extra, size_t cap, char *cols, size_t ccap)
+{
+    shift_monitor *m = s->mon;
+    mlshift_md_monitor r;
+    mlshift_error err;
+    if (mlshift_md_monitor_state(md, &m->st, m->cutoff, m->ws, &r, &err)) {
+        cli_fail("md: --monitor: %s", err.message);
+        return s->failed = 1;
+    }
+    const char *of = r.ood_force < 0 ? "" : r.ood_force ? "T" : "F";
+    snprintf(extra, cap, "spectral_distance=%.17g force_norm=%.17g%s%s "
+             "ood_connectivity=%s monitor_cutoff=%.17g", r.spectral_distance,
+             r.force_norm, *of ? " ood_force=" : "", of,
+             r.ood_connectivity ? "T" : "F", r.cutoff);
+    snprintf(cols, ccap, ",%.10g,%.10g,%s,%s", r.spectral_distance, r.force_norm,
+             r.ood_force < 0 ? "" : r.ood_force ? "1" : "0",
+             r.ood_connectivity ? "1" : "0");
+    m->frames++;
+    m->flag_force += r.ood_force > 0;
+    m->flag_conn += r.ood_connectivity != 0;
+    if ((r.ood_force > 0 || r.ood_connectivity) && isnan(m->first_flag_ps))
+        m->first_flag_ps = st->time_fs * 1e-3;
+    return 0;
+}
 
 static int save(sink *s, const mlshift_md *md)
 {
@@ -242,15 +305,18 @@ static int save(sink *s, const mlshift_md *md)
     size_t len = 0;
     mlshift_md_state st;
     mlshift_md_get_state(md, &st);
-    if (mlshift_md_frame_extxyz(md, &s->buf, &s->cap, &len, &err) ||
+    char extra[256] = "", cols[128] = "";
+    if (s->mon && monitor(s, md, &st, extra, sizeof extra, cols, sizeof cols))
+        return 1;
+    if (mlshift_md_frame_extxyz_info(md, extra, &s->buf, &s->cap, &len, &err) ||
         write_all(s->traj, s->buf, len)) {
         cli_fail("md: %s: %s", s->o->out, len ? "write failed" : err.message);
         return s->failed = 1;
     }
     if (s->log >= 0) {
-        int n = snprintf(s->line, sizeof s->line, "%llu,%.10g,%.17g,%.17g,%.17g,%.10g\n",
+        int n = snprintf(s->line, sizeof s->line, "%llu,%.10g,%.17g,%.17g,%.17g,%.10g%s\n",
                          (unsigned long long)st.step, st.time_fs * 1e-3, st.potential,
-                         st.kinetic, st.potential + st.kinetic, st.temperature);
+                         st.kinetic, st.potential + st.kinetic, st.temperature, cols);
         if (write_all(s->log, s->line, (size_t)n)) {
             cli_fail("md: %s: write failed", s->o->log);
             return s->failed = 1;
@@ -303,13 +369,14 @@ static int open_out(const char *path, const char *header)
 }
 
 /* The run after everything is checked and the first forces are known. */
-static int simulate(const opts *o, mlshift_md *md)
+static int simulate(const opts *o, mlshift_md *md, shift_monitor *mon)
 {
-    sink s = {o, -1, -1, NULL, {0}, 0, o->steps, 0, 0, 0};
+    sink s = {o, -1, -1, NULL, {0}, 0, o->steps, 0, 0, 0, mon};
     int rc = CLI_ERROR;
+    char header[256];
+    snprintf(header, sizeof header, "%s%s\n", log_header, mon ? log_header_monitor : "");
     if ((s.traj = open_out(o->out, NULL)) < 0 ||
-        (o->log && (s.log = open_out(o->log, "step,time_ps,potential_eV,kinetic_eV,"
-                                     "total_eV,temperature_K\n")) < 0))
+        (o->log && (s.log = open_out(o->log, header)) < 0))
         goto done;
     if (save(&s, md))
         goto done;
@@ -340,6 +407,14 @@ static int simulate(const opts *o, mlshift_md *md)
                 (unsigned long long)(1 + ms.step / o->every +
                                      (ms.stop && ms.step % o->every ? 1 : 0)),
                 o->out);
+        if (mon) {
+            char first[64] = "no frame flagged";
+            if (!isnan(mon->first_flag_ps))
+                snprintf(first, sizeof first, "first flag at %.6g ps", mon->first_flag_ps);
+            fprintf(stderr, "mlshift: md: monitor at %g Å: %zu of %zu frames flagged "
+                    "on force norm, %zu on connectivity; %s\n", mon->cutoff,
+                    mon->flag_force, mon->frames, mon->flag_conn, first);
+        }
         if (ms.stop)
             fprintf(stderr, "mlshift: md: stopped (%s): %s\n",
                     mlshift_md_stop_string(ms.stop),
@@ -373,6 +448,53 @@ static int set_reference(const opts *o, mlshift_md *md, const mlshift_frame *f)
     mlshift_bonds_free(&b);
     mlshift_frames_destroy(ref);
     return rc;
+}
+
+/* --refine-radius: the run's cutoff, chosen once on the start frame (paper
+ * A.1.2: the radius must stay fixed during MD). */
+static int refine(const opts *o, const mlshift_frame *f, mlshift_md_calculator *calc)
+{
+    mlshift_error err;
+    mlshift_train_stats st;
+    memset(&st, 0, sizeof st);
+    mlshift_shift_ws *ws = NULL;
+    double *radii = NULL;
+    size_t k = 0;
+    mlshift_refinement res;
+    int rc = CLI_ERROR;
+    if (cli_parse_radii(o->radii ? o->radii : "3:9:10", &radii, &k))
+        goto done;
+    if (mlshift_stats_read(&st, o->refine, &err) || !(ws = mlshift_shift_ws_create()) ||
+        mlshift_refine_radius(&st, f, radii, k, ws, &res, NULL, &err)) {
+        cli_fail("md: --refine-radius %s: %s", o->refine, ws ? err.message : "out of memory");
+        goto done;
+    }
+    calc->cutoff = res.radius;
+    if (!o->quiet)
+        fprintf(stderr, "mlshift: md: radius refined on the start frame: %g Å (eq. 5 "
+                "distance %.4g; %.4g at the training cutoff %g Å), kept for the run\n",
+                res.radius, res.spectral_distance, res.spectral_distance_train, st.cutoff);
+    rc = CLI_OK;
+done:
+    free(radii);
+    mlshift_shift_ws_destroy(ws);
+    mlshift_stats_free(&st);
+    return rc;
+}
+
+/* --monitor: statistics and scratch; the cutoff is the run's. */
+static int monitor_open(const opts *o, const mlshift_md_calculator *calc,
+                        shift_monitor *m)
+{
+    mlshift_error err;
+    m->first_flag_ps = NAN;
+    if (mlshift_stats_read(&m->st, o->monitor, &err))
+        return cli_fail("md: --monitor %s: %s", o->monitor, err.message);
+    if (!(m->ws = mlshift_shift_ws_create()))
+        return cli_fail("out of memory");
+    m->cutoff = !calc->model ? m->st.cutoff
+                : calc->cutoff > 0 ? calc->cutoff : mlshift_model_cutoff(calc->model);
+    return 0;
 }
 
 int cmd_md(int argc, char **argv)
@@ -413,6 +535,8 @@ int cmd_md(int argc, char **argv)
     double *vel = NULL;
     mlshift_frame f;
     mlshift_md_calculator calc = {0};
+    shift_monitor mon;
+    memset(&mon, 0, sizeof mon);
     if (o.prior) {
         if (mlshift_prior_create(o.prior, &prior, &err)) {
             cli_fail("%s", err.message);
@@ -429,7 +553,8 @@ int cmd_md(int argc, char **argv)
                                                         : MLSHIFT_HEAD_MAIN;
         calc.cutoff = o.radius;
     }
-    if (load_start(&o, &fr, &f, &vel))
+    if (load_start(&o, &fr, &f, &vel) || (o.refine && refine(&o, &f, &calc)) ||
+        (o.monitor && monitor_open(&o, &calc, &mon)))
         goto done;
     if (mlshift_md_create(&f, vel, &calc, &o.md, &md, &err)) {
         cli_fail("md: %s", err.message);
@@ -444,8 +569,10 @@ int cmd_md(int argc, char **argv)
                                                          : "Nose-Hoover (MDsim)",
                 o.md.dt_fs, vel ? "velocities from START" : "Maxwell-Boltzmann start",
                 (unsigned long long)o.steps);
-    rc = simulate(&o, md);
+    rc = simulate(&o, md, o.monitor ? &mon : NULL);
 done:
+    mlshift_shift_ws_destroy(mon.ws);
+    mlshift_stats_free(&mon.st);
     mlshift_md_destroy(md);
     mlshift_frames_destroy(fr);
     mlshift_prior_destroy(prior);

@@ -26,6 +26,8 @@ static const command commands[] = {
     {"ttt", cmd_ttt, "test-time training on a prior (eq. 7), one model per molecule"},
     {"evaluate", cmd_evaluate, "force and energy errors of a model against labels"},
     {"md", cmd_md, "molecular dynamics: Verlet, Langevin, Nose-Hoover; any calculator"},
+    {"analyze", cmd_analyze, "MD quality: stability, h(r) MAE, NVE drift (MDsim's)"},
+    {"relax", cmd_relax, "FIRE or BFGS relaxation (ASE's) with any calculator"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

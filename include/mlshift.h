@@ -633,6 +633,33 @@ mlshift_status mlshift_md_frame_extxyz(const mlshift_md *md, char **buf,
                                        size_t *cap, size_t *len,
                                        mlshift_error *err);
 
+/* The same with `extra` (NULL or "": nothing) appended to the comment
+ * line: further key=value pairs, e.g. the shift monitor's. */
+mlshift_status mlshift_md_frame_extxyz_info(const mlshift_md *md,
+                                            const char *extra, char **buf,
+                                            size_t *cap, size_t *len,
+                                            mlshift_error *err);
+
+/* The shift monitor (what `mlshift md --monitor STATS` writes for every
+ * saved frame): the current structure seen against training statistics,
+ * as mlshift_diagnose sees a structure, with the calculator's forces. */
+typedef struct mlshift_md_monitor {
+    double cutoff;              /* Å, the radius graph of the spectrum */
+    double spectral_distance;   /* eq. 5 to the training average at cutoff */
+    double force_norm;          /* (1/N) Σ_i |F_i| of the calculator, eV/Å */
+    int ood_force;              /* |force_norm − mean| > std; -1: the stats
+                                   hold no force norms */
+    int ood_connectivity;       /* distance − spectral_mean > spectral_std,
+                                   as mlshift_diagnose */
+} mlshift_md_monitor;
+/* Fills *out for md's current state; cutoff > 0 Å (the run's: a model's
+ * run-time cutoff, or st->cutoff). ws: reusable scratch. */
+mlshift_status mlshift_md_monitor_state(const mlshift_md *md,
+                                        const mlshift_train_stats *st,
+                                        double cutoff, mlshift_shift_ws *ws,
+                                        mlshift_md_monitor *out,
+                                        mlshift_error *err);
+
 /* Velocities (N, 3) Å/fs of frame `index` of an extxyz file, from its
  * `velocities` column (Å/fs) or else its `momenta` column (ASE's units,
  * divided by the masses of its species). *found = 0 when the frame has
@@ -640,6 +667,72 @@ mlshift_status mlshift_md_frame_extxyz(const mlshift_md *md, char **buf,
 mlshift_status mlshift_read_extxyz_velocities(const char *path, size_t index,
                                               size_t natoms, double *velocities,
                                               int *found, mlshift_error *err);
+
+/* ---------------------------------------------------------- relaxation */
+
+/* Geometry optimisation with any MD calculator, step for step ASE 3.22's
+ * optimisers (ase.optimize.FIRE, ase.optimize.BFGS with their defaults;
+ * docs/md.md, "Relaxation"). Converged when max_i |F_i| < fmax, checked
+ * before every step, as ASE's Optimizer.run. Fixed atoms (MLSHIFT_HAS_FIXED)
+ * feel no force and do not move, as under ASE's FixAtoms. */
+typedef enum mlshift_relax_method {
+    MLSHIFT_RELAX_FIRE = 0,     /* fast inertial relaxation engine */
+    MLSHIFT_RELAX_BFGS          /* quasi-Newton, dense (3N, 3N) Hessian */
+} mlshift_relax_method;
+
+typedef struct mlshift_relax_options {
+    mlshift_relax_method method;
+    double fmax;                /* eV/Å (default 0.05) */
+    double maxstep;             /* Å (default 0.2): FIRE bounds |Δx| of the
+                                   whole step, BFGS the longest atom's */
+    double alpha;               /* BFGS: initial Hessian α·I, eV/Å² (70) */
+    /* FIRE, in ASE's units (v += dt·F, Δx = dt·v): dt 0.1, dtmax 1.0,
+     * nmin 5, finc 1.1, fdec 0.5, astart 0.1 (also the first α), fa 0.99. */
+    double dt, dtmax, finc, fdec, astart, fa;
+    int nmin;
+} mlshift_relax_options;
+
+/* Fills *o with the defaults above (FIRE). */
+void mlshift_relax_options_default(mlshift_relax_options *o);
+
+/* A relaxation: positions, forces, energy and the optimiser's memory. */
+typedef struct mlshift_relax mlshift_relax;
+
+/* Starts from frame `start` (numbers, positions, cell, pbc, fixed) and
+ * computes the first forces (an element the calculator lacks fails here).
+ * The calculator must outlive the run. opt NULL: defaults. */
+mlshift_status mlshift_relax_create(const mlshift_frame *start,
+                                    const mlshift_md_calculator *calc,
+                                    const mlshift_relax_options *opt,
+                                    mlshift_relax **out, mlshift_error *err);
+void mlshift_relax_destroy(mlshift_relax *r);
+
+/* One optimiser step (ASE's step()) and the forces at the new positions;
+ * it steps even when already converged. NaN/Inf energy or forces are an
+ * error (MLSHIFT_ERR_VALUE). */
+mlshift_status mlshift_relax_step(mlshift_relax *r, mlshift_error *err);
+
+/* Called after every step of mlshift_relax_run; nonzero stops the run. */
+typedef int (*mlshift_relax_observer)(void *ctx, const mlshift_relax *r);
+/* Steps until converged, max_steps steps, or the observer says stop (ASE's
+ * run(fmax, steps)). Not converging is not an error: see the state. */
+mlshift_status mlshift_relax_run(mlshift_relax *r, uint64_t max_steps,
+                                 mlshift_relax_observer observer, void *ctx,
+                                 mlshift_error *err);
+
+typedef struct mlshift_relax_state {
+    uint64_t step;              /* optimiser steps taken */
+    size_t natoms;              /* N */
+    double energy;              /* eV */
+    double fmax;                /* max_i |F_i|, eV/Å (fixed atoms: 0) */
+    int converged;              /* fmax < options.fmax */
+} mlshift_relax_state;
+void mlshift_relax_get_state(const mlshift_relax *r, mlshift_relax_state *s);
+
+/* The current structure as a frame view (numbers, positions, forces (fixed
+ * atoms zeroed), energy, cell, pbc, fixed; info NULL), valid until the next
+ * step: append it to a mlshift_frames to keep the trajectory. */
+void mlshift_relax_frame(const mlshift_relax *r, mlshift_frame *f);
 
 /* ----------------------------------------------------- MD analysis */
 

@@ -8,6 +8,32 @@
 #include "../core/util.h"
 #include "md.h"
 
+mlshift_status ms_calc_compute(const mlshift_md_calculator *c,
+                               const mlshift_frame *f, double *energy,
+                               double *forces, mlshift_error *err)
+{
+    if (c->compute)
+        return c->compute(c->ctx, f, energy, forces, err);
+    if (c->prior)
+        return mlshift_prior_compute(c->prior, f, energy, forces, NULL, err);
+    return mlshift_model_compute(c->model, f, c->head, c->cutoff, energy, forces,
+                                 err);
+}
+
+mlshift_status ms_calc_check(const mlshift_md_calculator *c, mlshift_error *err)
+{
+    int k = c ? (c->compute != NULL) + (c->prior != NULL) + (c->model != NULL) : 0;
+    if (k != 1)
+        return ms_fail(err, MLSHIFT_ERR_VALUE, "calculator: give exactly one of "
+                       "a compute function, a prior or a model (got %d)", k);
+    if (c->model && c->head != MLSHIFT_HEAD_MAIN && c->head != MLSHIFT_HEAD_PRIOR)
+        return ms_fail(err, MLSHIFT_ERR_VALUE, "calculator: unknown model head "
+                       "%d", (int)c->head);
+    if (c->model && !isfinite(c->cutoff))
+        return ms_fail(err, MLSHIFT_ERR_VALUE, "calculator: cutoff is not finite");
+    return MLSHIFT_OK;
+}
+
 mlshift_status ms_md_forces(mlshift_md *md, mlshift_error *err)
 {
     mlshift_frame f = {0};
@@ -19,11 +45,5 @@ mlshift_status ms_md_forces(mlshift_md *md, mlshift_error *err)
     for (int k = 0; k < 3; k++)
         f.pbc[k] = md->pbc[k];
     f.energy = NAN;
-    const mlshift_md_calculator *c = &md->calc;
-    if (c->compute)
-        return c->compute(c->ctx, &f, &md->epot, md->f, err);
-    if (c->prior)
-        return mlshift_prior_compute(c->prior, &f, &md->epot, md->f, NULL, err);
-    return mlshift_model_compute(c->model, &f, c->head, c->cutoff, &md->epot,
-                                 md->f, err);
+    return ms_calc_compute(&md->calc, &f, &md->epot, md->f, err);
 }

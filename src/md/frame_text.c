@@ -54,6 +54,14 @@ mlshift_status mlshift_md_frame_extxyz(const mlshift_md *md, char **buf,
                                        size_t *cap, size_t *len,
                                        mlshift_error *err)
 {
+    return mlshift_md_frame_extxyz_info(md, NULL, buf, cap, len, err);
+}
+
+mlshift_status mlshift_md_frame_extxyz_info(const mlshift_md *md,
+                                            const char *extra, char **buf,
+                                            size_t *cap, size_t *len,
+                                            mlshift_error *err)
+{
     mlshift_md_state st;
     mlshift_md_get_state(md, &st);
     sink s = {buf, cap, 0, 0};
@@ -72,10 +80,18 @@ mlshift_status mlshift_md_frame_extxyz(const mlshift_md *md, char **buf,
     num(&s, " total_energy=", st.potential + st.kinetic);
     num(&s, " temperature=", st.temperature);
     num(&s, " time_fs=", st.time_fs);
-    snprintf(line, sizeof line, " step=%llu pbc=\"%c %c %c\"\n",
+    snprintf(line, sizeof line, " step=%llu pbc=\"%c %c %c\"",
              (unsigned long long)st.step, st.pbc[0] ? 'T' : 'F',
              st.pbc[1] ? 'T' : 'F', st.pbc[2] ? 'T' : 'F');
     puts_(&s, line);
+    if (extra && *extra) {
+        if (strchr(extra, '\n'))
+            return ms_fail(err, MLSHIFT_ERR_VALUE, "md: extra frame info holds a "
+                           "newline");
+        puts_(&s, " ");
+        puts_(&s, extra);
+    }
+    puts_(&s, "\n");
     for (size_t i = 0; i < st.natoms; i++) {
         const char *sym = mlshift_element_symbol(st.numbers[i]);
         snprintf(line, sizeof line, "%-2s", sym ? sym : "X");

@@ -76,21 +76,6 @@ static mlshift_status check_options(const mlshift_md_options *o,
     return MLSHIFT_OK;
 }
 
-static mlshift_status check_calc(const mlshift_md_calculator *c,
-                                 mlshift_error *err)
-{
-    int k = (c->compute != NULL) + (c->prior != NULL) + (c->model != NULL);
-    if (k != 1)
-        return ms_fail(err, MLSHIFT_ERR_VALUE, "md: give exactly one of a "
-                       "compute function, a prior or a model (got %d)", k);
-    if (c->model && c->head != MLSHIFT_HEAD_MAIN && c->head != MLSHIFT_HEAD_PRIOR)
-        return ms_fail(err, MLSHIFT_ERR_VALUE, "md: unknown model head %d",
-                       (int)c->head);
-    if (c->model && !isfinite(c->cutoff))
-        return ms_fail(err, MLSHIFT_ERR_VALUE, "md: cutoff is not finite");
-    return MLSHIFT_OK;
-}
-
 static mlshift_status alloc_state(mlshift_md *md, size_t n)
 {
     md->n = n;
@@ -122,7 +107,7 @@ mlshift_status mlshift_md_create(const mlshift_frame *start,
     if (!start || !calc || !start->natoms || !start->numbers || !start->positions)
         return ms_fail(err, MLSHIFT_ERR_VALUE, "md: no start frame, atoms or "
                        "calculator");
-    if ((st = check_options(opt, err)) || (st = check_calc(calc, err)))
+    if ((st = check_options(opt, err)) || (st = ms_calc_check(calc, err)))
         return st;
     size_t n = start->natoms;
     for (size_t i = 0; i < n; i++) {

@@ -32,6 +32,13 @@ struct mlshift_md {
     char reason[256];
 };
 
+/* Energy (eV) and forces (N, 3) eV/Å of frame f from calculator c. */
+mlshift_status ms_calc_compute(const mlshift_md_calculator *c,
+                               const mlshift_frame *f, double *energy,
+                               double *forces, mlshift_error *err);
+/* Exactly one of function, prior and model; a known head; a finite cutoff. */
+mlshift_status ms_calc_check(const mlshift_md_calculator *c, mlshift_error *err);
+
 /* The calculator on the current positions: md->epot, md->f. */
 mlshift_status ms_md_forces(mlshift_md *md, mlshift_error *err);
 
