@@ -2,6 +2,7 @@
 /* mlshift ttt: test-time training (paper eq. 7) of a trained model on the
  * prior labels of test structures, one adapted model per molecule, with a
  * before/after table and a per-step log (the paper's Fig. 9b). */
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -175,6 +176,12 @@ static size_t group_frames(const mlshift_frames *fr, const char *key, char (**na
         char g[64] = "";
         if (!key || !mlshift_info_get(f.info, key, g, sizeof g))
             mlshift_formula(&f, g, sizeof g);
+        /* the name becomes a file name: keep [A-Za-z0-9._-] */
+        for (char *c = g; *c; c++)
+            if (!isalnum((unsigned char)*c) && *c != '.' && *c != '_' && *c != '-')
+                *c = '_';
+        if (g[0] == '.' || !g[0])
+            g[0] = '_';
         size_t j = 0;
         while (j < ng && strcmp((*names)[j], g))
             j++;

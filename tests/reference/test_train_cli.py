@@ -118,6 +118,23 @@ if r[0] == 0 and os.path.exists(pred):
           "evaluate's force MAE equals numpy's over predict's forces")
     check(ev["frames"] == 16, "evaluate: 16 frames")
 
+# --- several groups: a folder of models named after sanitised group values
+from ase.io import write as ase_write
+frs = ase_read(test, ":8")
+for i, f in enumerate(frs):
+    f.info["mol"] = "a/b" if i < 4 else "../x"
+grouped = P("grouped.extxyz")
+ase_write(grouped, frs, format="extxyz")
+outdir = P("groups")
+r = run("ttt", "--model", ft, "--steps", "2", "--batch", "4", "--group-key", "mol", "-o", outdir,
+        grouped, "--quiet")
+check(r[0] == 0 and sorted(os.listdir(outdir)) ==
+      ["_._x.model", "a_b.model"],
+      "--group-key: one model per group, names made safe: %s %r" % (r[2], os.listdir(outdir)
+                                                                    if os.path.isdir(outdir)
+                                                                    else None))
+check(not os.path.exists(P("x.model")), "a group value cannot write outside the folder")
+
 # --- few-shot fine-tuning of a fine-tuned model keeps its main head (Fig. 14)
 ft2, ft3 = P("ft2.model"), P("ft3.model")
 r2 = run("train", "--mode", "finetune", "--init", ft, *tiny, "--epochs", "1", "--lr", "1e-12",
