@@ -140,12 +140,35 @@ mlshift_status ms_batch_build(ms_batch *b, const ms_model *m, const mlshift_fram
     return MLSHIFT_OK;
 }
 
+void ms_model_represent(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
+                        ms_t *const *leaf, ms_rep *r)
+{
+    if (m->h.arch == MS_ARCH_PAINN) {
+        ms_painn_embed(g, m, b, R, leaf, r);
+        ms_painn_blocks(g, m, b, leaf, MS_HEAD_MAIN, 0, m->h.k_rep, r);
+    } else {
+        ms_schnet_embed(g, m, b, R, leaf, r);
+        ms_schnet_blocks(g, m, b, leaf, MS_HEAD_MAIN, 0, m->h.k_rep, r);
+    }
+}
+
+ms_t *ms_model_head(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *const *leaf,
+                    ms_head head, const ms_rep *rep)
+{
+    ms_rep r = *rep;  /* graph tensors are immutable: the heads share g_R's */
+    if (m->h.arch == MS_ARCH_PAINN)
+        ms_painn_blocks(g, m, b, leaf, head, m->h.k_rep, m->h.T, &r);
+    else
+        ms_schnet_blocks(g, m, b, leaf, head, m->h.k_rep, m->h.T, &r);
+    return ms_model_readout(g, m, b, leaf, head, r.s);
+}
+
 ms_t *ms_model_energy(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
                       ms_t *const *leaf, ms_head head)
 {
-    if (m->h.arch == MS_ARCH_PAINN)
-        return ms_painn_energy(g, m, b, R, leaf, head);
-    return ms_schnet_energy(g, m, b, R, leaf, head);
+    ms_rep r;
+    ms_model_represent(g, m, b, R, leaf, &r);
+    return ms_model_head(g, m, b, leaf, head, &r);
 }
 
 static mlshift_status graph_status(ms_graph *g, mlshift_error *err)

@@ -143,14 +143,31 @@ void ms_batch_free(ms_batch *b);
  * grad = 1 and the parameter is trainable and not frozen. */
 ms_t **ms_model_leaves(ms_graph *g, const ms_model *m, int grad);
 /* Energies per structure (B, 1) eV of head for positions R (N, 3) Å (a leaf
- * or a tensor made from one), on the graph g. */
+ * or a tensor made from one), on the graph g: g_R then the head. */
 ms_t *ms_model_energy(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
                       ms_t *const *leaf, ms_head head);
-/* The per-architecture forward passes (same contract). */
-ms_t *ms_painn_energy(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
-                      ms_t *const *leaf, ms_head head);
-ms_t *ms_schnet_energy(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
-                       ms_t *const *leaf, ms_head head);
+
+/* What g_R hands the heads: the edge features and the features after block
+ * k_rep − 1 (or after the embedding). Computing it once serves both heads
+ * (joint training, --head both). */
+typedef struct ms_rep ms_rep;
+/* The representation g_R: embedding and blocks [0, k_rep). */
+void ms_model_represent(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
+                        ms_t *const *leaf, ms_rep *r);
+/* Energies per structure (B, 1) eV of head from a representation:
+ * blocks [k_rep, T) of the head, then its readout. */
+ms_t *ms_model_head(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *const *leaf,
+                    ms_head head, const ms_rep *r);
+/* The per-architecture pieces: embed fills r from R; blocks advances r
+ * through blocks [t0, t1) with head's copies from k_rep on. */
+void ms_painn_embed(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
+                    ms_t *const *leaf, ms_rep *r);
+void ms_painn_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *const *leaf,
+                     ms_head head, int t0, int t1, ms_rep *r);
+void ms_schnet_embed(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
+                     ms_t *const *leaf, ms_rep *r);
+void ms_schnet_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *const *leaf,
+                      ms_head head, int t0, int t1, ms_rep *r);
 /* The parameter tables (called by ms_model_create). */
 /* The parameter layout every architecture shares: the element embedding
  * (TTT group), then for each block t the parameters `block` adds under the
@@ -189,6 +206,12 @@ typedef struct ms_edge_feats {
 } ms_edge_feats;
 void ms_model_edges(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
                     ms_edge_feats *ef);
+struct ms_rep {
+    ms_edge_feats ef;
+    ms_t *rbfe;         /* PaiNN: (E, K + 1) [rbf·env, env]; NULL for SchNet */
+    ms_t *s;            /* (N, F) scalar features */
+    ms_t *v;            /* PaiNN: (N, 3, F) vector features (NULL before block 0) */
+};
 /* x W + b (x (M, A), W (A, C), b (C)) */
 ms_t *ms_linear(ms_graph *g, ms_t *x, ms_t *W, ms_t *b);
 /* Readout parameters of both heads and the per-structure energies (B, 1):

@@ -61,19 +61,25 @@ mlshift_status ms_painn_params(ms_model *m, mlshift_error *err)
     return ms_model_stack_params(m, block_params, err);
 }
 
-ms_t *ms_painn_energy(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
-                      ms_t *const *leaf, ms_head head)
+void ms_painn_embed(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
+                    ms_t *const *leaf, ms_rep *r)
+{
+    ms_model_edges(g, m, b, R, &r->ef);
+    r->s = ms_gather(g, ms_model_leaf(g, m, leaf, "embedding"), b->species, b->N); // (N, F)
+    r->v = NULL;                                                                   // (N, 3, F)
+    /* (rbf Wf + bf)·env as one matmul: [rbf·env, env] [Wf; bf] */
+    r->rbfe = ms_concat(g, 2, (ms_t *[]){ms_mul(g, r->ef.rbf, r->ef.env), r->ef.env}, 1);
+}
+
+void ms_painn_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *const *leaf,
+                     ms_head head, int t0, int t1, ms_rep *r)
 {
     const size_t N = b->N, E = b->E, F = (size_t)m->h.F;
-    ms_edge_feats ef;
-    ms_model_edges(g, m, b, R, &ef);
-    ms_t *s = ms_gather(g, ms_model_leaf(g, m, leaf, "embedding"), b->species, N); // (N, F)
-    ms_t *v = NULL;                                                                // (N, 3, F)
-    /* (rbf Wf + bf)·env as one matmul: [rbf·env, env] [Wf; bf] */
-    ms_t *rbfe = ms_concat(g, 2, (ms_t *[]){ms_mul(g, ef.rbf, ef.env), ef.env}, 1); // (E, K+1)
+    ms_t *s = r->s, *v = r->v, *rbfe = r->rbfe;                      // (N, F), (N, 3, F), (E, K+1)
+    const ms_edge_feats ef = r->ef;
     char pre[MS_PARAM_NAME];
 #define L(name) ms_model_leaf(g, m, leaf, "%s." name, pre)
-    for (int t = 0; t < m->h.T; t++) {
+    for (int t = t0; t < t1; t++) {
         ms_block_group(m, t, head, pre, sizeof pre);
         /* message */
         ms_t *phi = ms_linear(g, ms_silu(g, ms_linear(g, s, L("msg.W1"), L("msg.b1"))),
@@ -118,5 +124,6 @@ ms_t *ms_painn_energy(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R
         s = ms_add(g, s, ms_add(g, ms_mul(g, asv, uv), ass));
     }
 #undef L
-    return ms_model_readout(g, m, b, leaf, head, s);
+    r->s = s;
+    r->v = v;
 }

@@ -37,16 +37,23 @@ mlshift_status ms_schnet_params(ms_model *m, mlshift_error *err)
     return ms_model_stack_params(m, block_params, err);
 }
 
-ms_t *ms_schnet_energy(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
-                       ms_t *const *leaf, ms_head head)
+void ms_schnet_embed(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
+                     ms_t *const *leaf, ms_rep *r)
+{
+    ms_model_edges(g, m, b, R, &r->ef);
+    r->s = ms_gather(g, ms_model_leaf(g, m, leaf, "embedding"), b->species, b->N); // (N, F)
+    r->v = r->rbfe = NULL;
+}
+
+void ms_schnet_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *const *leaf,
+                      ms_head head, int t0, int t1, ms_rep *r)
 {
     const size_t N = b->N, E = b->E;
-    ms_edge_feats ef;
-    ms_model_edges(g, m, b, R, &ef);
-    ms_t *s = ms_gather(g, ms_model_leaf(g, m, leaf, "embedding"), b->species, N); // (N, F)
+    const ms_edge_feats ef = r->ef;
+    ms_t *s = r->s;                                                                // (N, F)
     char pre[MS_PARAM_NAME];
 #define L(name) ms_model_leaf(g, m, leaf, "%s." name, pre)
-    for (int t = 0; t < m->h.T; t++) {
+    for (int t = t0; t < t1; t++) {
         ms_block_group(m, t, head, pre, sizeof pre);
         ms_t *W = ms_linear(g, ms_silu(g, ms_linear(g, ef.rbf, L("filt.W1"), L("filt.b1"))),
                             L("filt.W2"), L("filt.b2"));
@@ -58,5 +65,5 @@ ms_t *ms_schnet_energy(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *
         s = ms_add(g, s, o);
     }
 #undef L
-    return ms_model_readout(g, m, b, leaf, head, s);
+    r->s = s;
 }

@@ -37,12 +37,13 @@ static double head_scale(const ms_model *m, ms_head h)
 
 /* Adds head h's terms to *L; fills its metrics in out. */
 static ms_t *head_loss(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
-                       ms_t *const *leaf, const ms_dataset *d, const size_t *idx,
-                       ms_head h, const ms_loss_config *c, int create, ms_loss_parts *out)
+                       ms_t *const *leaf, const ms_rep *rep, const ms_dataset *d,
+                       const size_t *idx, ms_head h, const ms_loss_config *c, int create,
+                       ms_loss_parts *out)
 {
     const size_t N = b->N, B = b->B;
     const double s2 = 1.0 / (head_scale(m, h) * head_scale(m, h));
-    ms_t *Eb = ms_model_energy(g, m, b, R, leaf, h);                            // (B, 1) eV
+    ms_t *Eb = ms_model_head(g, m, b, leaf, h, rep);                            // (B, 1) eV
     ms_t *L = ms_full(g, 0, NULL, 0.0);
     if (c->w_f[h] > 0 && Eb) {
         ms_t *dEdR = NULL;
@@ -137,9 +138,12 @@ mlshift_status ms_loss_grad(ms_loss_ws *ws, const ms_model *m, const ms_dataset 
     ms_t **leaf = ms_model_leaves(g, m, create);
     ms_t *R = ms_wrap(g, 2, MS_SHAPE(b->N, 3), b->R, 1);                       // (N, 3) Å
     ms_t *L = ms_full(g, 0, NULL, 0.0);
+    ms_rep rep;
+    ms_model_represent(g, m, b, R, leaf, &rep);     /* g_R once for both heads */
     for (int h = 0; h < 2; h++)
         if (c->w_e[h] > 0 || c->w_f[h] > 0)
-            L = ms_add(g, L, head_loss(g, m, b, R, leaf, d, idx, (ms_head)h, c, create, &parts));
+            L = ms_add(g, L, head_loss(g, m, b, R, leaf, &rep, d, idx, (ms_head)h, c, create,
+                                       &parts));
     if (grad && L)
         ms_model_backward(g, m, leaf, L, grad);
     if (g->err.status != MLSHIFT_OK)
