@@ -87,11 +87,10 @@ static int force_errors(const diag_opts *d, const cli_frames_opts *o,
     mlshift_frames *pred;
     if (cli_load_frames(&po, files, 1, &pred, NULL, NULL, NULL))
         return CLI_ERROR;
-    size_t n = mlshift_frames_count(test);
-    if (mlshift_frames_count(pred) != n) {
+    size_t n = mlshift_frames_count(test), np = mlshift_frames_count(pred);
+    if (np != n) {
         mlshift_frames_destroy(pred);
-        return cli_fail("%s: %zu frames but the test set has %zu", d->errors,
-                        mlshift_frames_count(pred), n);
+        return cli_fail("%s: %zu frames but the test set has %zu", d->errors, np, n);
     }
     for (size_t s = 0; s < n; s++) {
         mlshift_frame f, p;
@@ -510,8 +509,17 @@ int cmd_diagnose(int argc, char **argv)
         cli_fail("diagnose: --errors needs --errors-csv FILE for the binned MAE");
     else if (d.plot && !d.errors)
         cli_fail("diagnose: --plot draws the binned errors: give --errors PRED");
-    else
-        rc = run(&d, &o, files, nfiles);
+    else {
+        const char *in[4] = {d.stats, d.errors, NULL, NULL};
+        const char *out[4] = {d.csv, d.json, d.errors_csv, d.plot};
+        if (cli_outputs_check("diagnose", in, 2, out, 4) ||
+            cli_outputs_check("diagnose", (const char *const *)files, nfiles, out, 4) ||
+            cli_outputs_check("diagnose", (const char *const *)d.train, d.n_train, out, 4))
+            goto done;
+        /* --csv, --json, --errors-csv and --plot: all written, or none. */
+        mlshift_outputs_begin();
+        rc = cli_outputs_end(run(&d, &o, files, nfiles));
+    }
 done:
     free(files);
     free(d.train);

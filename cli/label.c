@@ -77,6 +77,10 @@ int cmd_label(int argc, char **argv)
         cli_fail("label: %s", !nfiles ? "no input files" : "no output file: give -o OUT");
         goto done;
     }
+    const char *outs[1] = {out};
+    if (cli_extxyz_output("label", out) ||
+        cli_outputs_check("label", (const char *const *)files, nfiles, outs, 1))
+        goto done;
     mlshift_error err;
     if (mlshift_prior_create(spec, &prior, &err)) {
         cli_fail("%s", err.message);

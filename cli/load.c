@@ -111,6 +111,8 @@ static int parse_split(const char *s, mlshift_split_spec *spec)
     }
     if (k < 2)
         return cli_fail("--split: give at least TRAIN,VAL (e.g. 1000,100,rest)");
+    if (v[0] == 0 && v[1] == 0 && v[2] == 0)
+        return cli_fail("--split %s: every size is 0, no frame would be used", s);
     spec->train = v[0];
     spec->val = v[1];
     spec->test = v[2];

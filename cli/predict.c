@@ -91,6 +91,11 @@ int cmd_predict(int argc, char **argv)
         cli_fail("predict: give --model MODEL, input files and -o OUT");
         goto done;
     }
+    const char *in[2] = {mpath, rr_stats}, *outs[1] = {out};
+    if (cli_extxyz_output("predict", out) ||
+        cli_outputs_check("predict", in, 2, outs, 1) ||
+        cli_outputs_check("predict", (const char *const *)files, nfiles, outs, 1))
+        goto done;
     mlshift_error err;
     if (ms_model_load(&m, mpath, &err)) {
         cli_fail("%s", err.message);

@@ -342,8 +342,16 @@ int cmd_refine_radius(int argc, char **argv)
         cli_fail("refine-radius: give the training statistics with --stats FILE");
     else if (!nfiles)
         cli_fail("refine-radius: no test files (see mlshift refine-radius --help)");
-    else if (!cli_parse_radii(radii, &r.radii, &r.k))
-        rc = run(&r, &o, files, nfiles);
+    else if (!cli_parse_radii(radii, &r.radii, &r.k)) {
+        const char *in[1] = {r.stats};
+        const char *out[3] = {r.csv, r.plot_spectrum, r.plot_degrees};
+        if (cli_outputs_check("refine-radius", in, 1, out, 3) ||
+            cli_outputs_check("refine-radius", (const char *const *)files, nfiles, out, 3))
+            goto done;
+        /* The table and the plots: all written, or none. */
+        mlshift_outputs_begin();
+        rc = cli_outputs_end(run(&r, &o, files, nfiles));
+    }
 done:
     free(r.radii);
     free(files);
