@@ -369,6 +369,10 @@ int cmd_ttt(int argc, char **argv)
         else
             snprintf(path, lo, "%s", o.out);
         snprintf(cache, lo, "%s.prior-cache", path);
+        const char *outs[3] = {path, cache, o.log}, *in[1] = {o.model};
+        if (cli_outputs_check("ttt", in, 1, outs, 3) ||
+            cli_outputs_check("ttt", (const char *const *)files, nfiles, outs, 3))
+            goto done;
         int r = cli_prior_labels(&d, o.prior, cache, &fo, files, nfiles, idx, o.ekey, o.fkey);
         if (!r)
             r = run_group(&o, m, &d, names[g], path, c, logfp, fo.quiet, g == 0);
