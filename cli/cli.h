@@ -105,6 +105,16 @@ int cli_load_frames(const cli_frames_opts *o, char **files, size_t n,
                     mlshift_frames **fr, size_t *parts[3], size_t counts[3],
                     size_t *file_end);
 
+/* "FILE: frame K" for frame s of a set cli_load_frames returned: the file
+ * it was read from and its index there (0-based), through --dedup and
+ * --split; "frame s" for any other set. A static buffer: use it at once. */
+const char *cli_frame_name(const mlshift_frames *fr, size_t s);
+
+/* Copies s into buf (cap bytes, NUL-terminated, truncated) with control
+ * bytes and bytes >= 0x7f written as \xHH, so text from a bad file cannot
+ * drive the terminal. Returns buf. */
+char *cli_escape(const char *s, char *buf, size_t cap);
+
 /* Per-structure mean force norm (1/N) Σ_i |F_i| (eV/Å) of every frame of
  * fr from the prior SPEC's forces, into norms (n,), with progress on a
  * terminal. Reports errors and returns CLI_ERROR. */

@@ -80,6 +80,7 @@ static int force_errors(const diag_opts *d, const cli_frames_opts *o,
     po.read.forces_key = d->pred_key;
     po.read.require_forces = 1;
     po.read.require_energy = 0;
+    po.read.labels_old = 0; /* predictions carry no MD17 labels */
     po.dedup_key = NULL;
     po.split = NULL;
     po.part = NULL;
@@ -355,12 +356,12 @@ static int run(const diag_opts *d, const cli_frames_opts *o, char **files,
         mlshift_frames_get(test, s, &f);
         double fn = prior_fn ? prior_fn[s] : mlshift_frame_mean_force_norm(&f);
         if (mlshift_diagnose(&st, &f, fn, ws, &dg[s], &err)) {
-            cli_fail("test structure %zu: %s", s, err.message);
+            cli_fail("%s: %s", cli_frame_name(test, s), err.message);
             goto done;
         }
         if (ix) {
             if (mlshift_frame_spectrum(&f, st.cutoff, ws, eig, &err)) {
-                cli_fail("test structure %zu: %s", s, err.message);
+                cli_fail("%s: %s", cli_frame_name(test, s), err.message);
                 goto done;
             }
             nb[s] = mlshift_spectral_index_count(ix, eig, f.natoms, d->eps);

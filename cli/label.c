@@ -110,7 +110,7 @@ int cmd_label(int argc, char **argv)
             if (!skip_failed) {
                 if (tty && last > t0)
                     fputc('\n', stderr);
-                cli_fail("frame %zu: %s", s, err.message);
+                cli_fail("%s: %s", cli_frame_name(fr, s), err.message);
                 goto done;
             }
             fprintf(stderr, "mlshift: frame %zu skipped: %s\n", s, err.message);

@@ -192,7 +192,7 @@ static int run(rr_opts *r, const cli_frames_opts *o, char **files, size_t nfiles
         mlshift_frames_get(test, s, &f);
         if (mlshift_refine_radius(&st, &f, r->radii, r->k, ws, &res[s],
                                   dist + s * r->k, &err)) {
-            cli_fail("test structure %zu: %s", s, err.message);
+            cli_fail("%s: %s", cli_frame_name(test, s), err.message);
             goto done;
         }
     }
@@ -237,7 +237,7 @@ static int run(rr_opts *r, const cli_frames_opts *o, char **files, size_t nfiles
                                                  &res[s].spectral_distance,
                                                  &res[s].degree_std, &err)) {
                     free(idx);
-                    cli_fail("test structure %zu: %s", s, err.message);
+                    cli_fail("%s: %s", cli_frame_name(test, s), err.message);
                     goto done;
                 }
             }
