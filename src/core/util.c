@@ -235,6 +235,7 @@ mlshift_status ms_atomic_open(ms_atomic_file *af, const char *path,
                            strerror(errno));
         return MLSHIFT_OK;
     }
+    /* Registered before it exists, so no signal finds it unregistered. */
     int fd = -1;
     for (int k = 0; k < 100 && fd < 0; k++) {
         if (k == 0)
@@ -242,8 +243,20 @@ mlshift_status ms_atomic_open(ms_atomic_file *af, const char *path,
         else
             snprintf(af->tmp, sizeof af->tmp, "%s.tmp.%ld.%d", af->path,
                      (long)getpid(), k);
+        af->reg = malloc(strlen(af->tmp) + 1);
+        if (!af->reg)
+            return ms_fail(err, MLSHIFT_ERR_NOMEM, "%s: out of memory", path);
+        strcpy(af->reg, af->tmp);
+        tmp_register(af->reg);
         fd = open(af->tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
                   exists ? 0600 : 0666);
+        int e = errno;
+        if (fd < 0) {
+            tmp_unregister(af->reg);
+            free(af->reg);
+            af->reg = NULL;
+        }
+        errno = e;
         if (fd < 0 && errno != EEXIST)
             break;
     }
@@ -252,11 +265,6 @@ mlshift_status ms_atomic_open(ms_atomic_file *af, const char *path,
         af->tmp[0] = '\0';
         return ms_fail(err, MLSHIFT_ERR_IO, "%s: cannot create %s.tmp.%ld: %s",
                        path, af->path, (long)getpid(), strerror(e));
-    }
-    af->reg = malloc(strlen(af->tmp) + 1);
-    if (af->reg) {
-        strcpy(af->reg, af->tmp);
-        tmp_register(af->reg);
     }
     if (exists) { /* the replaced file's permissions and, where allowed, owner */
         if (fchmod(fd, sb.st_mode & 07777) != 0) {
