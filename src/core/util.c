@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -46,23 +47,26 @@ mlshift_status ms_read_file(const char *path, char **data, size_t *len,
     if (!fp)
         return ms_fail(err, MLSHIFT_ERR_IO, "%s: cannot open: %s", path,
                        strerror(errno));
+    struct stat sb;
+    int have = fstat(fileno(fp), &sb) == 0;
+    if (have && S_ISDIR(sb.st_mode)) {
+        fclose(fp);
+        return ms_fail(err, MLSHIFT_ERR_IO, "%s: read error: %s", path,
+                       strerror(EISDIR));
+    }
     size_t cap = 1 << 16, n = 0;
+    /* Size hint for a regular file only (a directory's or device's ftell
+     * is meaningless); still read until EOF (pipes, growing files). */
+    if (have && S_ISREG(sb.st_mode) && sb.st_size > 0 &&
+        (unsigned long long)sb.st_size < (unsigned long long)SIZE_MAX - 1 &&
+        (size_t)sb.st_size + 1 > cap)
+        cap = (size_t)sb.st_size + 1;
     char *buf = malloc(cap);
+    if (!buf && cap > (1 << 16))
+        buf = malloc(cap = 1 << 16);
     if (!buf) {
         fclose(fp);
         return ms_fail(err, MLSHIFT_ERR_NOMEM, "%s: out of memory", path);
-    }
-    /* Size hint from seeking; still read until EOF (pipes, growing files). */
-    if (fseek(fp, 0, SEEK_END) == 0) {
-        long sz = ftell(fp);
-        if (sz > 0 && (size_t)sz + 1 > cap) {
-            char *nb = realloc(buf, (size_t)sz + 1);
-            if (nb) {
-                buf = nb;
-                cap = (size_t)sz + 1;
-            }
-        }
-        rewind(fp);
     }
     for (;;) {
         if (n + 1 >= cap) {
