@@ -10,14 +10,36 @@
 
 #include "cli.h"
 
+char *cli_escape(const char *s, char *buf, size_t cap)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0;
+    for (; *s && o + 1 < cap; s++) {
+        unsigned char c = (unsigned char)*s;
+        /* C0 controls (ESC drives a terminal) and DEL; UTF-8 (Å) passes. */
+        if ((c < 0x20 && c != '\n' && c != '\t') || c == 0x7f) {
+            if (o + 5 > cap)
+                break;
+            buf[o++] = '\\', buf[o++] = 'x';
+            buf[o++] = hex[c >> 4], buf[o++] = hex[c & 15];
+        } else {
+            buf[o++] = (char)c;
+        }
+    }
+    if (cap)
+        buf[o] = '\0';
+    return buf;
+}
+
+/* Messages quote files and values from untrusted input: escaped. */
 int cli_fail(const char *fmt, ...)
 {
+    char msg[8192], esc[8192 + 64];
     va_list ap;
     va_start(ap, fmt);
-    fputs("mlshift: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    fprintf(stderr, "mlshift: %s\n", cli_escape(msg, esc, sizeof esc));
     return CLI_ERROR;
 }
 
@@ -86,8 +108,11 @@ int cli_parse_radii(const char *s, double **out, size_t *k)
         double a, b, kk;
         char tail;
         if (sscanf(s, "%lf:%lf:%lf%c", &a, &b, &kk, &tail) != 3 || kk < 1 ||
-            kk != floor(kk) || kk > 10000)
+            kk != floor(kk))
             return cli_fail("--radii: '%s' is not A:B:K (K a count >= 1)", s);
+        if (kk > 10000)
+            return cli_fail("--radii: '%s': K = %.0f trial radii is more than "
+                            "the 10000 allowed", s, kk);
         *k = (size_t)kk;
         *out = malloc(*k * sizeof **out);
         if (!*out)

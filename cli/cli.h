@@ -74,6 +74,27 @@ int cli_output_close(cli_output *out);
 /* Removes the temporary without touching path (NULL: nothing). */
 void cli_output_abort(cli_output *out);
 
+/* Refuses (reports, returns CLI_ERROR) an output that is the same file as
+ * an input (same device and inode, so links and other spellings count),
+ * an output that is a directory, and one file given as two outputs.
+ * NULL entries are skipped. Call it before any work. */
+int cli_outputs_check(const char *cmd, const char *const *in, size_t nin,
+                      const char *const *out, size_t nout);
+
+/* All or none for a command with several outputs: mlshift_outputs_begin()
+ * first, then rc = cli_outputs_end(rc) last: on success every output is
+ * renamed into place (a failing rename is reported: CLI_ERROR), otherwise
+ * every temporary is removed and nothing is replaced. */
+int cli_outputs_end(int rc);
+
+/* Refuses an extxyz output named like a format mlshift would read as
+ * something else (.npz, .h5, .hdf5, .hdf): it could not read it back. */
+int cli_extxyz_output(const char *cmd, const char *path);
+
+/* SIGINT, TERM, HUP, QUIT and PIPE remove the live temporaries, then end
+ * the process as the signal would have (main calls it once). */
+void cli_cleanup_on_signals(void);
+
 /* Reads files[0..n) into fr, then deduplicates, then splits: with --part,
  * fr becomes that part; without it, parts[3] (if non-NULL) receives the
  * three index lists (malloc'ed, sizes in counts[3]; the caller frees them),
@@ -83,6 +104,16 @@ void cli_output_abort(cli_output *out);
 int cli_load_frames(const cli_frames_opts *o, char **files, size_t n,
                     mlshift_frames **fr, size_t *parts[3], size_t counts[3],
                     size_t *file_end);
+
+/* "FILE: frame K" for frame s of a set cli_load_frames returned: the file
+ * it was read from and its index there (0-based), through --dedup and
+ * --split; "frame s" for any other set. A static buffer: use it at once. */
+const char *cli_frame_name(const mlshift_frames *fr, size_t s);
+
+/* Copies s into buf (cap bytes, NUL-terminated, truncated) with control
+ * bytes and bytes >= 0x7f written as \xHH, so text from a bad file cannot
+ * drive the terminal. Returns buf. */
+char *cli_escape(const char *s, char *buf, size_t cap);
 
 /* Per-structure mean force norm (1/N) Σ_i |F_i| (eV/Å) of every frame of
  * fr from the prior SPEC's forces, into norms (n,), with progress on a

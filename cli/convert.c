@@ -66,6 +66,19 @@ int cmd_convert(int argc, char **argv)
         goto done;
     }
 
+    if (cli_extxyz_output("convert", out))
+        goto done;
+    static const char *names[3] = {"train", "val", "test"};
+    char paths[3][4096];
+    const char *outs[3] = {out, NULL, NULL};
+    if (o.split && !o.part)
+        for (int k = 0; k < 3; k++) {
+            part_path(paths[k], sizeof paths[k], out, names[k]);
+            outs[k] = paths[k];
+        }
+    if (cli_outputs_check("convert", (const char *const *)files, nfiles, outs, 3))
+        goto done;
+
     mlshift_frames *fr = NULL;
     size_t *parts[3] = {NULL, NULL, NULL}, counts[3] = {0, 0, 0};
     if (cli_load_frames(&o, files, nfiles, &fr, parts, counts, NULL))
@@ -73,6 +86,13 @@ int cmd_convert(int argc, char **argv)
     mlshift_error err;
     if (mlshift_frames_count(fr) == 0) {
         cli_fail("convert: the input holds no frames (nothing written)");
+        mlshift_frames_destroy(fr);
+        goto done;
+    }
+    if (parts[0] && counts[0] + counts[1] + counts[2] == 0) {
+        cli_fail("convert: --split %s selects no frames (nothing to write)", o.split);
+        for (int k = 0; k < 3; k++)
+            free(parts[k]);
         mlshift_frames_destroy(fr);
         goto done;
     }
@@ -84,21 +104,22 @@ int cmd_convert(int argc, char **argv)
             fprintf(stderr, "mlshift: wrote %zu frames to %s\n",
                     mlshift_frames_count(fr), out);
     } else {
-        static const char *names[3] = {"train", "val", "test"};
+        /* The parts are one result: all written, or none replaced. */
+        mlshift_outputs_begin();
         for (int k = 0; k < 3 && rc == CLI_OK; k++) {
             if (!counts[k])
                 continue;
-            char path[4096];
-            part_path(path, sizeof path, out, names[k]);
+            const char *path = paths[k];
             mlshift_frames *sub = mlshift_frames_create();
             if (!sub || mlshift_frames_select(sub, fr, parts[k], counts[k], &err) ||
                 mlshift_write_extxyz(sub, path, &w, &err))
                 rc = cli_fail("%s", sub ? err.message : "out of memory");
             else if (!o.quiet)
-                fprintf(stderr, "mlshift: wrote %zu %s frames to %s\n",
+                fprintf(stderr, "mlshift: writing %zu %s frames to %s\n",
                         counts[k], names[k], path);
             mlshift_frames_destroy(sub);
         }
+        rc = cli_outputs_end(rc);
     }
     for (int k = 0; k < 3; k++)
         free(parts[k]);

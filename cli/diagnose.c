@@ -80,6 +80,7 @@ static int force_errors(const diag_opts *d, const cli_frames_opts *o,
     po.read.forces_key = d->pred_key;
     po.read.require_forces = 1;
     po.read.require_energy = 0;
+    po.read.labels_old = 0; /* predictions carry no MD17 labels */
     po.dedup_key = NULL;
     po.split = NULL;
     po.part = NULL;
@@ -87,11 +88,10 @@ static int force_errors(const diag_opts *d, const cli_frames_opts *o,
     mlshift_frames *pred;
     if (cli_load_frames(&po, files, 1, &pred, NULL, NULL, NULL))
         return CLI_ERROR;
-    size_t n = mlshift_frames_count(test);
-    if (mlshift_frames_count(pred) != n) {
+    size_t n = mlshift_frames_count(test), np = mlshift_frames_count(pred);
+    if (np != n) {
         mlshift_frames_destroy(pred);
-        return cli_fail("%s: %zu frames but the test set has %zu", d->errors,
-                        mlshift_frames_count(pred), n);
+        return cli_fail("%s: %zu frames but the test set has %zu", d->errors, np, n);
     }
     for (size_t s = 0; s < n; s++) {
         mlshift_frame f, p;
@@ -356,12 +356,12 @@ static int run(const diag_opts *d, const cli_frames_opts *o, char **files,
         mlshift_frames_get(test, s, &f);
         double fn = prior_fn ? prior_fn[s] : mlshift_frame_mean_force_norm(&f);
         if (mlshift_diagnose(&st, &f, fn, ws, &dg[s], &err)) {
-            cli_fail("test structure %zu: %s", s, err.message);
+            cli_fail("%s: %s", cli_frame_name(test, s), err.message);
             goto done;
         }
         if (ix) {
             if (mlshift_frame_spectrum(&f, st.cutoff, ws, eig, &err)) {
-                cli_fail("test structure %zu: %s", s, err.message);
+                cli_fail("%s: %s", cli_frame_name(test, s), err.message);
                 goto done;
             }
             nb[s] = mlshift_spectral_index_count(ix, eig, f.natoms, d->eps);
@@ -510,8 +510,17 @@ int cmd_diagnose(int argc, char **argv)
         cli_fail("diagnose: --errors needs --errors-csv FILE for the binned MAE");
     else if (d.plot && !d.errors)
         cli_fail("diagnose: --plot draws the binned errors: give --errors PRED");
-    else
-        rc = run(&d, &o, files, nfiles);
+    else {
+        const char *in[4] = {d.stats, d.errors, NULL, NULL};
+        const char *out[4] = {d.csv, d.json, d.errors_csv, d.plot};
+        if (cli_outputs_check("diagnose", in, 2, out, 4) ||
+            cli_outputs_check("diagnose", (const char *const *)files, nfiles, out, 4) ||
+            cli_outputs_check("diagnose", (const char *const *)d.train, d.n_train, out, 4))
+            goto done;
+        /* --csv, --json, --errors-csv and --plot: all written, or none. */
+        mlshift_outputs_begin();
+        rc = cli_outputs_end(run(&d, &o, files, nfiles));
+    }
 done:
     free(files);
     free(d.train);

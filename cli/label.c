@@ -70,6 +70,10 @@ int cmd_label(int argc, char **argv)
         cli_fail("label: %s", !nfiles ? "no input files" : "no output file: give -o OUT");
         goto done;
     }
+    const char *outs[1] = {out};
+    if (cli_extxyz_output("label", out) ||
+        cli_outputs_check("label", (const char *const *)files, nfiles, outs, 1))
+        goto done;
     mlshift_error err;
     if (mlshift_prior_create(spec, &prior, &err)) {
         cli_fail("%s", err.message);
@@ -99,7 +103,7 @@ int cmd_label(int argc, char **argv)
             if (!skip_failed) {
                 if (tty && last > t0)
                     fputc('\n', stderr);
-                cli_fail("frame %zu: %s", s, err.message);
+                cli_fail("%s: %s", cli_frame_name(fr, s), err.message);
                 goto done;
             }
             fprintf(stderr, "mlshift: frame %zu skipped: %s\n", s, err.message);

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -111,10 +112,57 @@ static int parse_split(const char *s, mlshift_split_spec *spec)
     }
     if (k < 2)
         return cli_fail("--split: give at least TRAIN,VAL (e.g. 1000,100,rest)");
+    if (v[0] == 0 && v[1] == 0 && v[2] == 0)
+        return cli_fail("--split %s: every size is 0, no frame would be used", s);
     spec->train = v[0];
     spec->val = v[1];
     spec->test = v[2];
     return 0;
+}
+
+/* Where the frames of the last few loaded sets came from: per frame the
+ * file and the index in it, followed through dedup and split, so that an
+ * error names "FILE: frame K" as the user counts it. */
+typedef struct origin {
+    const mlshift_frames *fr;
+    size_t n, nfiles;
+    size_t *global;         /* (n,) index over all files, before dedup/split */
+    size_t *file_end;       /* (nfiles,) */
+    char **files;
+} origin;
+static origin origins[4];
+static size_t origin_next;
+
+static void origin_keep(const mlshift_frames *fr, size_t *global, size_t n,
+                        size_t *file_end, char **files, size_t nfiles)
+{
+    for (size_t k = 0; k < 4; k++) /* an address reused: the new set wins */
+        if (origins[k].fr == fr)
+            origins[k].fr = NULL;
+    origin *o = &origins[origin_next++ % 4];
+    free(o->global);
+    free(o->file_end);
+    *o = (origin){fr, n, nfiles, global, file_end, files};
+}
+
+const char *cli_frame_name(const mlshift_frames *fr, size_t s)
+{
+    static char buf[4400];
+    for (size_t k = 0; k < 4; k++) {
+        const origin *o = &origins[k];
+        if (!fr || o->fr != fr || s >= o->n)
+            continue;
+        size_t g = o->global[s], f = 0;
+        while (f + 1 < o->nfiles && g >= o->file_end[f])
+            f++;
+        size_t first = f ? o->file_end[f - 1] : 0;
+        char name[4096];
+        cli_escape(o->files[f], name, sizeof name);
+        snprintf(buf, sizeof buf, "%s: frame %zu", name, g - first);
+        return buf;
+    }
+    snprintf(buf, sizeof buf, "frame %zu", s);
+    return buf;
 }
 
 int cli_load_frames(const cli_frames_opts *o, char **files, size_t n,
@@ -127,13 +175,33 @@ int cli_load_frames(const cli_frames_opts *o, char **files, size_t n,
         return cli_fail("out of memory");
     int tty = !o->quiet && isatty(2);
     double t0 = cli_now();
+    size_t *ends = malloc((n ? n : 1) * sizeof *ends), *global = NULL;
+    if (!ends) {
+        mlshift_frames_destroy(fr);
+        return cli_fail("out of memory");
+    }
+    /* --labels old that no file can honour is a mistake, not a no-op. */
+    int any_npz = o->read.format == MLSHIFT_FORMAT_NPZ;
+    for (size_t k = 0; k < n && !any_npz && o->read.format == MLSHIFT_FORMAT_AUTO; k++) {
+        size_t l = strlen(files[k]);
+        any_npz = l >= 4 && strcasecmp(files[k] + l - 4, ".npz") == 0;
+    }
+    if (o->read.labels_old && n && !any_npz) {
+        mlshift_frames_destroy(fr);
+        free(ends);
+        return cli_fail("%s: --labels old selects the original MD17 labels of "
+                        "an rMD17 npz file; %s not npz", files[0],
+                        n > 1 ? "none of the inputs is" : "this file is");
+    }
     for (size_t k = 0; k < n; k++) {
         if (mlshift_read(fr, files[k], &o->read, &err) != MLSHIFT_OK) {
             if (tty && cli_now() - t0 > 1.0)
                 fputc('\n', stderr);
             mlshift_frames_destroy(fr);
+            free(ends);
             return cli_fail("%s", err.message);
         }
+        ends[k] = mlshift_frames_count(fr);
         if (file_end)
             file_end[k] = mlshift_frames_count(fr);
         if (tty && cli_now() - t0 > 1.0)
@@ -144,6 +212,14 @@ int cli_load_frames(const cli_frames_opts *o, char **files, size_t n,
         fputc('\n', stderr);
 
     size_t nf = mlshift_frames_count(fr);
+    global = malloc((nf ? nf : 1) * sizeof *global);
+    if (!global) {
+        free(ends);
+        mlshift_frames_destroy(fr);
+        return cli_fail("out of memory");
+    }
+    for (size_t s = 0; s < nf; s++)
+        global[s] = s;
     if (o->dedup_key) {
         size_t *idx = malloc((nf ? nf : 1) * sizeof *idx);
         size_t m = 0;
@@ -153,8 +229,12 @@ int cli_load_frames(const cli_frames_opts *o, char **files, size_t n,
             free(idx);
             mlshift_frames_destroy(d);
             mlshift_frames_destroy(fr);
+            free(global);
+            free(ends);
             return cli_fail("--dedup %s: %s", o->dedup_key, err.message);
         }
+        for (size_t s = 0; s < m; s++) /* idx ascends: in place is safe */
+            global[s] = global[idx[s]];
         free(idx);
         mlshift_frames_destroy(fr);
         fr = d;
@@ -167,6 +247,8 @@ int cli_load_frames(const cli_frames_opts *o, char **files, size_t n,
         mlshift_split_spec spec;
         if (parse_split(o->split, &spec)) {
             mlshift_frames_destroy(fr);
+            free(global);
+            free(ends);
             return CLI_ERROR;
         }
         size_t *perm = malloc((nf ? nf : 1) * sizeof *perm);
@@ -174,6 +256,8 @@ int cli_load_frames(const cli_frames_opts *o, char **files, size_t n,
         if (!perm || mlshift_split(nf, &spec, o->seed, perm, c, &err)) {
             free(perm);
             mlshift_frames_destroy(fr);
+            free(global);
+            free(ends);
             return cli_fail("--split %s: %s", o->split,
                             perm ? err.message : "out of memory");
         }
@@ -185,10 +269,18 @@ int cli_load_frames(const cli_frames_opts *o, char **files, size_t n,
                 free(perm);
                 mlshift_frames_destroy(d);
                 mlshift_frames_destroy(fr);
+                free(global);
+                free(ends);
                 return cli_fail("--part %s: %s", o->part, err.message);
             }
             mlshift_frames_destroy(fr);
             fr = d;
+            size_t *g = malloc((c[which] ? c[which] : 1) * sizeof *g);
+            for (size_t s = 0; g && s < c[which]; s++)
+                g[s] = global[p[which][s]];
+            free(global);
+            global = g; /* NULL (out of memory): errors say "frame K" */
+            nf = c[which];
             free(perm);
         } else if (parts) {
             for (int k = 0; k < 3; k++) {
@@ -202,17 +294,27 @@ int cli_load_frames(const cli_frames_opts *o, char **files, size_t n,
                 for (int k = 0; k < 3; k++)
                     free(parts[k]);
                 mlshift_frames_destroy(fr);
+                free(global);
+                free(ends);
                 return cli_fail("out of memory");
             }
         } else {
             free(perm);
             mlshift_frames_destroy(fr);
+            free(global);
+            free(ends);
             return cli_fail("--split needs --part train|val|test here");
         }
     } else if (o->part) {
         mlshift_frames_destroy(fr);
+        free(global);
+        free(ends);
         return cli_fail("--part needs --split");
     }
+    if (global)
+        origin_keep(fr, global, nf, ends, files, n);
+    else
+        free(ends);
     *out = fr;
     return CLI_OK;
 }
@@ -299,7 +401,7 @@ int cli_prior_force_norms(const char *spec, const mlshift_frames *fr,
         double e;
         mlshift_frames_get(fr, s, &f);
         if (mlshift_prior_compute(prior, &f, &e, forces, NULL, &err)) {
-            rc = cli_fail("frame %zu: %s", s, err.message);
+            rc = cli_fail("%s: %s", cli_frame_name(fr, s), err.message);
             break;
         }
         f.forces = forces;

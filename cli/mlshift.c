@@ -59,6 +59,7 @@ int main(int argc, char **argv)
      * slower (DESIGN.md, Threads). */
     if (!getenv("OPENBLAS_NUM_THREADS") && !getenv("OMP_NUM_THREADS"))
         openblas_set_num_threads(1);
+    cli_cleanup_on_signals();
     if (argc < 2) {
         usage(stderr);
         return CLI_ERROR;

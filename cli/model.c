@@ -114,6 +114,9 @@ static int model_init(int argc, char **argv)
         return cli_fail("model init: --arch %s: painn or schnet", arch);
     if (!els || !out)
         return cli_fail("model init: give --elements LIST and -o MODEL");
+    const char *outs[1] = {out};
+    if (cli_outputs_check("model init", NULL, 0, outs, 1))
+        return CLI_ERROR;
     int z[MS_MODEL_MAXEL], nz = 0;
     if (parse_elements(els, z, &nz))
         return CLI_ERROR;

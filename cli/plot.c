@@ -7,6 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -139,6 +143,64 @@ static void panel(FILE *fp, const plot_panel *p, double ox, double oy)
 #undef SY
 }
 
+/* Rasterises the SVG svg[0..len) with rsvg-convert (stdin to stdout) into
+ * the open file out; 0 on success. */
+static int rasterise(const char *svg, size_t len, FILE *out)
+{
+    int in[2];
+    if (fflush(out) != 0 || pipe(in) != 0)
+        return -1;
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(in[0]);
+        close(in[1]);
+        return -1;
+    }
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        if (dup2(in[0], 0) < 0 || dup2(fileno(out), 1) < 0)
+            _exit(127);
+        if (devnull >= 0)
+            dup2(devnull, 2);
+        close(in[0]);
+        close(in[1]);
+        execlp("rsvg-convert", "rsvg-convert", "-f", "png", (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    /* A rasteriser that dies early must not kill us with SIGPIPE. */
+    struct sigaction ign, old;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigemptyset(&ign.sa_mask);
+    sigaction(SIGPIPE, &ign, &old);
+    size_t off = 0;
+    int bad = 0;
+    while (off < len) {
+        ssize_t w = write(in[1], svg + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            bad = 1;
+            break;
+        }
+        off += (size_t)w;
+    }
+    close(in[1]);
+    sigaction(SIGPIPE, &old, NULL);
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR)
+            return -1;
+    if (bad || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return -1;
+    /* The child wrote through the shared descriptor: move our stream's
+     * idea of the offset to the end so nothing overwrites it. */
+    if (fseek(out, 0, SEEK_END) != 0 && errno != ESPIPE)
+        return -1;
+    return 0;
+}
+
 int plot_write(const char *path, const char *title, const plot_panel *panels,
                size_t n_panels)
 {
@@ -146,12 +208,11 @@ int plot_write(const char *path, const char *title, const plot_panel *panels,
     int png = len > 4 && strcmp(path + len - 4, ".png") == 0;
     if (!png && !(len > 4 && strcmp(path + len - 4, ".svg") == 0))
         return cli_fail("%s: --plot writes .svg or .png", path);
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp.%ld%s", path, (long)getpid(),
-             png ? ".svg" : "");
-    FILE *fp = fopen(tmp, "w");
+    char *svg = NULL;
+    size_t svg_len = 0;
+    FILE *fp = open_memstream(&svg, &svg_len);
     if (!fp)
-        return cli_fail("%s: cannot write", tmp);
+        return cli_fail("out of memory");
     size_t cols = n_panels < 4 ? n_panels : 4, rows = (n_panels + 3) / 4;
     double W = PW * (double)cols, H = PH * (double)rows + 30;
     double tw = 8.5 * (double)strlen(title) + 40; /* room for the title */
@@ -167,29 +228,25 @@ int plot_write(const char *path, const char *title, const plot_panel *panels,
     for (size_t k = 0; k < n_panels; k++)
         panel(fp, &panels[k], PW * (double)(k % 4), 30 + PH * (double)(k / 4));
     fprintf(fp, "</svg>\n");
-    int bad = ferror(fp);
-    bad |= fclose(fp) != 0;
+    if (fclose(fp) != 0 || !svg) {
+        free(svg);
+        return cli_fail("out of memory");
+    }
+    /* Written like every other output: atomically, or through a FIFO. */
+    cli_output *out;
+    FILE *of = cli_output_open(&out, path);
+    if (!of) {
+        free(svg);
+        return CLI_ERROR;
+    }
+    int bad = png ? rasterise(svg, svg_len, of) != 0
+                  : fwrite(svg, 1, svg_len, of) != svg_len;
+    free(svg);
     if (bad) {
-        remove(tmp);
-        return cli_fail("%s: write failed", path);
+        cli_output_abort(out);
+        return png ? cli_fail("%s: PNG needs rsvg-convert (apt-get install "
+                              "librsvg2-bin), or write .svg", path)
+                   : cli_fail("%s: write failed", path);
     }
-    if (!png) {
-        if (rename(tmp, path)) {
-            remove(tmp);
-            return cli_fail("%s: cannot rename into place", path);
-        }
-        return 0;
-    }
-    /* PNG: rasterise with rsvg-convert into a temporary, then rename. */
-    char tpng[4300], cmd[9000];
-    snprintf(tpng, sizeof tpng, "%s.tmp.%ld.png", path, (long)getpid());
-    snprintf(cmd, sizeof cmd, "rsvg-convert -o '%s' '%s' 2>/dev/null", tpng, tmp);
-    int ok = strchr(path, '\'') == NULL && system(cmd) == 0;
-    remove(tmp);
-    if (!ok || rename(tpng, path)) {
-        remove(tpng);
-        return cli_fail("%s: PNG needs rsvg-convert (apt-get install "
-                        "librsvg2-bin), or write .svg", path);
-    }
-    return 0;
+    return cli_output_close(out);
 }

@@ -91,6 +91,11 @@ int cmd_predict(int argc, char **argv)
         cli_fail("predict: give --model MODEL, input files and -o OUT");
         goto done;
     }
+    const char *in[2] = {mpath, rr_stats}, *outs[1] = {out};
+    if (cli_extxyz_output("predict", out) ||
+        cli_outputs_check("predict", in, 2, outs, 1) ||
+        cli_outputs_check("predict", (const char *const *)files, nfiles, outs, 1))
+        goto done;
     mlshift_error err;
     if (ms_model_load(&m, mpath, &err)) {
         cli_fail("%s", err.message);
@@ -122,6 +127,15 @@ int cmd_predict(int argc, char **argv)
     if (cli_load_frames(&o, files, nfiles, &fr, NULL, NULL, NULL))
         goto done;
     size_t n = mlshift_frames_count(fr), A = mlshift_frames_total_atoms(fr);
+    for (size_t s = 0; s < n; s++) {
+        mlshift_frame f;
+        mlshift_frames_get(fr, s, &f);
+        if (f.natoms == 0) {
+            cli_fail("%s: the frame has no atoms: nothing to predict",
+                     cli_frame_name(fr, s));
+            goto done;
+        }
+    }
     chosen = malloc((n ? n : 1) * sizeof *chosen);
     if (!chosen) {
         cli_fail("out of memory");
@@ -135,7 +149,7 @@ int cmd_predict(int argc, char **argv)
         mlshift_refinement ref;
         mlshift_frames_get(fr, s, &f);
         if (mlshift_refine_radius(&st, &f, radii, k_radii, sws, &ref, NULL, &err)) {
-            cli_fail("frame %zu: %s", s, err.message);
+            cli_fail("%s: %s", cli_frame_name(fr, s), err.message);
             goto done;
         }
         chosen[s] = ref.radius;
@@ -154,7 +168,7 @@ int cmd_predict(int argc, char **argv)
             mlshift_frames_get(fr, s, &f);
             if (ms_model_predict(&ws, m, &f, 1, (ms_head)hd, chosen[s], pe + k * n + s,
                                  pf + 3 * (k * A + off), &err)) {
-                cli_fail("frame %zu: %s", s, err.message);
+                cli_fail("%s: %s", cli_frame_name(fr, s), err.message);
                 goto done;
             }
             off += f.natoms;

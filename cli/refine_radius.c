@@ -192,7 +192,7 @@ static int run(rr_opts *r, const cli_frames_opts *o, char **files, size_t nfiles
         mlshift_frames_get(test, s, &f);
         if (mlshift_refine_radius(&st, &f, r->radii, r->k, ws, &res[s],
                                   dist + s * r->k, &err)) {
-            cli_fail("test structure %zu: %s", s, err.message);
+            cli_fail("%s: %s", cli_frame_name(test, s), err.message);
             goto done;
         }
     }
@@ -237,7 +237,7 @@ static int run(rr_opts *r, const cli_frames_opts *o, char **files, size_t nfiles
                                                  &res[s].spectral_distance,
                                                  &res[s].degree_std, &err)) {
                     free(idx);
-                    cli_fail("test structure %zu: %s", s, err.message);
+                    cli_fail("%s: %s", cli_frame_name(test, s), err.message);
                     goto done;
                 }
             }
@@ -342,8 +342,16 @@ int cmd_refine_radius(int argc, char **argv)
         cli_fail("refine-radius: give the training statistics with --stats FILE");
     else if (!nfiles)
         cli_fail("refine-radius: no test files (see mlshift refine-radius --help)");
-    else if (!cli_parse_radii(radii, &r.radii, &r.k))
-        rc = run(&r, &o, files, nfiles);
+    else if (!cli_parse_radii(radii, &r.radii, &r.k)) {
+        const char *in[1] = {r.stats};
+        const char *out[3] = {r.csv, r.plot_spectrum, r.plot_degrees};
+        if (cli_outputs_check("refine-radius", in, 1, out, 3) ||
+            cli_outputs_check("refine-radius", (const char *const *)files, nfiles, out, 3))
+            goto done;
+        /* The table and the plots: all written, or none. */
+        mlshift_outputs_begin();
+        rc = cli_outputs_end(run(&r, &o, files, nfiles));
+    }
 done:
     free(r.radii);
     free(files);

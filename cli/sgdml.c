@@ -106,9 +106,18 @@ int cmd_sgdml(int argc, char **argv)
         } else if (cli_value(&a, "--max-memory", &v)) {
             if (cli_parse_double("--max-memory", v, &maxmem))
                 goto done;
+            if (!(maxmem >= 0)) {
+                cli_fail("sgdml train: --max-memory %s must be >= 0", v);
+                goto done;
+            }
         } else if (cli_value(&a, "--lambda", &v)) {
             if (cli_parse_double("--lambda", v, &lambda))
                 goto done;
+            if (!(lambda >= 0) || !isfinite(lambda)) {
+                cli_fail("sgdml train: --lambda %s: the regularisation must be "
+                         ">= 0 (default 1e-10)", v);
+                goto done;
+            }
         } else if (cli_value(&a, "--sigma-grid", &v)) {
             if (parse_grid(v, grid, &nsig))
                 goto done;
@@ -124,6 +133,9 @@ int cmd_sgdml(int argc, char **argv)
         cli_fail("sgdml train: give --samples M and -o MODEL");
         goto done;
     }
+    const char *outs[1] = {out};
+    if (cli_outputs_check("sgdml train", (const char *const *)files, nfiles, outs, 1))
+        goto done;
     mlshift_frames *fr;
     o.read.require_energy = 1;
     o.read.require_forces = 1;

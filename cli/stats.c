@@ -63,6 +63,9 @@ int cmd_stats(int argc, char **argv)
         cli_fail("stats: no output file: give -o FILE");
         goto done;
     }
+    const char *outs[1] = {out};
+    if (cli_outputs_check("stats", (const char *const *)files, nfiles, outs, 1))
+        goto done;
     mlshift_frames *fr;
     if (cli_load_frames(&o, files, nfiles, &fr, NULL, NULL, NULL))
         goto done;

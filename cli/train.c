@@ -427,6 +427,11 @@ int cmd_train(int argc, char **argv)
     snprintf(ckpt, lo + 16, "%s.ckpt", o.out);
     snprintf(cache, lo + 16, "%s.prior-cache", o.out);
     c.checkpoint = ckpt;
+    const char *outs[4] = {o.out, ckpt, cache, o.metrics}, *init[1] = {o.init};
+    if (cli_outputs_check("train", init, 1, outs, 4) ||
+        cli_outputs_check("train", (const char *const *)files, nfiles, outs, 4) ||
+        cli_outputs_check("train", (const char *const *)vfiles, nv, outs, 4))
+        goto done;
     if (build_sets(&o, &fo, files, nfiles, vfiles, nv, &fr, &vfr, &tr, &va, &tidx, &vidx))
         goto done;
     int need_prior = mode == MS_MODE_PRETRAIN || mode == MS_MODE_JOINT;

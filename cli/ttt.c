@@ -466,6 +466,12 @@ int cmd_ttt(int argc, char **argv)
                 snprintf(plot, lp, "%s", o.plot);
             plotpath = plot;
         }
+        const char *outs[4] = {path, cache, o.log, plotpath}, *in[1] = {o.model};
+        if (cli_outputs_check("ttt", in, 1, outs, 4) ||
+            cli_outputs_check("ttt", (const char *const *)files, nfiles, outs, 4)) {
+            ms_dataset_free(&d);
+            goto done;
+        }
         int r = cli_prior_labels(&d, o.prior, cache, &fo, files, nfiles, idx, o.ekey, o.fkey);
         if (!r)
             r = run_group(&o, m, &d, names[g], path, plotpath, c, logfp, fo.quiet, g == 0);

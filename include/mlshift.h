@@ -57,6 +57,26 @@ typedef struct mlshift_error {
     char message[1024];      /* "FILE:LINE: what is wrong" */
 } mlshift_error;
 
+/* Output files. Every file the library writes goes to a temporary
+ * "<path>.tmp.<pid>" beside the real file (symbolic links followed; the
+ * permissions of a file being replaced kept) and is renamed over it only
+ * when every write succeeded. A path that exists and is not a regular file
+ * (FIFO, device such as /dev/null) is written through, never replaced.
+ *
+ * All or none: between mlshift_outputs_begin() and mlshift_outputs_commit()
+ * the files written by this thread are completed but left as temporaries;
+ * commit renames them all into place, mlshift_outputs_discard() removes them
+ * all (a command with several outputs commits them together, or none).
+ * Outputs written through to special files cannot be held back. */
+void mlshift_outputs_begin(void);
+mlshift_status mlshift_outputs_commit(mlshift_error *err);
+void mlshift_outputs_discard(void);
+
+/* Removes every temporary of this process that is still being written or
+ * held by mlshift_outputs_begin. Async-signal-safe: call it from a SIGINT /
+ * SIGTERM handler, then re-raise the signal (the mlshift command does). */
+void mlshift_remove_temporaries(void);
+
 /* ---------------------------------------------------------------- elements */
 
 /* Atomic number for a symbol ("C", "Cu"; case-sensitive as in the periodic

@@ -133,4 +133,28 @@ static inline void check_fd_virial(mlshift_prior *p, const tframe *t0,
           "%s: sum of forces %g %g %g", what, sum[0], sum[1], sum[2]);
 }
 
+/* Two atoms at the same place (atoms 1 and 2 of three, element z): the
+ * prior refuses the structure naming both, as every prior does (issue 12:
+ * LJ and EMT dropped the pair and returned a finite energy). */
+static inline void check_coincident_refused(mlshift_prior *p, int z, const char *what)
+{
+    static tframe t;
+    memset(&t, 0, sizeof t);
+    t.n = 3;
+    t.numbers[0] = t.numbers[1] = t.numbers[2] = z;
+    t.pos[3] = t.pos[6] = 2.5;
+    t.pos[4] = t.pos[7] = 0.25;
+    mlshift_frame f = view(&t);
+    double e = 0, F[9];
+    mlshift_error err = {0};
+    mlshift_status s = mlshift_prior_compute(p, &f, &e, F, NULL, &err);
+    CHECK(s == MLSHIFT_ERR_VALUE && strstr(err.message, "atoms 1 and 2 coincide"),
+          "%s: coincident atoms refused naming both: status %d, energy %g, '%s'",
+          what, (int)s, e, s == MLSHIFT_OK ? "" : err.message);
+    t.pos[7] = 0.5; /* apart again: computes */
+    f = view(&t);
+    s = mlshift_prior_compute(p, &f, &e, F, NULL, &err);
+    CHECK(s == MLSHIFT_OK && isfinite(e), "%s: three distinct atoms compute", what);
+}
+
 #endif /* MLSHIFT_PRIOR_CHECK_H */

@@ -325,6 +325,7 @@ int main(int argc, char **argv)
     test_invariance(p);
     test_reuse(p);
     test_errors(p);
+    check_coincident_refused(p, 29, "emt");
     mlshift_prior_destroy(p);
     return check_done();
 }

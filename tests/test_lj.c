@@ -325,6 +325,7 @@ static void test_errors(void)
     f = view(&c);
     s = mlshift_prior_compute(p, &f, &e, NULL, NULL, &err);
     CHECK(s == MLSHIFT_OK && isfinite(e), "H..Lr all have UFF parameters");
+    check_coincident_refused(p, 6, "lj");
     mlshift_prior_destroy(p);
 }
 

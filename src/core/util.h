@@ -23,13 +23,19 @@ mlshift_status ms_fail(mlshift_error *err, mlshift_status s, const char *fmt,
 mlshift_status ms_read_file(const char *path, char **data, size_t *len,
                             mlshift_error *err);
 
-/* Atomic output: ms_atomic_open creates "<path>.tmp.<pid>" and returns it
- * open for writing; ms_atomic_commit flushes, closes and renames it over
- * path (reporting any write error); ms_atomic_abort closes and removes it. */
+/* Atomic output (the rules are mlshift_outputs_begin's in mlshift.h):
+ * ms_atomic_open resolves symbolic links and creates "<real>.tmp.<pid>"
+ * (registered for mlshift_remove_temporaries) with the permissions of the
+ * file it replaces, or opens a FIFO/device directly; ms_atomic_commit
+ * flushes, closes and renames it over the real path (or holds it back while
+ * outputs are staged), reporting any write error; ms_atomic_abort closes and
+ * removes it. */
 typedef struct ms_atomic_file {
     FILE *fp;
-    char path[4096];
-    char tmp[4200];
+    int direct;         /* writing straight into a FIFO or device */
+    char *reg;          /* the registered copy of tmp (malloc'ed) */
+    char path[4096];    /* the real path: symbolic links followed */
+    char tmp[4200];     /* "" when there is none */
 } ms_atomic_file;
 mlshift_status ms_atomic_open(ms_atomic_file *af, const char *path,
                               mlshift_error *err);

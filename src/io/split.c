@@ -133,5 +133,8 @@ mlshift_status mlshift_dedup(const mlshift_frames *fr, const char *key,
     free(set.slot);
     free(set.buf);
     *n_out = n;
+    if (st == MLSHIFT_OK && fr->n && !set.n)
+        st = ms_fail(err, MLSHIFT_ERR_MISSING, "no frame has the info key '%s' "
+                     "(nothing to deduplicate by; rMD17 npz: old_index)", key);
     return st;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* mlshift_prior_*: the spec parser and dispatcher over the kinds of prior,
  * and the checks every compute call shares (a prior sees only frames with
- * atoms, and periodic frames only if it can handle them). */
+ * atoms, no two at the same place, and periodic frames only if it can
+ * handle them). */
 #include "prior.h"
 
 #include <math.h>
@@ -62,6 +63,51 @@ void mlshift_prior_destroy(mlshift_prior *p)
 const char *mlshift_prior_spec(const mlshift_prior *p) { return p->spec; }
 unsigned mlshift_prior_caps(const mlshift_prior *p) { return p->ops->caps; }
 
+/* Atoms sorted by position: equal neighbours in this order coincide. */
+typedef struct ms_placed {
+    double x[3];
+    size_t i;
+} ms_placed;
+
+static int placed_cmp(const void *a, const void *b)
+{
+    const ms_placed *p = a, *q = b;
+    for (int k = 0; k < 3; k++)
+        if (p->x[k] != q->x[k])
+            return p->x[k] < q->x[k] ? -1 : 1;
+    return p->i < q->i ? -1 : p->i > q->i;
+}
+
+/* Two atoms at the same position have no defined pair energy: the
+ * neighbour list skips r = 0, so LJ and EMT would drop the pair and return
+ * a finite energy, while xtb and sGDML fail. Every prior refuses it here,
+ * with the same message. O(N log N). */
+static mlshift_status check_coincident(const mlshift_prior *p,
+                                       const mlshift_frame *f, mlshift_error *err)
+{
+    size_t n = f->natoms;
+    if (n < 2)
+        return MLSHIFT_OK;
+    ms_placed *a = malloc(n * sizeof *a);
+    if (!a)
+        return ms_fail(err, MLSHIFT_ERR_NOMEM, "prior %s: out of memory", p->spec);
+    for (size_t i = 0; i < n; i++) {
+        memcpy(a[i].x, f->positions + 3 * i, sizeof a[i].x);
+        a[i].i = i;
+    }
+    qsort(a, n, sizeof *a, placed_cmp);
+    mlshift_status s = MLSHIFT_OK;
+    for (size_t k = 1; k < n && s == MLSHIFT_OK; k++)
+        if (a[k].x[0] == a[k - 1].x[0] && a[k].x[1] == a[k - 1].x[1] &&
+            a[k].x[2] == a[k - 1].x[2])
+            s = ms_fail(err, MLSHIFT_ERR_VALUE, "prior %s: atoms %zu and %zu "
+                        "coincide (both at %.8g, %.8g, %.8g Å): no energy is "
+                        "defined", p->spec, a[k - 1].i, a[k].i, a[k].x[0],
+                        a[k].x[1], a[k].x[2]);
+    free(a);
+    return s;
+}
+
 mlshift_status mlshift_prior_compute(mlshift_prior *p, const mlshift_frame *f,
                                      double *energy, double *forces,
                                      double *virial, mlshift_error *err)
@@ -76,7 +122,10 @@ mlshift_status mlshift_prior_compute(mlshift_prior *p, const mlshift_frame *f,
     if (virial && !(p->ops->caps & MLSHIFT_PRIOR_VIRIAL))
         return ms_fail(err, MLSHIFT_ERR_UNSUPPORTED, "prior %s: no virial",
                        p->spec);
-    mlshift_status s = p->ops->compute(p->self, f, energy, forces, virial, err);
+    mlshift_status s = check_coincident(p, f, err);
+    if (s != MLSHIFT_OK)
+        return s;
+    s = p->ops->compute(p->self, f, energy, forces, virial, err);
     if (s == MLSHIFT_OK && !isfinite(*energy))
         s = ms_fail(err, MLSHIFT_ERR_VALUE, "prior %s: energy is not finite",
                     p->spec);

@@ -301,6 +301,38 @@ static mlshift_status get_count(const ms_json *d, const ms_json_node *obj,
     return s;
 }
 
+/* A key twice in one object: JSON parsers disagree on which one wins, so
+ * the file is ambiguous; every object of the document is checked. */
+static mlshift_status no_duplicate_keys(const ms_json *d, const char *path,
+                                        mlshift_error *err)
+{
+    for (size_t k = 0; k < d->n; k++) {
+        const ms_json_node *o = &d->nodes[k];
+        if (o->type != MS_JSON_OBJECT)
+            continue;
+        for (const ms_json_node *a = ms_json_first(d, o); a; a = ms_json_next(d, a))
+            for (const ms_json_node *b = ms_json_next(d, a); b; b = ms_json_next(d, b))
+                if (a->key && b->key && !strcmp(a->key, b->key))
+                    return ms_fail(err, MLSHIFT_ERR_FORMAT, "%s:%d: key \"%s\" "
+                                   "appears twice in one object (also line %d)",
+                                   path, b->line, b->key, a->line);
+    }
+    return MLSHIFT_OK;
+}
+
+/* A standard deviation below zero (or infinite) is no statistic. */
+static mlshift_status check_std(const ms_json *d, const ms_json_node *obj,
+                                const char *name, double std, const char *path,
+                                mlshift_error *err)
+{
+    if (isnan(std) || (std >= 0 && isfinite(std)))
+        return MLSHIFT_OK;
+    const ms_json_node *v = ms_json_get(d, obj, "std");
+    return ms_fail(err, MLSHIFT_ERR_VALUE, "%s:%d: %s.std is %g: a standard "
+                   "deviation is >= 0 and finite", path, v ? v->line : obj->line,
+                   name, std);
+}
+
 mlshift_status mlshift_stats_read(mlshift_train_stats *st, const char *path,
                                   mlshift_error *err)
 {
@@ -316,6 +348,8 @@ mlshift_status mlshift_stats_read(mlshift_train_stats *st, const char *path,
     if (s != MLSHIFT_OK)
         return s;
     const ms_json_node *root = &d.nodes[0], *v;
+    if ((s = no_duplicate_keys(&d, path, err)))
+        goto done;
     v = ms_json_get(&d, root, "format");
     if (root->type != MS_JSON_OBJECT || !v || v->type != MS_JSON_STRING ||
         strcmp(v->string, "mlshift-train-stats")) {
@@ -358,6 +392,18 @@ mlshift_status mlshift_stats_read(mlshift_train_stats *st, const char *path,
         (s = get_num(&d, fn, "std", path, &st->force_norm_std, err)) ||
         (s = get_num(&d, sd, "mean", path, &st->spectral_mean, err)) ||
         (s = get_num(&d, sd, "std", path, &st->spectral_std, err)))
+        goto done;
+    if (!(st->cutoff > 0) || !isfinite(st->cutoff)) {
+        v = ms_json_get(&d, root, "cutoff");
+        s = ms_fail(err, MLSHIFT_ERR_VALUE, "%s:%d: cutoff %g Å: the cutoff "
+                    "radius must be positive and finite", path, v ? v->line : 1,
+                    st->cutoff);
+        goto done;
+    }
+    if ((s = check_std(&d, nat, "natoms", st->natoms_std, path, err)) ||
+        (s = check_std(&d, cf, "carbon_fraction", st->carbon_std, path, err)) ||
+        (s = check_std(&d, fn, "force_norm", st->force_norm_std, path, err)) ||
+        (s = check_std(&d, sd, "spectral_distance", st->spectral_std, path, err)))
         goto done;
     if (!(st->cutoff > 0) || !st->n_structures || st->natoms_max != sp->n_children) {
         s = ms_fail(err, MLSHIFT_ERR_FORMAT, "%s: inconsistent: cutoff %g, %zu "
