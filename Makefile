@@ -117,7 +117,8 @@ demo-run: build
 	@scripts/demo $(B)
 
 fuzz: deps
-	@scripts/fuzz
+	@$(MAKE) --no-print-directory build
+	@scripts/fuzz $(B)
 
 install: deps-build
 	@$(MAKE) --no-print-directory install-files

@@ -180,9 +180,12 @@ static void batch_graph(int g, size_t n, double *dmin, double *want)
     qsort(want, n, sizeof *want, cmp_double);
 }
 
-static void batched(size_t n)
+/* two_stage_min: from which n dsyevd_2stage replaces dsyevd (lowered here
+ * so that small matrices exercise it). */
+static void batched(size_t n, size_t two_stage_min)
 {
     mlshift_spectrum_ws *ws = mlshift_spectrum_ws_create(n);
+    ws->two_stage_min = two_stage_min;
     double *dmin = malloc(n * n * sizeof *dmin);
     double *A = malloc(9 * n * n * sizeof *A), *w = malloc(9 * n * sizeof *w);
     double *one = malloc(N_BATCH_GRAPHS * n * sizeof *one);
@@ -293,7 +296,10 @@ static void distance_and_errors(void)
     free_brute(&nl);
 }
 
-static int dump(const char *path, double rc)
+/* --dump POS RC [TWO_STAGE_MIN]: the spectrum of the cluster in POS (one
+ * "x y z" line per atom) at RC, one eigenvalue a line; TWO_STAGE_MIN lowers
+ * the size from which dsyevd_2stage is used. */
+static int dump(const char *path, double rc, size_t two_stage_min)
 {
     FILE *fp = fopen(path, "r");
     if (!fp)
@@ -308,6 +314,7 @@ static int dump(const char *path, double rc)
     mlshift_error err;
     brute(&nl, n, x, rc);
     mlshift_spectrum_ws *ws = mlshift_spectrum_ws_create(n);
+    ws->two_stage_min = two_stage_min;
     double *eig = malloc((n ? n : 1) * sizeof *eig);
     if (mlshift_laplacian_spectrum(ws, &nl, rc, eig, &err) != MLSHIFT_OK)
         return 2;
@@ -322,12 +329,16 @@ static int dump(const char *path, double rc)
 
 int main(int argc, char **argv)
 {
-    if (argc == 4 && strcmp(argv[1], "--dump") == 0)
-        return dump(argv[2], atof(argv[3]));
+    if ((argc == 4 || argc == 5) && strcmp(argv[1], "--dump") == 0)
+        return dump(argv[2], atof(argv[3]),
+                    argc == 5 ? (size_t)atol(argv[4]) : MLSHIFT_TWO_STAGE_EIG);
     closed_forms();
-    batched(12);
-    batched(21);
-    batched(130); /* beyond MLSHIFT_SMALL_EIG: dsyevd, one at a time */
+    batched(12, MLSHIFT_TWO_STAGE_EIG);
+    batched(21, MLSHIFT_TWO_STAGE_EIG);
+    /* Beyond MLSHIFT_SMALL_EIG, one at a time: dsyevd, then dsyevd_2stage
+     * (from MLSHIFT_TWO_STAGE_EIG atoms on, lowered to reach it here). */
+    batched(130, MLSHIFT_TWO_STAGE_EIG);
+    batched(130, 0);
     dmin_route();
     distance_and_errors();
     return check_done();

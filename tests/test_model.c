@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <zlib.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -541,6 +542,32 @@ static void test_file(void)
         if (ms_model_parse(&m2, d, n, "x", &err) == MLSHIFT_OK || m2)
             all = 0;
     CHECK(all, "every truncated file is refused");
+    /* Found by fuzz/fuzz_model.c: a header asking for 30,472 features (a
+     * seed of `mlshift model init --features 8` with the F field mutated)
+     * made the parser allocate 252 GB for the parameters before reading
+     * any of them (an abort under ASan; "out of memory" where calloc says
+     * no, and a real allocation of several GB for a smaller F, which
+     * overcommit grants and the initialisation then touches). With a
+     * valid checksum, as a
+     * hostile file has, it is refused before any allocation that size: 8
+     * bytes a parameter must fit in what is left of the file. */
+    {
+        unsigned char *h = malloc(len);
+        memcpy(h, d, len);
+        size_t at = 16 + h[12]; /* magic, version, then the architecture string */
+        uint32_t F = 0x7708;
+        for (int k = 0; k < 4; k++)
+            h[at + k] = (unsigned char)(F >> (8 * k));
+        uLong c = crc32(0L, h, (uInt)(len - 4));
+        for (int k = 0; k < 4; k++)
+            h[len - 4 + k] = (unsigned char)(c >> (8 * k));
+        mlshift_status st = ms_model_parse(&m2, h, len, "x", &err);
+        CHECK(st == MLSHIFT_ERR_FORMAT && !m2 && strstr(err.message, "room for") &&
+                  !strstr(err.message, "out of memory"),
+              "hyper-parameters too large for the file are refused (status %d): %s", st,
+              err.message);
+        free(h);
+    }
     memcpy(d, "NOTMODEL", 8);
     CHECK(ms_model_parse(&m2, d, len, "x", &err) == MLSHIFT_ERR_FORMAT &&
               strstr(err.message, "magic"),

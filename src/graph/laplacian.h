@@ -10,6 +10,8 @@
 #define MLSHIFT_SMALL_EIG 128
 /* Matrices reduced side by side (interleaved lanes) by the batched path. */
 #define MLSHIFT_EIG_LANES 4
+/* From this size on, dsyevd_2stage beats dsyevd (see laplacian.c). */
+#define MLSHIFT_TWO_STAGE_EIG 2000
 
 struct mlshift_spectrum_ws {
     size_t max_n;       /* largest graph the buffers hold */
@@ -17,9 +19,11 @@ struct mlshift_spectrum_ws {
     double *dinv;       /* (max_n,) D^-1/2, 0 for isolated atoms */
     double *lanes;      /* (min(max_n, SMALL_EIG)², LANES) interleaved
                            matrices of the batched reduction */
-    double *work;       /* dsyevd workspace */
+    double *work;       /* dsyevd and dsyevd_2stage workspace */
     int *iwork;
     int lwork, liwork;
+    size_t two_stage_min; /* n from which dsyevd_2stage is used:
+                             MLSHIFT_TWO_STAGE_EIG; tests lower it */
 };
 
 /* The lower triangle of L = I − D^-1/2 A D^-1/2 (n, n), column-major, and
@@ -36,7 +40,9 @@ int ms_spectrum_closed_form(size_t n, const double *dinv, double *eig);
 /* Ascending eigenvalues w (nb, n) of nb symmetric n × n matrices A (nb,
  * n, n), column-major, lower triangles used, destroyed; n <= ws->max_n.
  * Small matrices are reduced MLSHIFT_EIG_LANES at a time and their QL
- * iterations interleaved, which gives the same bits as one at a time.
+ * iterations interleaved, which gives the same bits as one at a time;
+ * larger ones go to dsyevd, and from ws->two_stage_min on to
+ * dsyevd_2stage, one at a time.
  * Returns 0, or 1 + the index of a matrix whose iteration failed. */
 int ms_eigenvalues_batch(mlshift_spectrum_ws *ws, int n, int nb, double *A,
                          double *w);

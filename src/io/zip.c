@@ -352,7 +352,7 @@ mlshift_status ms_zip_extract(const ms_zip *z, size_t idx,
                        "0 stored and 8 DEFLATE)", z->name, en->name, en->method);
     }
     uint32_t crc = (uint32_t)crc32_z(0L, res, (z_size_t)en->size);
-    if (crc != en->crc) {
+    if (!MS_CHECKSUM_OK(crc, en->crc)) {
         free(*owned);
         *owned = NULL;
         return ms_fail(err, MLSHIFT_ERR_FORMAT,

@@ -97,6 +97,13 @@ void ms_model_hyper_default(ms_model_hyper *h, ms_arch arch);
  * atomic numbers. Checks the hyper-parameters. */
 mlshift_status ms_model_create(ms_model **out, const ms_model_hyper *h, const int *z,
                                int n_el, uint64_t seed, mlshift_error *err);
+/* The same, refusing hyper-parameters that need more than max_params
+ * parameters before anything that size is allocated: a model file holds 8
+ * bytes per parameter, so its length bounds the count, and a corrupt or
+ * hostile header cannot ask for hundreds of GB. */
+mlshift_status ms_model_create_at_most(ms_model **out, const ms_model_hyper *h,
+                                       const int *z, int n_el, uint64_t seed,
+                                       size_t max_params, mlshift_error *err);
 void ms_model_destroy(ms_model *m);
 /* Index of the parameter called name, or −1. */
 long ms_model_find(const ms_model *m, const char *name);

@@ -241,7 +241,7 @@ mlshift_status ms_model_parse(ms_model **out, const unsigned char *data, size_t 
         crc = crc32(crc, data + done, (uInt)chunk);
         done += chunk;
     }
-    if ((uint32_t)crc != crc_file)
+    if (!MS_CHECKSUM_OK((uint32_t)crc, crc_file))
         return BAD("%s: checksum mismatch (file corrupt or truncated: CRC-32 %08x, "
                    "stored %08x)", where, (unsigned)crc, (unsigned)crc_file);
     char s[256];
@@ -284,7 +284,8 @@ mlshift_status ms_model_parse(ms_model **out, const unsigned char *data, size_t 
         return BAD("%s: truncated model file (elements)", where);
     mlshift_error e2;
     ms_model *m = NULL;
-    mlshift_status st = ms_model_create(&m, &h, z, (int)S, 0, &e2);
+    /* Each parameter takes 8 bytes of what is left of the file. */
+    mlshift_status st = ms_model_create_at_most(&m, &h, z, (int)S, 0, (r.n - r.at) / 8, &e2);
     if (st)
         return ms_fail(err, MLSHIFT_ERR_FORMAT, "%s: %s", where, e2.message);
     uint64_t ns = get_u64(&r);

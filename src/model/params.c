@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -165,6 +166,13 @@ static mlshift_status check_hyper(const ms_model_hyper *h, const int *z, int n_e
 mlshift_status ms_model_create(ms_model **out, const ms_model_hyper *h, const int *z,
                                int n_el, uint64_t seed, mlshift_error *err)
 {
+    return ms_model_create_at_most(out, h, z, n_el, seed, SIZE_MAX, err);
+}
+
+mlshift_status ms_model_create_at_most(ms_model **out, const ms_model_hyper *h,
+                                       const int *z, int n_el, uint64_t seed,
+                                       size_t max_params, mlshift_error *err)
+{
     *out = NULL;
     mlshift_status st = check_hyper(h, z, n_el, err);
     if (st)
@@ -181,6 +189,9 @@ mlshift_status ms_model_create(ms_model **out, const ms_model_hyper *h, const in
         m->species[z[i]] = i;
     }
     st = h->arch == MS_ARCH_PAINN ? ms_painn_params(m, err) : ms_schnet_params(m, err);
+    if (!st && m->P > max_params)
+        st = ms_fail(err, MLSHIFT_ERR_VALUE, "model: these hyper-parameters need %zu "
+                     "parameters, more than the %zu there is room for", m->P, max_params);
     if (!st) {
         m->theta = calloc(m->P ? m->P : 1, sizeof *m->theta);
         if (!m->theta)

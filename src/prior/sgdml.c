@@ -319,23 +319,20 @@ static mlshift_status npz_array(ms_npz *z, const char *key, int ndim_max,
     return s;
 }
 
-mlshift_status ms_sgdml_load_npz(ms_sgdml_model *mo, const char *path,
-                                 mlshift_error *err)
+/* The model from an open npz z (closed here); path labels errors. */
+static mlshift_status load_npz(ms_sgdml_model *mo, ms_npz *z, const char *path,
+                               mlshift_error *err)
 {
-    memset(mo, 0, sizeof *mo);
-    ms_npz z;
-    mlshift_status s = ms_npz_open(&z, path, err);
-    if (s != MLSHIFT_OK)
-        return s;
+    mlshift_status s = MLSHIFT_OK;
     ms_npy az = {0}, ax = {0}, aw = {0}, ap = {0}, a1 = {0};
     double *dz = NULL, *dx = NULL, *dw = NULL, *dp = NULL, *d1 = NULL;
-    int old = ms_npz_has(&z, "Rt_desc");
+    int old = ms_npz_has(z, "Rt_desc");
     const char *kx = old ? "Rt_desc" : "R_desc";
     const char *kw = old ? "Rt_d_desc_alpha" : "R_d_desc_alpha";
-    if ((s = npz_array(&z, "z", 1, &az, &dz, err)) ||
-        (s = npz_array(&z, kx, 2, &ax, &dx, err)) ||
-        (s = npz_array(&z, kw, 3, &aw, &dw, err)) ||
-        (s = npz_array(&z, "perms", 2, &ap, &dp, err)))
+    if ((s = npz_array(z, "z", 1, &az, &dz, err)) ||
+        (s = npz_array(z, kx, 2, &ax, &dx, err)) ||
+        (s = npz_array(z, kw, 3, &aw, &dw, err)) ||
+        (s = npz_array(z, "perms", 2, &ap, &dp, err)))
         goto done;
     int n = (int)az.count, dd = n * (n - 1) / 2;
     /* descriptors (D, M); coefficients (M, D) or (M, D, 1) */
@@ -364,20 +361,20 @@ mlshift_status ms_sgdml_load_npz(ms_sgdml_model *mo, const char *path,
     if ((s = ms_sgdml_model_alloc(mo, err)))
         goto done;
     double sig = NAN, c = NAN, ystd = 1.0;
-    if ((s = npz_array(&z, "sig", 0, &a1, &d1, err)))
+    if ((s = npz_array(z, "sig", 0, &a1, &d1, err)))
         goto done;
     sig = d1[0];
     ms_npy_free(&a1);
     free(d1);
     d1 = NULL;
-    if ((s = npz_array(&z, "c", 0, &a1, &d1, err)))
+    if ((s = npz_array(z, "c", 0, &a1, &d1, err)))
         goto done;
     c = d1[0];
     ms_npy_free(&a1);
     free(d1);
     d1 = NULL;
-    if (ms_npz_has(&z, "std")) {
-        if ((s = npz_array(&z, "std", 0, &a1, &d1, err)))
+    if (ms_npz_has(z, "std")) {
+        if ((s = npz_array(z, "std", 0, &a1, &d1, err)))
             goto done;
         ystd = d1[0];
         ms_npy_free(&a1);
@@ -404,9 +401,9 @@ mlshift_status ms_sgdml_load_npz(ms_sgdml_model *mo, const char *path,
             mo->w[b * dd + k] = -dw[b * dd + k];   /* α_code = −α */
         }
     s = ms_sgdml_model_check(mo, path, err);
-    if (s == MLSHIFT_OK && ms_npz_has(&z, "tril_perms_lin")) {
+    if (s == MLSHIFT_OK && ms_npz_has(z, "tril_perms_lin")) {
         /* cross-check: tril_perms_lin (D, P) holds p·D + π_p(k) */
-        if ((s = npz_array(&z, "tril_perms_lin", 1, &a1, &d1, err)))
+        if ((s = npz_array(z, "tril_perms_lin", 1, &a1, &d1, err)))
             goto done;
         int *pi = malloc((size_t)mo->p * dd * sizeof *pi);
         if (!pi) {
@@ -436,8 +433,17 @@ done:
     free(dw);
     free(dp);
     free(d1);
-    ms_npz_close(&z);
+    ms_npz_close(z);
     return s;
+}
+
+mlshift_status ms_sgdml_load_npz(ms_sgdml_model *mo, const char *path,
+                                 mlshift_error *err)
+{
+    memset(mo, 0, sizeof *mo);
+    ms_npz z;
+    mlshift_status s = ms_npz_open(&z, path, err);
+    return s != MLSHIFT_OK ? s : load_npz(mo, &z, path, err);
 }
 
 /* ---------------------------------------------------------- our own file */
@@ -565,7 +571,7 @@ static mlshift_status load_ours(ms_sgdml_model *mo, const char *path,
         return ms_fail(err, MLSHIFT_ERR_FORMAT, "%s: %zu bytes, expected %zu "
                        "for %u atoms, %u points, %u perms (truncated or "
                        "corrupt)", path, len, want, n, m, np);
-    if (get_u64(b + len - 8) != fnv1a(b, len - 8))
+    if (!MS_CHECKSUM_OK(fnv1a(b, len - 8), get_u64(b + len - 8)))
         return ms_fail(err, MLSHIFT_ERR_FORMAT, "%s: checksum mismatch "
                        "(corrupt file)", path);
     mo->n = (int)n;
@@ -603,17 +609,23 @@ mlshift_status ms_sgdml_load(ms_sgdml_model *mo, const char *path,
     mlshift_status s = ms_read_file(path, &data, &len, err);
     if (s != MLSHIFT_OK)
         return s;
-    int ours = len >= 8 && !memcmp(data, MS_SGDML_MAGIC, 8);
-    int zip = len >= 4 && !memcmp(data, "PK\003\004", 4);
-    if (ours)
-        s = load_ours(mo, path, (const unsigned char *)data, len, err);
+    s = ms_sgdml_parse(mo, (const unsigned char *)data, len, path, err);
     free(data);
-    if (ours)
-        return s;
-    if (!zip)
+    return s;
+}
+
+mlshift_status ms_sgdml_parse(ms_sgdml_model *mo, const unsigned char *data,
+                              size_t len, const char *name, mlshift_error *err)
+{
+    memset(mo, 0, sizeof *mo);
+    if (len >= 8 && !memcmp(data, MS_SGDML_MAGIC, 8))
+        return load_ours(mo, name, data, len, err);
+    if (!(len >= 4 && !memcmp(data, "PK\003\004", 4)))
         return ms_fail(err, MLSHIFT_ERR_FORMAT, "%s: not an sGDML model (neither"
-                       " an mlshift sGDML file nor an sGDML .npz)", path);
-    return ms_sgdml_load_npz(mo, path, err);
+                       " an mlshift sGDML file nor an sGDML .npz)", name);
+    ms_npz z;
+    mlshift_status s = ms_npz_open_memory(&z, data, len, name, err);
+    return s != MLSHIFT_OK ? s : load_npz(mo, &z, name, err);
 }
 
 /* ----------------------------------------------------------------- prior */

@@ -51,6 +51,10 @@ mlshift_status ms_sgdml_load(ms_sgdml_model *mo, const char *path,
                              mlshift_error *err);
 mlshift_status ms_sgdml_load_npz(ms_sgdml_model *mo, const char *path,
                                  mlshift_error *err);
+/* Either kind of file held in memory (len bytes); name labels errors. */
+mlshift_status ms_sgdml_parse(ms_sgdml_model *mo, const unsigned char *data,
+                              size_t len, const char *name,
+                              mlshift_error *err);
 /* Our versioned file, written atomically. */
 mlshift_status ms_sgdml_save(const ms_sgdml_model *mo, const char *path,
                              mlshift_error *err);

@@ -99,7 +99,10 @@ static int batch_reserve(mlshift_shift_ws *ws, size_t n, size_t graphs)
     graphs = graphs > ws->batch_graphs ? graphs : ws->batch_graphs;
     free_batch(ws);
     ws->dmin = malloc(n * n * sizeof *ws->dmin);
-    ws->mats = malloc(graphs * n * n * sizeof *ws->mats);
+    /* Only small graphs are solved as a batch; a large one is solved in
+     * the spectrum workspace's own matrix as soon as it is built. */
+    size_t small = n < MLSHIFT_SMALL_EIG ? n : MLSHIFT_SMALL_EIG;
+    ws->mats = malloc(graphs * small * small * sizeof *ws->mats);
     ws->spectra = malloc(graphs * n * sizeof *ws->spectra);
     ws->dinvs = malloc(graphs * n * sizeof *ws->dinvs);
     ws->degree_std = malloc(graphs * sizeof *ws->degree_std);
@@ -137,6 +140,7 @@ mlshift_status ms_shift_spectra(mlshift_shift_ws *ws, const double *r,
                        "out of memory for %zu spectra of %zu atoms", nr, n);
     ms_pair_dmin(nl, ws->dmin);
     size_t graphs = 0, n_solve = 0;
+    int large = n > MLSHIFT_SMALL_EIG;
     for (size_t a = 0; a < nr; a++) {
         /* Nested subgraphs: the same pair count is the same graph. */
         size_t pairs = 0, g;
@@ -150,11 +154,23 @@ mlshift_status ms_shift_spectra(mlshift_shift_ws *ws, const double *r,
             continue;
         graphs++;
         ws->pairs[g] = pairs;
-        double *dinv = ws->dinvs + g * n, *L = ws->mats + n_solve * nn;
+        double *dinv = ws->dinvs + g * n, *spec = ws->spectra + g * n;
+        double *L = large ? ws->spec->L : ws->mats + n_solve * nn;
         ms_laplacian_from_dmin(n, ws->dmin, r[a], L, dinv);
         ws->degree_std[g] = degree_std(n, dinv);
-        if (!ms_spectrum_closed_form(n, dinv, ws->spectra + g * n))
+        if (ms_spectrum_closed_form(n, dinv, spec))
+            continue;
+        if (!large) {
             ws->solve[n_solve++] = g;
+            continue;
+        }
+        /* One at a time (LAPACK), so no (graphs, n, n) stack: 2.2 GB for
+         * 11 graphs of 5000 atoms. */
+        int info = ms_eigenvalues_batch(ws->spec, (int)n, 1, L, spec);
+        if (info != 0)
+            return ms_fail(err, MLSHIFT_ERR_VALUE,
+                           "laplacian: the eigenvalue iteration failed to "
+                           "converge (info %d)", info);
     }
     int info = ms_eigenvalues_batch(ws->spec, (int)n, (int)n_solve, ws->mats,
                                     ws->scratch);

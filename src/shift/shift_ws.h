@@ -14,7 +14,9 @@ struct mlshift_shift_ws {
     double *eig;            /* (spec_n,) */
     /* One structure at several radii (ms_shift_spectra). */
     double *dmin;           /* (n, n) shortest edge of each atom pair */
-    double *mats;           /* (graphs, n, n) Laplacians for the eigensolver */
+    double *mats;           /* (graphs, n, n) Laplacians for the batched
+                               eigensolver, n <= MLSHIFT_SMALL_EIG; larger
+                               graphs use spec->L one at a time */
     double *spectra;        /* (graphs, n) ascending, graph g at g n */
     double *dinvs;          /* (graphs, n) D^-1/2 of each graph */
     double *degree_std;     /* (graphs,) */

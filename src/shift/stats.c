@@ -17,6 +17,7 @@
 #include "../core/util.h"
 #include "../io/json.h"
 #include "shift_ws.h"
+#include "stats.h"
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -342,9 +343,17 @@ mlshift_status mlshift_stats_read(mlshift_train_stats *st, const char *path,
     mlshift_status s = ms_read_file(path, &text, &len, err);
     if (s != MLSHIFT_OK)
         return s;
-    ms_json d;
-    s = ms_json_parse(&d, text, len, path, err);
+    s = ms_stats_parse(st, text, len, path, err);
     free(text);
+    return s;
+}
+
+mlshift_status ms_stats_parse(mlshift_train_stats *st, const char *text,
+                              size_t len, const char *path, mlshift_error *err)
+{
+    memset(st, 0, sizeof *st);
+    ms_json d;
+    mlshift_status s = ms_json_parse(&d, text, len, path, err);
     if (s != MLSHIFT_OK)
         return s;
     const ms_json_node *root = &d.nodes[0], *v;

@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: MIT
 """Normalised-Laplacian spectra against numpy (eigvalsh of L built here):
-real rMD17 frames at several cutoffs and random clusters with isolated
-atoms, to 1e-10."""
+real rMD17 frames at several cutoffs, random clusters with isolated
+atoms, and a 600-atom packing through both LAPACK paths, to 1e-10."""
 import os
 import subprocess
 import tempfile
@@ -23,10 +23,11 @@ def numpy_spectrum(pos, rc):
     return np.linalg.eigvalsh(L)
 
 
-def ours(pos, rc):
+def ours(pos, rc, two_stage_min=None):
     p = os.path.join(tmp, "pos.txt")
     np.savetxt(p, pos, fmt="%.17g")
-    r = subprocess.run([exe, "--dump", p, repr(rc)], capture_output=True, text=True)
+    extra = [] if two_stage_min is None else [str(two_stage_min)]
+    r = subprocess.run([exe, "--dump", p, repr(rc)] + extra, capture_output=True, text=True)
     return np.array([float(x) for x in r.stdout.split()])
 
 
@@ -42,4 +43,19 @@ for n in (2, 5, 17, 40):
     for rc in (1.0, 2.5):
         close(ours(pos, rc), numpy_spectrum(pos, rc), 1e-10, 0,
               "random cluster n=%d at %.1f Å" % (n, rc))
+# The large-n paths: 600 atoms of a random packing at liquid density (0.1
+# atoms/Å³, no pair closer than 1 Å), beyond the small-molecule solver, with
+# dsyevd (the default below 2000 atoms) and with dsyevd_2stage (the size
+# from which it is used lowered to 0); at 5 Å ~50 neighbours each.
+side = (600 / 0.1) ** (1 / 3)
+pos = np.empty((0, 3))
+while len(pos) < 600:
+    p = rng.uniform(0, side, size=3)
+    if len(pos) == 0 or np.min(np.linalg.norm(pos - p, axis=1)) >= 1.0:
+        pos = np.vstack([pos, p])
+for rc in (2.0, 5.0):
+    want = numpy_spectrum(pos, rc)
+    for two_stage_min, path in ((None, "dsyevd"), (0, "dsyevd_2stage")):
+        close(ours(pos, rc, two_stage_min), want, 1e-10, 0,
+              "600-atom packing at %.1f Å, %s" % (rc, path))
 done()
