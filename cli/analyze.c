@@ -64,29 +64,6 @@ typedef struct an_result {
     double *t_ps, *etot, *epot; /* (hr_end,) */
 } an_result;
 
-static void json_num(double v)
-{
-    if (isfinite(v))
-        printf("%.10g", v);
-    else
-        printf("null");
-}
-
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
 /* A number from frame f's info, NaN if absent or not a number. */
 static double info_num(const mlshift_frame *f, const char *key)
 {
@@ -246,31 +223,31 @@ static int write_plot(const an_opts *o, const an_result *r)
 static void print_result(const an_opts *o, const an_result *r)
 {
     printf("{\"trajectory\":");
-    json_string(o->traj);
+    cli_json_string(stdout, o->traj);
     printf(",\"frames\":%zu,\"atoms\":%zu,\"save_interval_ps\":", r->frames, r->atoms);
-    json_num(r->interval_ps);
+    cli_json_num(stdout, r->interval_ps);
     printf(",\"bonds\":%zu,\"reference_frames\":%zu,\"threshold_A\":", r->bonds,
            r->ref_frames);
-    json_num(o->threshold);
+    cli_json_num(stdout, o->threshold);
     printf(",\"collapsed\":%s,\"collapse_frame\":", r->collapsed ? "true" : "false");
     if (r->collapsed)
         printf("%zu", r->collapse);
     else
         printf("null");
     printf(",\"stability_ps\":");
-    json_num(r->stability_ps);
+    cli_json_num(stdout, r->stability_ps);
     printf(",\"max_bond_deviation_A\":");
-    json_num(r->max_dev);
+    cli_json_num(stdout, r->max_dev);
     printf(",\"hr_frames\":%zu,\"hr_mae\":", r->hr_end);
-    json_num(r->hr_mae);
+    cli_json_num(stdout, r->hr_mae);
     printf(",\"mean_temperature_K\":");
-    json_num(r->t_mean);
+    cli_json_num(stdout, r->t_mean);
     printf(",\"energy_drift_eV_per_atom_ps\":");
-    json_num(r->drift);
+    cli_json_num(stdout, r->drift);
     printf(",\"energy_fluctuation_eV\":");
-    json_num(r->fluct);
+    cli_json_num(stdout, r->fluct);
     printf(",\"energy_max_deviation_eV\":");
-    json_num(r->max_de);
+    cli_json_num(stdout, r->max_de);
     printf("}\n");
 }
 

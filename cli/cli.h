@@ -121,6 +121,11 @@ char *cli_escape(const char *s, char *buf, size_t cap);
 int cli_prior_force_norms(const char *spec, const mlshift_frames *fr,
                           double *norms, int quiet);
 
+/* JSON output: a number (%.17g; NaN and ±Inf as null) and a string
+ * (quotes, backslashes and control bytes escaped). */
+void cli_json_num(FILE *fp, double v);
+void cli_json_string(FILE *fp, const char *s);
+
 /* Seconds on a monotonic clock (progress, rates, ETA). */
 double cli_now(void);
 

@@ -63,14 +63,6 @@ static void csv_field(FILE *fp, double v)
         fputs(",", fp);
 }
 
-static void json_num(FILE *fp, double v)
-{
-    if (isfinite(v))
-        fprintf(fp, "%.17g", v);
-    else
-        fputs("null", fp);
-}
-
 /* Force MAE (mean |ΔF| over the 3N components, eV/Å) of each test frame
  * against PRED; NaN where the test frame has no forces. */
 static int force_errors(const diag_opts *d, const cli_frames_opts *o,
@@ -276,11 +268,11 @@ static int write_json(const diag_opts *d, const mlshift_train_stats *st,
         fprintf(fp, "  {\"index\": %zu, \"natoms\": %zu, \"unseen_elements\": %d, "
                 "\"composition_seen\": %s, \"carbon_fraction\": ", s, dg[s].natoms,
                 dg[s].n_unseen_elements, dg[s].composition_seen ? "true" : "false");
-        json_num(fp, dg[s].carbon_fraction);
+        cli_json_num(fp, dg[s].carbon_fraction);
         fprintf(fp, ", \"force_norm\": ");
-        json_num(fp, dg[s].force_norm);
+        cli_json_num(fp, dg[s].force_norm);
         fprintf(fp, ", \"spectral_distance\": ");
-        json_num(fp, dg[s].spectral_distance);
+        cli_json_num(fp, dg[s].spectral_distance);
         fprintf(fp, ", \"padded\": %s", dg[s].padded ? "true" : "false");
         for (int a = 0; a < N_AX; a++)
             fprintf(fp, ", \"ood_%s\": %s", ax_name[a],
@@ -289,7 +281,7 @@ static int write_json(const diag_opts *d, const mlshift_train_stats *st,
             fprintf(fp, ", \"neighbours\": %zu", nb[s]);
         if (mae) {
             fprintf(fp, ", \"force_mae\": ");
-            json_num(fp, mae[s]);
+            cli_json_num(fp, mae[s]);
         }
         fprintf(fp, "}%s\n", s + 1 < n ? "," : "");
     }

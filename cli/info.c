@@ -122,41 +122,18 @@ static void print_text(const char *title, const summary *s)
                s->fixed_atoms);
 }
 
-static void json_num(double v)
-{
-    if (isfinite(v))
-        printf("%.17g", v);
-    else
-        printf("null");
-}
-
-static void json_string(const char *s)
-{
-    putchar('"');
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        if (c == '"' || c == '\\')
-            printf("\\%c", c);
-        else if (c < 0x20)
-            printf("\\u%04x", c);
-        else
-            putchar(c);
-    }
-    putchar('"');
-}
-
 static void print_json(const char *file, const summary *s)
 {
     printf("{");
     if (file) {
         printf("\"file\": ");
-        json_string(file);
+        cli_json_string(stdout, file);
         printf(", ");
     }
     printf("\"frames\": %zu, \"atoms\": %zu, \"natoms_min\": %zu, "
            "\"natoms_max\": %zu, \"natoms_mean\": ", s->frames, s->atoms,
            s->natoms_min, s->natoms_max);
-    json_num(s->frames ? (double)s->atoms / (double)s->frames : NAN);
+    cli_json_num(stdout, s->frames ? (double)s->atoms / (double)s->frames : NAN);
     printf(", \"elements\": {");
     const char *sep = "";
     for (int z = 1; z <= 118; z++)
@@ -169,20 +146,20 @@ static void print_json(const char *file, const summary *s)
            s->fixed_atoms);
     printf("\"energy\": {\"unit\": \"eV\", \"count\": %zu, \"min\": ",
            s->n_energy);
-    json_num(s->e_min);
+    cli_json_num(stdout, s->e_min);
     printf(", \"max\": ");
-    json_num(s->e_max);
+    cli_json_num(stdout, s->e_max);
     printf(", \"mean\": ");
-    json_num(s->e_mean);
+    cli_json_num(stdout, s->e_mean);
     printf("}, \"force_norm\": {\"unit\": \"eV/A\", \"count\": %zu, \"min\": ",
            s->n_forces);
-    json_num(s->fn_min);
+    cli_json_num(stdout, s->fn_min);
     printf(", \"median\": ");
-    json_num(s->fn_median);
+    cli_json_num(stdout, s->fn_median);
     printf(", \"mean\": ");
-    json_num(s->fn_mean);
+    cli_json_num(stdout, s->fn_mean);
     printf(", \"max\": ");
-    json_num(s->fn_max);
+    cli_json_num(stdout, s->fn_max);
     printf("}}");
 }
 
@@ -241,7 +218,7 @@ int cmd_info(int argc, char **argv)
         if (!per_file) {
             for (size_t k = 0; k < nfiles; k++) {
                 printf(k ? ", " : "");
-                json_string(files[k]);
+                cli_json_string(stdout, files[k]);
             }
         }
         printf("], \"total\": ");

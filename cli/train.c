@@ -85,10 +85,7 @@ typedef struct progress {
 static void jnum(FILE *fp, const char *key, double x, int comma)
 {
     fprintf(fp, comma ? ",\"%s\":" : "\"%s\":", key);
-    if (isfinite(x))
-        fprintf(fp, "%.9g", x);
-    else
-        fputs("null", fp);
+    cli_json_num(fp, x);
 }
 
 static void on_event(const ms_train_event *ev, void *ctx)
