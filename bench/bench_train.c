@@ -88,13 +88,7 @@ int main(int argc, char **argv)
             unsigned groups = mode == 0 ? ms_train_groups(MS_MODE_PRETRAIN) : 1u << MS_GROUP_TTT;
             ms_model_freeze(m, 0xFu, 1);
             ms_model_freeze(m, groups, 0);
-            memset(mask, 0, m->P);
-            size_t ntrain = 0;
-            for (size_t i = 0; i < m->n_params; i++)
-                if (m->param[i].trainable && !m->param[i].frozen) {
-                    memset(mask + m->param[i].off, 1, m->param[i].numel);
-                    ntrain += m->param[i].numel;
-                }
+            size_t ntrain = ms_model_update_mask(m, mask);
             ms_optim_config oc;
             ms_optim_config_default(&oc, mode == 0 ? MS_OPT_ADAMW : MS_OPT_SGD);
             oc.lr = 1e-6;

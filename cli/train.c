@@ -385,11 +385,9 @@ int cmd_train(int argc, char **argv)
     }
     ms_train_config c;
     ms_train_config_default(&c, mode);
-    ms_opt_kind kind = !strcmp(o.optimizer, "adamw") ? MS_OPT_ADAMW
-                       : !strcmp(o.optimizer, "adam") ? MS_OPT_ADAM
-                       : !strcmp(o.optimizer, "sgd")  ? MS_OPT_SGD
-                                                      : (ms_opt_kind)-1;
-    if ((int)kind < 0) {
+    int kind_i = ms_opt_kind_parse(o.optimizer);
+    ms_opt_kind kind = (ms_opt_kind)kind_i;
+    if (kind_i < 0) {
         cli_fail("train: --optimizer '%s': adamw, adam or sgd", o.optimizer);
         goto done;
     }

@@ -370,11 +370,9 @@ int cmd_ttt(int argc, char **argv)
     if (preset(o.preset, &c))
         goto done;
     if (o.optimizer) {
-        ms_opt_kind k = !strcmp(o.optimizer, "sgd")    ? MS_OPT_SGD
-                        : !strcmp(o.optimizer, "adam")  ? MS_OPT_ADAM
-                        : !strcmp(o.optimizer, "adamw") ? MS_OPT_ADAMW
-                                                        : (ms_opt_kind)-1;
-        if ((int)k < 0) {
+        int ki = ms_opt_kind_parse(o.optimizer);
+        ms_opt_kind k = (ms_opt_kind)ki;
+        if (ki < 0) {
             cli_fail("ttt: --optimizer '%s': sgd, adam or adamw", o.optimizer);
             goto done;
         }

@@ -110,6 +110,9 @@ long ms_model_find(const ms_model *m, const char *name);
 /* Sets frozen = on for every parameter whose group is in mask
  * (bits 1 << ms_group). */
 void ms_model_freeze(ms_model *m, unsigned mask, int on);
+/* mask (P) = 1 for every scalar of a trainable, unfrozen parameter (what
+ * a gradient step may move), 0 elsewhere; returns how many are 1. */
+size_t ms_model_update_mask(const ms_model *m, unsigned char *mask);
 /* Scalars in the parameters of a group. */
 size_t ms_model_group_size(const ms_model *m, int group);
 const char *ms_group_name(int group);       /* "ttt", "representation", … */

@@ -312,3 +312,17 @@ mlshift_status ms_model_stack_params(ms_model *m, ms_block_params_fn block,
         }
     return st ? st : ms_model_readout_params(m, err);
 }
+
+size_t ms_model_update_mask(const ms_model *m, unsigned char *mask)
+{
+    size_t n = 0;
+    memset(mask, 0, m->P);
+    for (size_t i = 0; i < m->n_params; i++) {
+        const ms_param *p = &m->param[i];
+        if (p->trainable && !p->frozen) {
+            memset(mask + p->off, 1, p->numel);
+            n += p->numel;
+        }
+    }
+    return n;
+}

@@ -418,3 +418,11 @@ mlshift_status ms_optim_restore(ms_optim *o, const unsigned char *buf, size_t le
         o->state[i] = get_f64(&p);
     return MLSHIFT_OK;
 }
+
+int ms_opt_kind_parse(const char *name)
+{
+    return !strcmp(name, "sgd")     ? MS_OPT_SGD
+           : !strcmp(name, "adam")  ? MS_OPT_ADAM
+           : !strcmp(name, "adamw") ? MS_OPT_ADAMW
+                                    : -1;
+}

@@ -57,6 +57,8 @@ typedef struct ms_optim_config {
 /* lr 1e-3, momentum 0, betas 0.9/0.999, eps 1e-8, amsgrad 0, no weight
  * decay, clipping or EMA (all fields set whatever the kind). */
 void ms_optim_config_default(ms_optim_config *c, ms_opt_kind kind);
+/* "sgd", "adam", "adamw" -> the kind, or -1 for any other name. */
+int ms_opt_kind_parse(const char *name);
 
 typedef struct ms_optim {
     ms_optim_config c;

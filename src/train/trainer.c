@@ -283,11 +283,7 @@ static mlshift_status setup(run *r, ms_model *m, const ms_dataset *train,
     r->perm = calloc(train->n, sizeof *r->perm);
     if (!r->mask || !r->grad || !r->best || !r->perm)
         return ms_fail(err, MLSHIFT_ERR_NOMEM, "train: out of memory");
-    for (size_t i = 0; i < m->n_params; i++) {
-        const ms_param *p = &m->param[i];
-        if (p->trainable && !p->frozen)
-            memset(r->mask + p->off, 1, p->numel);
-    }
+    ms_model_update_mask(m, r->mask);
     tstate *t = &r->t;
     if (!resume) {
         if (c->mode == MS_MODE_FINETUNE && c->copy_prior_head)

@@ -91,11 +91,7 @@ static mlshift_status ttt_steps(ms_model *m, const ms_dataset *d, const ms_ttt_c
                             ? ms_fail(err, MLSHIFT_ERR_NOMEM, "ttt: out of memory")
                             : ms_optim_init(&o, &c->opt, P, m->theta, err);
     if (!st)
-        for (size_t i = 0; i < m->n_params; i++) {
-            const ms_param *p = &m->param[i];
-            if (p->trainable && !p->frozen)
-                memset(mask + p->off, 1, p->numel);
-        }
+        ms_model_update_mask(m, mask);
     uint64_t rng = c->seed;
     size_t at = n, since = 0;
     double avg = NAN, best = INFINITY, favg = NAN;
