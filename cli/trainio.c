@@ -88,7 +88,8 @@ static int cache_read(ms_dataset *d, const char *path, const char *key)
     return ok ? 0 : -1;
 }
 
-static int compute(ms_dataset *d, const char *spec, const char *cache, int quiet)
+static int compute(ms_dataset *d, const char *spec, const char *cache, const char *key,
+                   int quiet)
 {
     mlshift_error err;
     mlshift_prior *p = NULL;
@@ -124,8 +125,6 @@ static int compute(ms_dataset *d, const char *spec, const char *cache, int quiet
     }
     rc = CLI_OK;
     if (cache) {
-        char key[512];
-        cache_key(d, spec, key, sizeof key);
         ms_section s[3] = {{"key", (const unsigned char *)key, strlen(key)},
                            {"E", (const unsigned char *)E, 8 * d->n},
                            {"F", (const unsigned char *)F, 8 * nf}};
@@ -151,7 +150,7 @@ int cli_prior_labels(ms_dataset *d, const char *spec, const char *cache,
                 fprintf(stderr, "prior labels: reused %s\n", cache);
             return CLI_OK;
         }
-        return compute(d, spec, cache, o->quiet);
+        return compute(d, spec, cache, key, o->quiet);
     }
     /* the frames' own prior labels: read the files again with the prior keys */
     cli_frames_opts po = *o;
