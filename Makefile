@@ -48,7 +48,7 @@ LIB_OBJ  := $(LIB_SRC:%.c=$(B)/obj/%.o)
 CLI_OBJ  := $(CLI_SRC:%.c=$(B)/obj/%.o)
 TESTS    := $(TEST_SRC:tests/%.c=$(B)/tests/%)
 BENCHES  := $(BENCH_SRC:bench/%.c=$(B)/bench/%)
-HEADERS  := include/mlshift.h $(wildcard src/*/*.h) $(wildcard cli/*.h) tests/check.h
+HEADERS  := include/mlshift.h $(wildcard src/*/*.h) $(wildcard cli/*.h) tests/check.h $(wildcard src/*/*.inc)
 
 .PHONY: all build check test test-san bench bench-run demo demo-run fuzz \
         install install-files clean deps deps-build

@@ -11,8 +11,8 @@
  *   (N,F)∘(F,)       -> (1, N, F)    inner strides 1, 1; outer F, 0
  *   (N,F)∘(N,1)      -> (1, N, F)    inner strides 1, 0
  *   (N,3,F)∘(N,1,F)  -> (N, 3, F)    inner 1, 1; middle F, 0
- * and the kernels specialise the inner loop on strides 0/1 so that the
- * compiler vectorises it at -O2. */
+ * and the kernels (kernels.inc) specialise the inner loop on strides 0/1 so
+ * that the compiler vectorises it at -O2. */
 #ifndef MLSHIFT_BCAST_H
 #define MLSHIFT_BCAST_H
 
@@ -24,8 +24,8 @@
 
 /* GCC's -O2 vectorises only loops whose trip count is a multiple of the
  * vector width ("very cheap" cost model); the elementwise kernels are
- * worth a remainder loop. Files that include this header after their own
- * includes get the "cheap" model (still no fast-math: results are the
+ * worth a remainder loop. kernels.c includes this header after its own
+ * includes and gets the "cheap" model (still no fast-math: results are the
  * same IEEE operations, only several at a time). */
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC optimize("vect-cost-model=cheap")
@@ -80,69 +80,6 @@ static inline void ms_bc_collapse(size_t o[3], int nop, size_t s[][3])
         for (int k = 0; k < nop; k++)
             s[k][d] = j < m ? ns[k][j] : 0;
     }
-}
-
-/* y[i·sy] += a[i·sa]·b[i·sb], i < n; sy = 0 is a dot product (four partial
- * sums, so the loop pipelines; the order differs from a plain loop only by
- * rounding). */
-static inline void ms_bc_mac(size_t n, double *y, size_t sy, const double *a,
-                             size_t sa, const double *b, size_t sb)
-{
-    if (sy) {
-        if (sa == 1 && sb == 1)
-            for (size_t i = 0; i < n; i++)
-                y[i] += a[i] * b[i];
-        else if (sa == 1 && sb == 0) {
-            double v = b[0];
-            for (size_t i = 0; i < n; i++)
-                y[i] += a[i] * v;
-        } else if (sa == 0 && sb == 1) {
-            double u = a[0];
-            for (size_t i = 0; i < n; i++)
-                y[i] += u * b[i];
-        } else
-            for (size_t i = 0; i < n; i++)
-                y[i * sy] += a[i * sa] * b[i * sb];
-        return;
-    }
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    size_t i = 0;
-    if (sa == 1 && sb == 1) {
-        for (; i + 4 <= n; i += 4) {
-            s0 += a[i] * b[i];
-            s1 += a[i + 1] * b[i + 1];
-            s2 += a[i + 2] * b[i + 2];
-            s3 += a[i + 3] * b[i + 3];
-        }
-    } else if (sa == 1 && sb == 0) {
-        for (; i + 4 <= n; i += 4) {
-            s0 += a[i];
-            s1 += a[i + 1];
-            s2 += a[i + 2];
-            s3 += a[i + 3];
-        }
-        double t = s0 + s1 + s2 + s3;
-        for (; i < n; i++)
-            t += a[i];
-        y[0] += t * b[0];
-        return;
-    } else if (sa == 0 && sb == 1) {
-        for (; i + 4 <= n; i += 4) {
-            s0 += b[i];
-            s1 += b[i + 1];
-            s2 += b[i + 2];
-            s3 += b[i + 3];
-        }
-        double t = s0 + s1 + s2 + s3;
-        for (; i < n; i++)
-            t += b[i];
-        y[0] += a[0] * t;
-        return;
-    }
-    double t = s0 + s1 + s2 + s3;
-    for (; i < n; i++)
-        t += a[i * sa] * b[i * sb];
-    y[0] += t;
 }
 
 #endif /* MLSHIFT_BCAST_H */

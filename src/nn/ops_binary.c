@@ -29,9 +29,9 @@
 
 #include <string.h>
 
-#include "bcast.h" /* last: its vectoriser pragma covers this file only */
+#include "bcast.h"
+#include "kernels.h"
 
-enum { OP_ADD, OP_SUB, OP_MUL, OP_DIV };
 static const char *op_name[] = {"add", "sub", "mul", "div"};
 
 /* Index space and strides of y = a ∘ b (y contiguous, operand 0). */
@@ -69,45 +69,6 @@ static int bcast_setup(ms_graph *g, const char *name, const ms_t *a, const ms_t 
     return 0;
 }
 
-/* y[i] = EXPR(u = a[i·sa], v = b[i·sb]) for i < n, specialised on the
- * inner strides (0 or 1) so that each variant vectorises. */
-#define INNER(EXPR)                                                           \
-    do {                                                                      \
-        if (sa == 1 && sb == 1)                                               \
-            for (size_t i = 0; i < n; i++) {                                  \
-                double u = a[i], v = b[i];                                    \
-                y[i] = (EXPR);                                                \
-            }                                                                 \
-        else if (sa == 1 && sb == 0) {                                        \
-            double v = b[0];                                                  \
-            for (size_t i = 0; i < n; i++) {                                  \
-                double u = a[i];                                              \
-                y[i] = (EXPR);                                                \
-            }                                                                 \
-        } else if (sa == 0 && sb == 1) {                                      \
-            double u = a[0];                                                  \
-            for (size_t i = 0; i < n; i++) {                                  \
-                double v = b[i];                                              \
-                y[i] = (EXPR);                                                \
-            }                                                                 \
-        } else                                                                \
-            for (size_t i = 0; i < n; i++) {                                  \
-                double u = a[i * sa], v = b[i * sb];                          \
-                y[i] = (EXPR);                                                \
-            }                                                                 \
-    } while (0)
-
-static void binary_rows(int op, size_t n, double *restrict y, const double *a,
-                        size_t sa, const double *b, size_t sb)
-{
-    switch (op) {
-    case OP_ADD: INNER(u + v); break;
-    case OP_SUB: INNER(u - v); break;
-    case OP_MUL: INNER(u * v); break;
-    default:     INNER(u / v); break;
-    }
-}
-
 static void binary_backward(ms_graph *g, const ms_node *n, ms_t *gy, ms_t **gin,
                             const int *need);
 
@@ -116,6 +77,8 @@ static ms_t *binary(ms_graph *g, ms_t *a, ms_t *b, int op)
     if (!a || !b)
         return NULL;
     bcast bc;
+    if (a->dtype != b->dtype)
+        return ms_graph_fail(g, MLSHIFT_ERR_VALUE, "%s: operands of different types", op_name[op]);
     if (bcast_setup(g, op_name[op], a, b, &bc))
         return NULL;
     size_t shape[3];
@@ -124,11 +87,7 @@ static ms_t *binary(ms_graph *g, ms_t *a, ms_t *b, int op)
     ms_t *y = ms_empty(g, bc.ndim, shape); // (broadcast shape)
     if (!y)
         return NULL;
-    for (size_t i0 = 0; i0 < bc.o[0]; i0++)
-        for (size_t i1 = 0; i1 < bc.o[1]; i1++)
-            binary_rows(op, bc.o[2], y->data + i0 * bc.s[0][0] + i1 * bc.s[0][1],
-                        a->data + i0 * bc.s[1][0] + i1 * bc.s[1][1], bc.s[1][2],
-                        b->data + i0 * bc.s[2][0] + i1 * bc.s[2][1], bc.s[2][2]);
+    MS_K(y->dtype, ms_k_binary)(op, bc.o, (const size_t(*)[3])bc.s, y->raw, a->raw, b->raw);
     ms_node *nd = ms_record(g, y, op_name[op], binary_backward, 2, (ms_t *[]){a, b});
     if (nd)
         nd->flags = op;
@@ -140,16 +99,16 @@ static void binary_backward(ms_graph *g, const ms_node *n, ms_t *gy, ms_t **gin,
 {
     ms_t *a = n->in[0], *b = n->in[1], *y = n->out;
     switch (n->flags) {
-    case OP_ADD:
-    case OP_SUB:
+    case MS_OP_ADD:
+    case MS_OP_SUB:
         if (need[0])
             gin[0] = ms_sum_to(g, gy, a->ndim, a->shape);
         if (need[1]) {
             ms_t *s = ms_sum_to(g, gy, b->ndim, b->shape);
-            gin[1] = n->flags == OP_ADD ? s : ms_neg(g, s);
+            gin[1] = n->flags == MS_OP_ADD ? s : ms_neg(g, s);
         }
         break;
-    case OP_MUL:
+    case MS_OP_MUL:
         if (need[0])
             gin[0] = ms_mul_sum_to(g, gy, b, a->ndim, a->shape);
         if (need[1])
@@ -164,10 +123,10 @@ static void binary_backward(ms_graph *g, const ms_node *n, ms_t *gy, ms_t **gin,
     }
 }
 
-ms_t *ms_add(ms_graph *g, ms_t *a, ms_t *b) { return binary(g, a, b, OP_ADD); }
-ms_t *ms_sub(ms_graph *g, ms_t *a, ms_t *b) { return binary(g, a, b, OP_SUB); }
-ms_t *ms_mul(ms_graph *g, ms_t *a, ms_t *b) { return binary(g, a, b, OP_MUL); }
-ms_t *ms_div(ms_graph *g, ms_t *a, ms_t *b) { return binary(g, a, b, OP_DIV); }
+ms_t *ms_add(ms_graph *g, ms_t *a, ms_t *b) { return binary(g, a, b, MS_OP_ADD); }
+ms_t *ms_sub(ms_graph *g, ms_t *a, ms_t *b) { return binary(g, a, b, MS_OP_SUB); }
+ms_t *ms_mul(ms_graph *g, ms_t *a, ms_t *b) { return binary(g, a, b, MS_OP_MUL); }
+ms_t *ms_div(ms_graph *g, ms_t *a, ms_t *b) { return binary(g, a, b, MS_OP_DIV); }
 
 /* ------------------------------------------------------------ mul_sum_to */
 
@@ -188,6 +147,8 @@ ms_t *ms_mul_sum_to(ms_graph *g, ms_t *a, ms_t *b, int ndim, const size_t *shape
         return NULL;
     if (ndim < 0 || ndim > MS_MAXDIM)
         return ms_graph_fail(g, MLSHIFT_ERR_VALUE, "mul_sum_to: %d dimensions", ndim);
+    if (a->dtype != b->dtype)
+        return ms_graph_fail(g, MLSHIFT_ERR_VALUE, "mul_sum_to: operands of different types");
     size_t pa[3], pb[3], py[3], p[3];
     ms_bc_pad3(a->ndim, a->shape, pa);
     ms_bc_pad3(b->ndim, b->shape, pb);
@@ -216,11 +177,7 @@ ms_t *ms_mul_sum_to(ms_graph *g, ms_t *a, ms_t *b, int ndim, const size_t *shape
     ms_bc_strides(pa, p, s[1]);
     ms_bc_strides(pb, p, s[2]);
     ms_bc_collapse(o, 3, s);
-    for (size_t i0 = 0; i0 < o[0]; i0++)
-        for (size_t i1 = 0; i1 < o[1]; i1++)
-            ms_bc_mac(o[2], y->data + i0 * s[0][0] + i1 * s[0][1], s[0][2],
-                     a->data + i0 * s[1][0] + i1 * s[1][1], s[1][2],
-                     b->data + i0 * s[2][0] + i1 * s[2][1], s[2][2]);
+    MS_K(y->dtype, ms_k_mac3)(o, (const size_t(*)[3])s, y->raw, a->raw, b->raw);
     ms_record(g, y, "mul_sum_to", mul_sum_to_backward, 2, (ms_t *[]){a, b});
     return g->err.status == MLSHIFT_OK ? y : NULL;
 }

@@ -36,7 +36,7 @@
 
 #include <string.h>
 
-#include "bcast.h" /* last: its vectoriser pragma covers this file only */
+#include "kernels.h"
 
 static ms_t *gms_impl(ms_graph *g, ms_t *a, const int32_t *ia, ms_t *b,
                       const int32_t *ib, size_t M, int copy);
@@ -121,63 +121,11 @@ static const int32_t *check_index(ms_graph *g, const int32_t *idx, size_t E, siz
     return c;
 }
 
-/* y[i] = a[i·sa] · b[i·sb], i < n (a row written once: no zeroing). */
-static inline void mul_row(size_t n, double *restrict y, const double *restrict a, size_t sa,
-                           const double *restrict b, size_t sb)
-{
-    if (sa == 1 && sb == 1)
-        for (size_t i = 0; i < n; i++)
-            y[i] = a[i] * b[i];
-    else if (sa == 1 && sb == 0) {
-        double v = b[0];
-        for (size_t i = 0; i < n; i++)
-            y[i] = a[i] * v;
-    } else if (sa == 0 && sb == 1) {
-        double u = a[0];
-        for (size_t i = 0; i < n; i++)
-            y[i] = u * b[i];
-    } else
-        for (size_t i = 0; i < n; i++)
-            y[i] = a[i * sa] * b[i * sb];
-}
-
 /* 1 when out (row shape po, rows jo) gets each element exactly once: no
  * scatter and no summed dim, so it need not be zeroed first. */
 static int writes_once(const size_t p[3], const size_t po[3], const int32_t *jo)
 {
     return !jo && po[0] == p[0] && po[1] == p[1] && po[2] == p[2];
-}
-
-/* Row loop shared by gms and gmsum: out row jo(e) += x row jx(e) ⊙ y row
- * jy(e) over the padded row index space p (3 dims), with row shapes po, px,
- * py (padded; 1 where broadcast or summed). NULL index: row e. When
- * writes_once, out is assigned instead (its contents may be garbage). */
-static void rows_mac(size_t E, const size_t p[3], double *out, const size_t po[3],
-                     const int32_t *jo, const double *x, const size_t px[3],
-                     const int32_t *jx, const double *y, const size_t py[3], const int32_t *jy)
-{
-    int once = writes_once(p, po, jo);
-    size_t s[3][3], o[3] = {p[0], p[1], p[2]};
-    ms_bc_strides(po, o, s[0]);
-    ms_bc_strides(px, o, s[1]);
-    ms_bc_strides(py, o, s[2]);
-    ms_bc_collapse(o, 3, s);
-    size_t Ro = po[0] * po[1] * po[2], Rx = px[0] * px[1] * px[2], Ry = py[0] * py[1] * py[2];
-    for (size_t e = 0; e < E; e++) {
-        double *orow = out + (jo ? (size_t)jo[e] : e) * Ro;
-        const double *xr = x + (jx ? (size_t)jx[e] : e) * Rx;
-        const double *yr = y + (jy ? (size_t)jy[e] : e) * Ry;
-        for (size_t i0 = 0; i0 < o[0]; i0++)
-            for (size_t i1 = 0; i1 < o[1]; i1++)
-                if (once) /* out's strides are its own row-major ones: inner 1 */
-                    mul_row(o[2], orow + i0 * s[0][0] + i1 * s[0][1],
-                            xr + i0 * s[1][0] + i1 * s[1][1], s[1][2],
-                            yr + i0 * s[2][0] + i1 * s[2][1], s[2][2]);
-                else
-                    ms_bc_mac(o[2], orow + i0 * s[0][0] + i1 * s[0][1], s[0][2],
-                            xr + i0 * s[1][0] + i1 * s[1][1], s[1][2],
-                            yr + i0 * s[2][0] + i1 * s[2][1], s[2][2]);
-    }
 }
 
 /* Row shape of t (dims 1…) padded to 3 dims. */
@@ -193,6 +141,9 @@ static ms_t *gms_impl(ms_graph *g, ms_t *a, const int32_t *ia, ms_t *b,
 {
     if (!a || !b)
         return NULL;
+    if (a->dtype != b->dtype)
+        return ms_graph_fail(g, MLSHIFT_ERR_VALUE,
+                             "gather_mul_scatter: operands of different types");
     if (a->ndim < 1 || a->ndim != b->ndim)
         return ms_graph_fail(g, MLSHIFT_ERR_VALUE,
                              "gather_mul_scatter: a and b must have rows and the same ndim "
@@ -227,7 +178,7 @@ static ms_t *gms_impl(ms_graph *g, ms_t *a, const int32_t *ia, ms_t *b,
                                     : ms_zeros(g, a->ndim, shape); // (M or E, P)
     if (!y)
         return NULL;
-    rows_mac(E, p, y->data, p, jb, a->data, pa, ja, b->data, pb, NULL);
+    MS_K(y->dtype, ms_k_rows_mac)(E, p, y->raw, p, jb, a->raw, pa, ja, b->raw, pb, NULL);
     ms_node *nd = ms_record(g, y, "gather_mul_scatter", gms_backward, 2, (ms_t *[]){a, b});
     if (nd) {
         nd->idx = ja;
@@ -248,6 +199,8 @@ static ms_t *gmsum_impl(ms_graph *g, ms_t *x, const int32_t *ix, ms_t *y,
 {
     if (!x || !y)
         return NULL;
+    if (x->dtype != y->dtype)
+        return ms_graph_fail(g, MLSHIFT_ERR_VALUE, "gather_mul_sum: operands of different types");
     if (x->ndim < 1 || x->ndim != y->ndim || ndim != x->ndim)
         return ms_graph_fail(g, MLSHIFT_ERR_VALUE,
                              "gather_mul_sum: x, y and the result must have rows and the same "
@@ -280,7 +233,7 @@ static ms_t *gmsum_impl(ms_graph *g, ms_t *x, const int32_t *ix, ms_t *y,
                                        : ms_zeros(g, ndim, oshape); // (E, S)
     if (!z)
         return NULL;
-    rows_mac(E, p, z->data, ps, NULL, x->data, px, jx, y->data, py, jy);
+    MS_K(z->dtype, ms_k_rows_mac)(E, p, z->raw, ps, NULL, x->raw, px, jx, y->raw, py, jy);
     ms_node *nd = ms_record(g, z, "gather_mul_sum", gmsum_backward, 2, (ms_t *[]){x, y});
     if (nd) {
         nd->idx = jx;

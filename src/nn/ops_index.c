@@ -13,6 +13,8 @@
  *   reshape      a view; dy reshaped back. */
 #include "ops.h"
 
+#include "kernels.h"
+
 #include <string.h>
 
 #include "bcast.h" /* last: its vectoriser pragma covers this file only */
@@ -76,8 +78,10 @@ static ms_t *gather_impl(ms_graph *g, ms_t *a, const int32_t *idx, size_t E, int
     ms_t *y = ms_empty(g, a->ndim, shape); // (E, …)
     if (!y)
         return NULL;
+    const size_t es = ms_dtype_size(a->dtype);
     for (size_t e = 0; e < E; e++)
-        memcpy(y->data + e * R, a->data + (size_t)ix[e] * R, R * sizeof(double));
+        memcpy((char *)y->raw + e * R * es, (const char *)a->raw + (size_t)ix[e] * R * es,
+               R * es);
     ms_node *nd = ms_record(g, y, "gather", gather_backward, 1, &a);
     if (nd) {
         nd->idx = ix;
@@ -104,12 +108,7 @@ static ms_t *scatter_impl(ms_graph *g, ms_t *a, const int32_t *idx, size_t M, in
     ms_t *y = ms_zeros(g, a->ndim, shape); // (M, …)
     if (!y)
         return NULL;
-    for (size_t e = 0; e < E; e++) {
-        double *yr = y->data + (size_t)ix[e] * R;
-        const double *ar = a->data + e * R;
-        for (size_t r = 0; r < R; r++)
-            yr[r] += ar[r];
-    }
+    MS_K(y->dtype, ms_k_scatter_add)(E, R, ix, y->raw, a->raw);
     ms_node *nd = ms_record(g, y, "scatter_add", scatter_backward, 1, &a);
     if (nd) {
         nd->idx = ix;
@@ -146,17 +145,18 @@ static void split3(const ms_t *a, int axis, size_t *outer, size_t *inner)
         *inner *= a->shape[d];
 }
 
-/* Copies len slabs of inner doubles for each of outer rows:
+/* Copies len slabs of inner elements of t's type for each of outer rows:
  * dst[o, dst_off + i] = src[o, src_off + i], i < len. */
-static void copy_slabs(double *dst, size_t dst_dim, size_t dst_off, const double *src,
-                       size_t src_dim, size_t src_off, size_t outer, size_t len,
-                       size_t inner)
+static void copy_slabs(const ms_t *t, void *dst, size_t dst_dim, size_t dst_off,
+                       const void *src, size_t src_dim, size_t src_off, size_t outer,
+                       size_t len, size_t inner)
 {
     if (len == 0 || inner == 0)
         return;
+    const size_t es = ms_dtype_size(t->dtype);
     for (size_t o = 0; o < outer; o++)
-        memcpy(dst + (o * dst_dim + dst_off) * inner,
-               src + (o * src_dim + src_off) * inner, len * inner * sizeof(double));
+        memcpy((char *)dst + (o * dst_dim + dst_off) * inner * es,
+               (const char *)src + (o * src_dim + src_off) * inner * es, len * inner * es);
 }
 
 static void slice_backward(ms_graph *g, const ms_node *n, ms_t *gy, ms_t **gin,
@@ -192,7 +192,7 @@ ms_t *ms_slice(ms_graph *g, ms_t *a, int axis, size_t start, size_t len)
     if (!y)
         return NULL;
     split3(a, axis, &outer, &inner);
-    copy_slabs(y->data, len, 0, a->data, D, start, outer, len, inner);
+    copy_slabs(y, y->raw, len, 0, a->raw, D, start, outer, len, inner);
     ms_node *nd = ms_record(g, y, "slice", slice_backward, 1, &a);
     if (nd) {
         nd->axis = axis;
@@ -221,7 +221,7 @@ ms_t *ms_pad(ms_graph *g, ms_t *a, int axis, size_t start, size_t total)
     if (!y)
         return NULL;
     split3(a, axis, &outer, &inner);
-    copy_slabs(y->data, total, start, a->data, len, 0, outer, len, inner);
+    copy_slabs(y, y->raw, total, start, a->raw, len, 0, outer, len, inner);
     ms_node *nd = ms_record(g, y, "pad", pad_backward, 1, &a);
     if (nd) {
         nd->axis = axis;
@@ -256,12 +256,12 @@ ms_t *ms_concat(ms_graph *g, int n, ms_t *const *ts, int axis)
                              axis, a->ndim);
     size_t total = 0;
     for (int i = 0; i < n; i++) {
-        int ok = ts[i]->ndim == a->ndim;
+        int ok = ts[i]->ndim == a->ndim && ts[i]->dtype == a->dtype;
         for (int d = 0; ok && d < a->ndim; d++)
             ok = d == axis || ts[i]->shape[d] == a->shape[d];
         if (!ok)
             return ms_graph_fail(g, MLSHIFT_ERR_VALUE,
-                                 "concat: tensor %d differs in shape off axis %d", i,
+                                 "concat: tensor %d differs in type or in shape off axis %d", i,
                                  axis);
         total += ts[i]->shape[axis];
     }
@@ -275,7 +275,7 @@ ms_t *ms_concat(ms_graph *g, int n, ms_t *const *ts, int axis)
     size_t off = 0;
     for (int i = 0; i < n; i++) {
         size_t len = ts[i]->shape[axis];
-        copy_slabs(y->data, total, off, ts[i]->data, len, 0, outer, len, inner);
+        copy_slabs(y, y->raw, total, off, ts[i]->raw, len, 0, outer, len, inner);
         off += len;
     }
     ms_node *nd = ms_record(g, y, "concat", concat_backward, n, ts);
@@ -304,7 +304,7 @@ ms_t *ms_reshape(ms_graph *g, ms_t *a, int ndim, const size_t *shape)
         return ms_graph_fail(g, MLSHIFT_ERR_VALUE,
                              "reshape: %zu entries cannot take a %d-d shape of %zu", a->numel,
                              ndim, numel);
-    ms_t *y = ms_wrap(g, ndim, shape, a->data, 0); // (shape), a view of a
+    ms_t *y = ms_view(g, a, ndim, shape); // (shape), a view of a
     if (!y)
         return NULL;
     ms_record(g, y, "reshape", reshape_backward, 1, &a);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Matrix product C = op(A)·op(B) through cblas_dgemm, op = identity or
- * transpose (flags ta, tb).
+/* Matrix product C = op(A)·op(B) through cblas_dgemm (cblas_sgemm in a
+ * float32 graph), op = identity or transpose (flags ta, tb).
  *
  * Backward. For C = X·Y (X = op(A), Y = op(B)) and gC = dL/dC:
  *   dL/dX = gC·Yᵀ,  dL/dY = Xᵀ·gC.
@@ -16,6 +16,21 @@
 #include <cblas.h>
 #include <limits.h>
 #include <string.h>
+
+#include "kernels.h"
+
+/* C = op(A)·op(B) + beta·C, row-major, in the tensors' type. */
+static void gemm(ms_dtype dt, int ta, int tb, size_t M, size_t N, size_t K, const void *a,
+                 size_t lda, const void *b, size_t ldb, double beta, void *c)
+{
+    enum CBLAS_TRANSPOSE A = ta ? CblasTrans : CblasNoTrans, B = tb ? CblasTrans : CblasNoTrans;
+    if (dt == MS_F32)
+        cblas_sgemm(CblasRowMajor, A, B, (int)M, (int)N, (int)K, 1.0f, a, (int)lda, b,
+                    (int)ldb, (float)beta, c, (int)N);
+    else
+        cblas_dgemm(CblasRowMajor, A, B, (int)M, (int)N, (int)K, 1.0, a, (int)lda, b,
+                    (int)ldb, beta, c, (int)N);
+}
 
 static void matmul_backward(ms_graph *g, const ms_node *n, ms_t *gc, ms_t **gin,
                             const int *need)
@@ -36,6 +51,8 @@ ms_t *ms_matmul(ms_graph *g, ms_t *a, ms_t *b, int ta, int tb)
         return ms_graph_fail(g, MLSHIFT_ERR_VALUE,
                              "matmul: operands must be 2-d (got %d-d and %d-d)",
                              a->ndim, b->ndim);
+    if (a->dtype != b->dtype)
+        return ms_graph_fail(g, MLSHIFT_ERR_VALUE, "matmul: operands of different types");
     ta = ta != 0;
     tb = tb != 0;
     size_t M = a->shape[ta], K = a->shape[!ta];
@@ -51,12 +68,10 @@ ms_t *ms_matmul(ms_graph *g, ms_t *a, ms_t *b, int ta, int tb)
         return NULL;
     if (M && N) {
         if (K == 0)
-            memset(c->data, 0, M * N * sizeof(double));
+            memset(c->raw, 0, M * N * ms_dtype_size(c->dtype));
         else
-            cblas_dgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans,
-                        tb ? CblasTrans : CblasNoTrans, (int)M, (int)N, (int)K, 1.0,
-                        a->data, (int)a->shape[1], b->data, (int)b->shape[1], 0.0,
-                        c->data, (int)N);
+            gemm(c->dtype, ta, tb, M, N, K, a->raw, a->shape[1], b->raw, b->shape[1], 0.0,
+                 c->raw);
     }
     ms_node *nd = ms_record(g, c, "matmul", matmul_backward, 2, (ms_t *[]){a, b});
     if (nd)
@@ -93,6 +108,8 @@ ms_t *ms_matmul_bias(ms_graph *g, ms_t *x, ms_t *W, ms_t *b)
     if (W->shape[0] != K)
         return ms_graph_fail(g, MLSHIFT_ERR_VALUE,
                              "matmul_bias: inner dimensions differ (%zu vs %zu)", K, W->shape[0]);
+    if (x->dtype != W->dtype || (b && b->dtype != x->dtype))
+        return ms_graph_fail(g, MLSHIFT_ERR_VALUE, "matmul_bias: operands of different types");
     if (b && !(b->ndim == 1 && b->shape[0] == N))
         return ms_graph_fail(g, MLSHIFT_ERR_VALUE, "matmul_bias: bias must have shape (%zu,)", N);
     if (M > INT_MAX || N > INT_MAX || K > INT_MAX)
@@ -101,16 +118,15 @@ ms_t *ms_matmul_bias(ms_graph *g, ms_t *x, ms_t *W, ms_t *b)
     ms_t *y = ms_empty(g, 2, MS_SHAPE(M, N)); // (M, N)
     if (!y)
         return NULL;
+    const size_t row = N * ms_dtype_size(y->dtype); // bytes of one (N,) row
     for (size_t i = 0; i < M && N; i++) {
-        double *yr = y->data + i * N; // (N,)
         if (b)
-            memcpy(yr, b->data, N * sizeof(double));
+            memcpy((char *)y->raw + i * row, b->raw, row);
         else
-            memset(yr, 0, N * sizeof(double));
+            memset((char *)y->raw + i * row, 0, row);
     }
     if (M && N && K)
-        cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)M, (int)N, (int)K, 1.0,
-                    x->data, (int)K, W->data, (int)N, 1.0, y->data, (int)N);
+        gemm(y->dtype, 0, 0, M, N, K, x->raw, K, W->raw, N, 1.0, y->raw);
     ms_record(g, y, "matmul_bias", matmul_bias_backward, b ? 3 : 2, (ms_t *[]){x, W, b});
     return g->err.status == MLSHIFT_OK ? y : NULL;
 }

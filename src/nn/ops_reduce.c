@@ -12,7 +12,8 @@
 
 #include <string.h>
 
-#include "bcast.h" /* last: its vectoriser pragma covers this file only */
+#include "bcast.h"
+#include "kernels.h"
 
 static void pad3(int ndim, const size_t *shape, size_t p[3])
 {
@@ -86,35 +87,9 @@ ms_t *ms_expand(ms_graph *g, ms_t *a, int ndim, const size_t *shape)
     pad3(a->ndim, a->shape, pa);
     pad3(ndim, shape, po);
     strides0(pa, sa);
-    size_t k = 0;
-    for (size_t i0 = 0; i0 < po[0]; i0++)
-        for (size_t i1 = 0; i1 < po[1]; i1++)
-            for (size_t i2 = 0; i2 < po[2]; i2++)
-                y->data[k++] = a->data[i0 * sa[0] + i1 * sa[1] + i2 * sa[2]];
+    MS_K(y->dtype, ms_k_expand)(po, sa, y->raw, a->raw);
     ms_record(g, y, "expand", expand_backward, 1, &a);
     return g->err.status == MLSHIFT_OK ? y : NULL;
-}
-
-/* y[i·sy] += a[i], i < n; sy = 0 sums the row (four partial sums). */
-static void sum_rows(size_t n, double *y, size_t sy, const double *a)
-{
-    if (sy) {
-        for (size_t i = 0; i < n; i++)
-            y[i] += a[i];
-        return;
-    }
-    double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-    size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        s0 += a[i];
-        s1 += a[i + 1];
-        s2 += a[i + 2];
-        s3 += a[i + 3];
-    }
-    double t = (s0 + s1) + (s2 + s3);
-    for (; i < n; i++)
-        t += a[i];
-    y[0] += t;
 }
 
 ms_t *ms_sum_to(ms_graph *g, ms_t *a, int ndim, const size_t *shape)
@@ -135,10 +110,7 @@ ms_t *ms_sum_to(ms_graph *g, ms_t *a, int ndim, const size_t *shape)
     ms_bc_strides(po, pa, s[0]);
     ms_bc_strides(pa, pa, s[1]);
     ms_bc_collapse(o, 2, s);
-    for (size_t i0 = 0; i0 < o[0]; i0++)
-        for (size_t i1 = 0; i1 < o[1]; i1++)
-            sum_rows(o[2], y->data + i0 * s[0][0] + i1 * s[0][1], s[0][2],
-                     a->data + i0 * s[1][0] + i1 * s[1][1]);
+    MS_K(y->dtype, ms_k_sum3)(o, (const size_t(*)[3])s, y->raw, a->raw);
     ms_record(g, y, "sum_to", sum_to_backward, 1, &a);
     return g->err.status == MLSHIFT_OK ? y : NULL;
 }

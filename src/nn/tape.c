@@ -32,10 +32,10 @@
 
 #include <string.h>
 
-#include "bcast.h" /* last: its vectoriser pragma covers this file only */
+#include "kernels.h"
 
 #define MS_GRAD_STACK_IN 8
-#define MS_RELEASE_MIN 512 /* doubles: smaller buffers are not worth a scan */
+#define MS_RELEASE_MIN 512 /* elements: smaller buffers are not worth a scan */
 
 typedef struct sweep {
     ms_graph *g;
@@ -52,7 +52,7 @@ static void candidate(sweep *sw, ms_t *t)
         sw->ncand >= (int)(sizeof sw->cand / sizeof sw->cand[0]))
         return;
     for (int k = 0; k < sw->ncand; k++)
-        if (sw->cand[k]->data == t->data)
+        if (sw->cand[k]->raw == t->raw)
             return;
     sw->cand[sw->ncand++] = t;
 }
@@ -62,13 +62,13 @@ static void release_dead(sweep *sw)
 {
     for (int k = 0; k < sw->ncand; k++) {
         const ms_t *t = sw->cand[k];
-        if (!ms_arena_since(&sw->g->arena, sw->mark, t->data))
+        if (!ms_arena_since(&sw->g->arena, sw->mark, t->raw))
             continue;
         int used = 0;
         for (size_t j = 0; j < sw->T && !used; j++)
-            used = sw->grad[j] && sw->grad[j]->data == t->data;
+            used = sw->grad[j] && sw->grad[j]->raw == t->raw;
         if (!used)
-            ms_arena_release(&sw->g->arena, t->data, t->numel * sizeof(double));
+            ms_arena_release(&sw->g->arena, t->raw, t->numel * ms_dtype_size(t->dtype));
     }
     sw->ncand = 0;
 }
@@ -173,10 +173,7 @@ mlshift_status ms_grad(ms_graph *g, ms_t *y, ms_t *seed, size_t n, ms_t *const *
             else if (create_graph)
                 grad[id] = ms_add(g, grad[id], gin[i]);
             else if (owned[id] == 1) {
-                double *acc = grad[id]->data;
-                const double *add = gin[i]->data;
-                for (size_t k = 0; k < gin[i]->numel; k++)
-                    acc[k] += add[k];
+                MS_K(gin[i]->dtype, ms_k_acc)(gin[i]->numel, grad[id]->raw, gin[i]->raw);
                 if (release)
                     candidate(&sw, gin[i]);
             } else {

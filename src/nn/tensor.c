@@ -2,6 +2,8 @@
 /* Graph lifetime, tensor creation and op recording (see tensor.h). */
 #include "tensor.h"
 
+#include "kernels.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -10,6 +12,11 @@ void ms_graph_init(ms_graph *g, size_t arena_bytes)
 {
     memset(g, 0, sizeof *g);
     g->arena.min_block = arena_bytes;
+}
+
+void ms_graph_set_dtype(ms_graph *g, ms_dtype dt)
+{
+    g->dtype = dt == MS_F32 ? MS_F32 : MS_F64;
 }
 
 void ms_graph_reset(ms_graph *g)
@@ -74,6 +81,7 @@ static ms_t *tensor_head(ms_graph *g, int ndim, const size_t *shape)
         }
     }
     t->data = NULL;
+    t->dtype = g->dtype;
     t->requires_grad = 0;
     t->node = NULL;
     t->id = g->n_tensors++;
@@ -85,9 +93,9 @@ ms_t *ms_empty(ms_graph *g, int ndim, const size_t *shape)
     ms_t *t = tensor_head(g, ndim, shape);
     if (!t)
         return NULL;
-    t->data = ms_arena_alloc(&g->arena, t->numel * sizeof(double));
-    if (!t->data)
-        return ms_graph_fail(g, MLSHIFT_ERR_NOMEM, "tensor: out of memory (%zu doubles)",
+    t->raw = ms_arena_alloc(&g->arena, t->numel * ms_dtype_size(t->dtype));
+    if (!t->raw)
+        return ms_graph_fail(g, MLSHIFT_ERR_NOMEM, "tensor: out of memory (%zu elements)",
                              t->numel);
     return t;
 }
@@ -101,7 +109,7 @@ ms_t *ms_zeros(ms_graph *g, int ndim, const size_t *shape)
 {
     ms_t *t = ms_empty(g, ndim, shape);
     if (t)
-        memset(t->data, 0, t->numel * sizeof(double));
+        memset(t->raw, 0, t->numel * ms_dtype_size(t->dtype));
     return t;
 }
 
@@ -109,8 +117,7 @@ ms_t *ms_full(ms_graph *g, int ndim, const size_t *shape, double v)
 {
     ms_t *t = ms_empty(g, ndim, shape);
     if (t)
-        for (size_t i = 0; i < t->numel; i++)
-            t->data[i] = v;
+        MS_K(t->dtype, ms_k_fill)(t->numel, t->raw, v);
     return t;
 }
 
@@ -118,19 +125,45 @@ ms_t *ms_const(ms_graph *g, int ndim, const size_t *shape, const double *data)
 {
     ms_t *t = ms_empty(g, ndim, shape);
     if (t && t->numel)
-        memcpy(t->data, data, t->numel * sizeof(double));
+        MS_K(t->dtype, ms_k_from_f64)(t->numel, t->raw, data);
     return t;
 }
 
 ms_t *ms_wrap(ms_graph *g, int ndim, const size_t *shape, double *data,
               int requires_grad)
 {
+    ms_t *t = g->dtype == MS_F64 ? tensor_head(g, ndim, shape) : ms_const(g, ndim, shape, data);
+    if (!t)
+        return NULL;
+    if (g->dtype == MS_F64)
+        t->data = data;
+    t->requires_grad = requires_grad != 0;
+    return t;
+}
+
+ms_t *ms_view(ms_graph *g, ms_t *a, int ndim, const size_t *shape)
+{
+    if (!a)
+        return NULL;
     ms_t *t = tensor_head(g, ndim, shape);
     if (!t)
         return NULL;
-    t->data = data;
-    t->requires_grad = requires_grad != 0;
+    if (t->numel != a->numel)
+        return ms_graph_fail(g, MLSHIFT_ERR_VALUE, "view: %zu elements as %zu", a->numel,
+                             t->numel);
+    t->raw = a->raw;
+    t->dtype = a->dtype;
     return t;
+}
+
+void ms_copy_out(const ms_t *t, double *out)
+{
+    if (!t->numel)
+        return;
+    if (t->dtype == MS_F64)
+        memcpy(out, t->data, t->numel * sizeof *out);
+    else
+        ms_k_to_f64_f32(t->numel, out, t->raw);
 }
 
 ms_node *ms_record(ms_graph *g, ms_t *out, const char *name,

@@ -1,5 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* Dense double tensors and the tape (graph) that records operations on them.
+/* Dense tensors and the tape (graph) that records operations on them.
+ *
+ * A graph computes in one element type, float64 (the default) or float32
+ * (ms_graph_set_dtype before the first op): every tensor it makes has it,
+ * so ops never mix types. Data of external double storage enters a float32
+ * graph by conversion (ms_wrap copies it), and results leave through
+ * ms_at / ms_copy_out, which convert back to double.
  *
  * A tensor is row-major with at most MS_MAXDIM = 3 dimensions (shapes such
  * as (N, F), (E, 3), (N, 3, F)); ndim = 0 is a scalar (numel 1). Tensors are
@@ -26,6 +32,8 @@
 
 #define MS_MAXDIM 3
 
+typedef enum { MS_F64 = 0, MS_F32 = 1 } ms_dtype;
+
 typedef struct ms_t ms_t;
 typedef struct ms_node ms_node;
 typedef struct ms_graph ms_graph;
@@ -38,7 +46,12 @@ typedef void (*ms_backward_fn)(ms_graph *g, const ms_node *n, ms_t *gout,
                                ms_t **gin, const int *need);
 
 struct ms_t {
-    double *data;             /* (numel) row-major */
+    union {                   /* (numel) row-major, of type dtype: */
+        double *data;         /*   MS_F64 */
+        float *f32;           /*   MS_F32 */
+        void *raw;            /*   either, for the kernels */
+    };
+    ms_dtype dtype;
     size_t shape[MS_MAXDIM];  /* shape[0..ndim-1]; unused entries are 1 */
     size_t numel;
     int ndim;
@@ -70,11 +83,15 @@ struct ms_graph {
     size_t n_nodes;
     size_t n_tensors;         /* next tensor id */
     int no_grad;              /* 1: ops record nothing (backward without create_graph) */
+    ms_dtype dtype;           /* of every tensor made (MS_F64 in a zeroed graph) */
     mlshift_error err;        /* first error; err.status != MLSHIFT_OK after a failure */
 };
 
 /* A zeroed ms_graph is ready; arena_bytes (0: 1 MiB) sizes the first block. */
 void ms_graph_init(ms_graph *g, size_t arena_bytes);
+/* Sets the element type of the tensors the graph makes from now on (call
+ * on a fresh or reset graph: ops refuse operands of another type). */
+void ms_graph_set_dtype(ms_graph *g, ms_dtype dt);
 /* Forgets every tensor, node and error: call once per step. */
 void ms_graph_reset(ms_graph *g);
 void ms_graph_free(ms_graph *g);
@@ -91,11 +108,30 @@ ms_t *ms_zeros(ms_graph *g, int ndim, const size_t *shape);
 ms_t *ms_full(ms_graph *g, int ndim, const size_t *shape, double v);
 ms_t *ms_const(ms_graph *g, int ndim, const size_t *shape, const double *data); /* a copy */
 /* A leaf pointing at external storage data (numel doubles, no copy): a
- * parameter or positions with requires_grad = 1, or an input with 0. */
+ * parameter or positions with requires_grad = 1, or an input with 0. In a
+ * float32 graph the leaf is a converted copy in the arena instead. */
 ms_t *ms_wrap(ms_graph *g, int ndim, const size_t *shape, double *data,
               int requires_grad);
 /* An empty tensor of a's shape. */
 ms_t *ms_empty_like(ms_graph *g, const ms_t *a);
+/* A tensor of another shape on a's data (same numel; no copy, no record). */
+ms_t *ms_view(ms_graph *g, ms_t *a, int ndim, const size_t *shape);
+
+/* Element i of t as a double, and t's numel elements into out (doubles),
+ * whatever t's type. */
+static inline double ms_at(const ms_t *t, size_t i)
+{
+    return t->dtype == MS_F32 ? (double)t->f32[i] : t->data[i];
+}
+void ms_copy_out(const ms_t *t, double *out);
+/* Element i of t (made by this graph, not yet used by an op) set to v. */
+static inline void ms_set(ms_t *t, size_t i, double v)
+{
+    if (t->dtype == MS_F32)
+        t->f32[i] = (float)v;
+    else
+        t->data[i] = v;
+}
 
 /* For op implementations: records out as made by `name` from in[0..nin-1]
  * when recording is on and an input requires grad; returns the node (for
