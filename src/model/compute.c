@@ -28,6 +28,19 @@ void ms_model_ws_free(ms_model_ws *ws)
 {
     ms_graph_free(&ws->g);
     ms_batch_free(&ws->b);
+    free(ws->off);
+    ws->off = NULL;
+    ws->cap_off = 0;
+}
+
+/* The batch's energy offsets (ms_model_energy_offset) in ws->off. */
+static mlshift_status batch_offsets(ms_model_ws *ws, const ms_model *m, ms_head head,
+                                    mlshift_error *err)
+{
+    if (ms_grow((void **)&ws->off, &ws->cap_off, ws->b.B + 1, sizeof *ws->off))
+        return ms_fail(err, MLSHIFT_ERR_NOMEM, "model: out of memory");
+    ms_model_energy_offset(m, &ws->b, head, ws->off);
+    return MLSHIFT_OK;
 }
 
 void ms_batch_free(ms_batch *b)
@@ -186,7 +199,7 @@ mlshift_status ms_model_predict(ms_model_ws *ws, const ms_model *m,
     if (r_cut <= 0)
         r_cut = m->h.r_basis;
     mlshift_status st = ms_batch_build(&ws->b, m, f, nf, r_cut, err);
-    if (st)
+    if (st || (st = batch_offsets(ws, m, head, err)))
         return st;
     ms_graph *g = &ws->g;
     ms_batch *b = &ws->b;
@@ -200,15 +213,18 @@ mlshift_status ms_model_predict(ms_model_ws *ws, const ms_model *m,
     if ((st = graph_status(g, err)))
         return st;
     for (size_t s = 0; s < nf; s++) {
-        if (!isfinite(Eb->data[s]))
+        double e = ms_at(Eb, s) + ws->off[s];
+        if (!isfinite(e))
             return ms_fail(err, MLSHIFT_ERR_VALUE, "model: the energy of structure %zu is not finite",
                            s);
         if (energy)
-            energy[s] = Eb->data[s];
+            energy[s] = e;
     }
-    if (forces)
+    if (forces) {
+        ms_copy_out(dEdR, forces);
         for (size_t k = 0; k < 3 * b->N; k++)
-            forces[k] = -dEdR->data[k];
+            forces[k] = -forces[k];
+    }
     return MLSHIFT_OK;
 }
 
@@ -226,7 +242,7 @@ mlshift_status ms_model_loss_grad(ms_model_ws *ws, const ms_model *m,
             return ms_fail(err, MLSHIFT_ERR_MISSING, "model: structure %zu has no force labels", s);
     }
     mlshift_status st = ms_batch_build(&ws->b, m, f, nf, r_cut, err);
-    if (st)
+    if (st || (st = batch_offsets(ws, m, head, err)))
         return st;
     ms_graph *g = &ws->g;
     ms_batch *b = &ws->b;
@@ -242,17 +258,16 @@ mlshift_status ms_model_loss_grad(ms_model_ws *ws, const ms_model *m,
         ms_t *Fref = ms_empty(g, 2, MS_SHAPE(N, 3));
         if (Fref)
             for (size_t s = 0; s < nf; s++)
-                memcpy(Fref->data + 3 * b->atom_off[s], f[s].forces,
-                       3 * f[s].natoms * sizeof(double));
+                ms_copy_in(Fref, 3 * b->atom_off[s], 3 * f[s].natoms, f[s].forces);
         ms_t *dF = ms_add(g, dEdR, Fref);                        // F − F_ref = −dE/dR − F_ref
         L = ms_add(g, L, ms_scale(g, ms_sum(g, ms_mul(g, dF, dF)),
                                   w_f / (double)(3 * (N ? N : 1))));
     }
     if (w_e > 0 && Eb) {
         ms_t *Eref = ms_empty(g, 2, MS_SHAPE(B, 1));
-        if (Eref)
+        if (Eref) /* the graph's energies are E − O: the target too */
             for (size_t s = 0; s < nf; s++)
-                Eref->data[s] = f[s].energy;
+                ms_set(Eref, s, f[s].energy - ws->off[s]);
         ms_t *dE = ms_sub(g, Eb, Eref);
         L = ms_add(g, L, ms_scale(g, ms_sum(g, ms_mul(g, dE, dE)), w_e / (double)(B ? B : 1)));
     }
@@ -262,10 +277,10 @@ mlshift_status ms_model_loss_grad(ms_model_ws *ws, const ms_model *m,
     }
     if ((st = graph_status(g, err)))
         return st;
-    if (!isfinite(L->data[0]))
+    if (!isfinite(ms_at(L, 0)))
         return ms_fail(err, MLSHIFT_ERR_VALUE, "model: the loss is not finite");
     if (loss)
-        *loss = L->data[0];
+        *loss = ms_at(L, 0);
     return MLSHIFT_OK;
 }
 
@@ -290,9 +305,6 @@ void ms_model_backward(ms_graph *g, const ms_model *m, ms_t *const *leaf, ms_t *
         return;
     for (size_t t = 0; t < nt; t++) {
         const ms_param *p = &m->param[which[t]];
-        const double *gd = gl[t]->data;
-        double *dst = grad + p->off;
-        for (size_t k = 0; k < p->numel; k++)
-            dst[k] += gd[k];
+        ms_acc_out(gl[t], grad + p->off);
     }
 }

@@ -14,7 +14,12 @@
  *
  * Readout of head h (the paper's atomwise output):
  *   e_i = scale_h·(silu(s_i W1 + b1) W2 + b2) + shift_h + atom_ref_h[Z_i]
- *   E_b = Σ_{i ∈ b} e_i (segment_sum). */
+ *   E_b = Σ_{i ∈ b} e_i (segment_sum).
+ * shift and atom_ref are constants (not trained): their sum per structure,
+ * the offset O_b = Σ_{i ∈ b} (shift_h + atom_ref_h[Z_i]), is added in
+ * double by the callers (ms_model_energy_offset), so the graph carries
+ * only the learned part E_b − O_b — small (eV) where E_b is thousands of
+ * eV, which a float32 graph could not resolve to meV. */
 #include "model.h"
 
 #include <math.h>
@@ -84,8 +89,25 @@ ms_t *ms_model_readout(ms_graph *g, const ms_model *m, const ms_batch *b,
 #define L(...) ms_model_leaf(g, m, leaf, __VA_ARGS__)
     ms_t *h = ms_silu(g, ms_linear(g, s, L("%s.readout.W1", p), L("%s.readout.b1", p)));
     ms_t *e = ms_linear(g, h, L("%s.readout.W2", p), L("%s.readout.b2", p));      // (N, 1)
-    e = ms_add(g, ms_mul(g, e, L("%s.scale", p)), L("%s.shift", p));
-    e = ms_add(g, e, ms_gather(g, L("%s.atom_ref", p), b->species, b->N));       // (N, 1)
+    e = ms_mul(g, e, L("%s.scale", p));
 #undef L
     return ms_segment_sum(g, e, b->seg, b->B);                                    // (B, 1)
+}
+
+void ms_model_energy_offset(const ms_model *m, const ms_batch *b, ms_head head, double *off)
+{
+    const char *p = head == MS_HEAD_MAIN ? "main" : "prior";
+    char name[MS_PARAM_NAME];
+    snprintf(name, sizeof name, "%s.shift", p);
+    long is = ms_model_find(m, name);
+    snprintf(name, sizeof name, "%s.atom_ref", p);
+    long ia = ms_model_find(m, name);
+    const double shift = is < 0 ? 0.0 : m->theta[m->param[is].off];
+    const double *ref = ia < 0 ? NULL : m->theta + m->param[ia].off; // (species)
+    for (size_t s = 0; s < b->B; s++) {
+        double o = 0;
+        for (size_t i = b->atom_off[s]; i < b->atom_off[s + 1]; i++)
+            o += shift + (ref ? ref[b->species[i]] : 0.0);
+        off[s] = o;
+    }
 }

@@ -153,7 +153,8 @@ void ms_batch_free(ms_batch *b);
  * grad = 1 and the parameter is trainable and not frozen. */
 ms_t **ms_model_leaves(ms_graph *g, const ms_model *m, int grad);
 /* Energies per structure (B, 1) eV of head for positions R (N, 3) Å (a leaf
- * or a tensor made from one), on the graph g: g_R then the head. */
+ * or a tensor made from one), on the graph g: g_R then the head — less the
+ * constant offsets of ms_model_energy_offset, which callers add. */
 ms_t *ms_model_energy(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
                       ms_t *const *leaf, ms_head head);
 
@@ -164,8 +165,9 @@ typedef struct ms_rep ms_rep;
 /* The representation g_R: embedding and blocks [0, k_rep). */
 void ms_model_represent(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
                         ms_t *const *leaf, ms_rep *r);
-/* Energies per structure (B, 1) eV of head from a representation:
- * blocks [k_rep, T) of the head, then its readout. */
+/* Energies per structure (B, 1) eV of head from a representation, less
+ * the offsets of ms_model_energy_offset: blocks [k_rep, T) of the head,
+ * then its readout. */
 ms_t *ms_model_head(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *const *leaf,
                     ms_head head, const ms_rep *r);
 /* The per-architecture pieces: embed fills r from R; blocks advances r
@@ -224,9 +226,12 @@ struct ms_rep {
 };
 /* x W + b (x (M, A), W (A, C), b (C)) */
 ms_t *ms_linear(ms_graph *g, ms_t *x, ms_t *W, ms_t *b);
-/* Readout parameters of both heads and the per-structure energies (B, 1):
- * E_b = Σ_{i∈b} [scale·(silu(s W1 + b1) W2 + b2) + shift + atom_ref[Z_i]]. */
+/* Readout parameters of both heads and the learned part of the
+ * per-structure energies (B, 1), E_b − O_b = Σ_{i∈b} scale·(silu(s W1 + b1)
+ * W2 + b2); the constant offset O_b = Σ_{i∈b} (shift + atom_ref[Z_i]) comes
+ * from ms_model_energy_offset (B) in double (layers.c says why). */
 mlshift_status ms_model_readout_params(ms_model *m, mlshift_error *err);
+void ms_model_energy_offset(const ms_model *m, const ms_batch *b, ms_head head, double *off);
 ms_t *ms_model_readout(ms_graph *g, const ms_model *m, const ms_batch *b,
                        ms_t *const *leaf, ms_head head, ms_t *s);
 /* Group and name prefix of block t for head: "blocks.t" in g_R, else
@@ -237,7 +242,11 @@ int ms_block_group(const ms_model *m, int t, ms_head head, char *prefix, size_t 
 typedef struct ms_model_ws {
     ms_graph g;
     ms_batch b;
+    double *off;        /* (cap_off) energy offsets of the batch's structures */
+    size_t cap_off;
 } ms_model_ws;
+/* A float64 workspace; ms_graph_set_dtype(&ws->g, MS_F32) makes it compute
+ * in float32 (parameters and positions converted, results in double). */
 void ms_model_ws_init(ms_model_ws *ws);
 void ms_model_ws_free(ms_model_ws *ws);
 

@@ -166,6 +166,21 @@ void ms_copy_out(const ms_t *t, double *out)
         ms_k_to_f64_f32(t->numel, out, t->raw);
 }
 
+void ms_acc_out(const ms_t *t, double *out)
+{
+    if (t->dtype == MS_F64)
+        ms_k_acc_f64(t->numel, out, t->raw);
+    else
+        for (size_t i = 0; i < t->numel; i++)
+            out[i] += (double)t->f32[i];
+}
+
+void ms_copy_in(ms_t *t, size_t off, size_t n, const double *src)
+{
+    if (n)
+        MS_K(t->dtype, ms_k_from_f64)(n, (char *)t->raw + off * ms_dtype_size(t->dtype), src);
+}
+
 ms_node *ms_record(ms_graph *g, ms_t *out, const char *name,
                    ms_backward_fn backward, int nin, ms_t *const *in)
 {

@@ -124,6 +124,11 @@ static inline double ms_at(const ms_t *t, size_t i)
     return t->dtype == MS_F32 ? (double)t->f32[i] : t->data[i];
 }
 void ms_copy_out(const ms_t *t, double *out);
+/* out[i] += t[i] for i < numel (a gradient into a double buffer). */
+void ms_acc_out(const ms_t *t, double *out);
+/* Elements [off, off + n) of t (made by this graph, not yet used by an op)
+ * set from the doubles src. */
+void ms_copy_in(ms_t *t, size_t off, size_t n, const double *src);
 /* Element i of t (made by this graph, not yet used by an op) set to v. */
 static inline void ms_set(ms_t *t, size_t i, double v)
 {

@@ -45,6 +45,10 @@ static ms_t *head_loss(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *
     const double s2 = 1.0 / (head_scale(m, h) * head_scale(m, h));
     ms_t *Eb = ms_model_head(g, m, b, leaf, h, rep);                            // (B, 1) eV
     ms_t *L = ms_full(g, 0, NULL, 0.0);
+    double *off = ms_arena_alloc(&g->arena, (B + 1) * sizeof *off); // (B) E_b − graph's E_b
+    if (!off)
+        return ms_graph_fail(g, MLSHIFT_ERR_NOMEM, "train: out of memory");
+    ms_model_energy_offset(m, b, h, off);
     if (c->w_f[h] > 0 && Eb) {
         ms_t *dEdR = NULL;
         ms_grad(g, ms_sum(g, Eb), NULL, 1, &R, &dEdR, create);                  // (N, 3)
@@ -52,8 +56,8 @@ static ms_t *head_loss(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *
         if (!Fref || !dEdR)
             return NULL;
         for (size_t s = 0; s < B; s++)
-            memcpy(Fref->data + 3 * b->atom_off[s], d->F[h] + 3 * d->off[idx[s]],
-                   3 * (b->atom_off[s + 1] - b->atom_off[s]) * sizeof(double));
+            ms_copy_in(Fref, 3 * b->atom_off[s], 3 * (b->atom_off[s + 1] - b->atom_off[s]),
+                       d->F[h] + 3 * d->off[idx[s]]);
         ms_t *dF = ms_add(g, dEdR, Fref);      // −(F − F_ref): F = −dE/dR
         ms_t *sq = ms_mul(g, dF, dF);                                             // (N, 3)
         ms_t *term;
@@ -67,8 +71,9 @@ static ms_t *head_loss(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *
         if (dF) {
             double se = 0, ae = 0;
             for (size_t k = 0; k < 3 * N; k++) {
-                se += dF->data[k] * dF->data[k];
-                ae += fabs(dF->data[k]);
+                double x = ms_at(dF, k);
+                se += x * x;
+                ae += fabs(x);
             }
             out->f_mse[h] = se / (double)(3 * (N ? N : 1));
             out->f_mae[h] = ae / (double)(3 * (N ? N : 1));
@@ -79,15 +84,15 @@ static ms_t *head_loss(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *
         ms_t *invN = ms_empty(g, 2, MS_SHAPE(B, 1));
         if (!Eref || !invN)
             return NULL;
-        for (size_t s = 0; s < B; s++) {
-            Eref->data[s] = d->E[h] ? d->E[h][idx[s]] : 0.0;
+        for (size_t s = 0; s < B; s++) { /* the target of the graph's E − O */
+            ms_set(Eref, s, d->E[h] ? d->E[h][idx[s]] - off[s] : 0.0);
             size_t n = b->atom_off[s + 1] - b->atom_off[s];
-            invN->data[s] = 1.0 / (double)(n ? n : 1);
+            ms_set(invN, s, 1.0 / (double)(n ? n : 1));
         }
         if (d->E[h]) {
             double ae = 0;
             for (size_t s = 0; s < B; s++)
-                ae += fabs(Eb->data[s] - Eref->data[s]);
+                ae += fabs(ms_at(Eb, s) + off[s] - d->E[h][idx[s]]);
             out->e_mae[h] = ae / (double)(B ? B : 1);
         }
         if (c->w_e[h] > 0 && d->E[h]) {
@@ -99,7 +104,7 @@ static ms_t *head_loss(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *
         }
     }
     if (L)
-        out->head[h] = L->data[0];
+        out->head[h] = ms_at(L, 0);
     return L;
 }
 
@@ -148,7 +153,7 @@ mlshift_status ms_loss_grad(ms_loss_ws *ws, const ms_model *m, const ms_dataset 
         ms_model_backward(g, m, leaf, L, grad);
     if (g->err.status != MLSHIFT_OK)
         return ms_fail(err, g->err.status, "train: %s", g->err.message);
-    parts.loss = L->data[0];
+    parts.loss = ms_at(L, 0);
     if (!isfinite(parts.loss))
         return ms_fail(err, MLSHIFT_ERR_VALUE,
                        "train: the loss is not finite (diverged? try a lower learning rate)");
