@@ -54,6 +54,26 @@ static double dgemm_rate(void) /* FLOP/s of one 512³ dgemm, best of 5 */
     return 2.0 * n * n * n / best;
 }
 
+static double sgemm_rate(void) /* FLOP/s of one 512³ sgemm, best of 5 */
+{
+    const int n = 512;
+    float *a = malloc((size_t)n * n * sizeof *a), *b = malloc((size_t)n * n * sizeof *b),
+          *c = malloc((size_t)n * n * sizeof *c);
+    double best = 1e300;
+    for (int i = 0; i < n * n; i++)
+        a[i] = b[i] = 1.0f / (float)(1 + i % 7);
+    for (int r = 0; r < 5; r++) {
+        double t0 = now();
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
+        double dt = now() - t0;
+        best = dt < best ? dt : best;
+    }
+    free(a);
+    free(b);
+    free(c);
+    return 2.0 * n * n * n / best;
+}
+
 /* Matmul FLOPs of PaiNN energy + forces (N atoms, E edges): the forward
  * pass (filters [rbf·env, env]·[Wf; bf] with K + 1 rows), and the backward
  * pass for dE/dr, which (parameters not requiring grad in predict) forms
@@ -117,8 +137,10 @@ int main(int argc, char **argv)
     const job jobs[3] = {{"rmd17/rmd17_aspirin_test_01.npz", "aspirin"},
                          {"rmd17/rmd17_uracil_test_01.npz", "uracil"},
                          {NULL, "ethanol"}};
-    double peak = dgemm_rate();
-    printf("{\"bench\":\"dgemm\",\"n\":512,\"threads\":1,\"gflops\":%.2f}\n", peak / 1e9);
+    double peaks[2] = {dgemm_rate(), sgemm_rate()};
+    printf("{\"bench\":\"dgemm\",\"n\":512,\"threads\":1,\"gflops\":%.2f}\n", peaks[0] / 1e9);
+    printf("{\"bench\":\"sgemm\",\"n\":512,\"threads\":1,\"gflops\":%.2f}\n", peaks[1] / 1e9);
+    const char *dtn[2] = {"float64", "float32"};
     int z[4] = {1, 6, 7, 8};
     for (int a = 0; a < 2; a++) {
         ms_model_hyper h;
@@ -142,8 +164,11 @@ int main(int argc, char **argv)
             mlshift_frame f[32];
             for (size_t i = 0; i < 32; i++)
                 mlshift_frames_get(fr, i, &f[i]);
+            for (int d = 0; d < 2; d++) {
+            const double peak = peaks[d];
             ms_model_ws ws;
             ms_model_ws_init(&ws);
+            ms_graph_set_dtype(&ws.g, d ? MS_F32 : MS_F64);
             double *F = malloc(32 * f[0].natoms * 3 * sizeof *F), E[32], L;
             double *grad = malloc(m->P * sizeof *grad), *t = malloc((size_t)reps * sizeof *t);
             /* energy + forces, one structure */
@@ -161,11 +186,11 @@ int main(int argc, char **argv)
             printf("{\"bench\":\"model_energy_forces\",\"impl\":\"c\",\"arch\":\"%s\","
                    "\"molecule\":\"%s\",\"atoms\":%zu,\"edges\":%zu,\"features\":%d,"
                    "\"blocks\":%d,\"rbf\":%d,\"cutoff\":%g,\"params_one_head\":%zu,"
-                   "\"dtype\":\"float64\",\"seconds\":%.6g,\"matmul_mflop\":%.1f,"
-                   "\"dgemm_peak_fraction\":%.3f,\"arena_mib\":%.1f,"
+                   "\"dtype\":\"%s\",\"seconds\":%.6g,\"matmul_mflop\":%.1f,"
+                   "\"gemm_peak_fraction\":%.3f,\"arena_mib\":%.1f,"
                    "\"mallocs_after_warmup\":%zu}\n",
                    ms_arch_name(h.arch), jobs[j].name, N, Ed, h.F, h.T, h.K, h.r_basis,
-                   m->P - ms_model_group_size(m, MS_GROUP_PRIOR), s, fl / 1e6,
+                   m->P - ms_model_group_size(m, MS_GROUP_PRIOR), dtn[d], s, fl / 1e6,
                    fl / s / peak, (double)ws.g.arena.high_water / 1048576.0,
                    ws.g.arena.n_malloc - nm);
             /* force-loss training step, batch 32 */
@@ -182,14 +207,15 @@ int main(int argc, char **argv)
             s = median(t, rt);
             printf("{\"bench\":\"model_force_loss_step\",\"impl\":\"c\",\"arch\":\"%s\","
                    "\"molecule\":\"%s\",\"batch\":32,\"atoms\":%zu,\"edges\":%zu,"
-                   "\"features\":%d,\"blocks\":%d,\"dtype\":\"float64\",\"seconds\":%.6g,"
+                   "\"features\":%d,\"blocks\":%d,\"dtype\":\"%s\",\"seconds\":%.6g,"
                    "\"arena_mib\":%.1f,\"mallocs_after_warmup\":%zu}\n",
-                   ms_arch_name(h.arch), jobs[j].name, ws.b.N, ws.b.E, h.F, h.T, s,
+                   ms_arch_name(h.arch), jobs[j].name, ws.b.N, ws.b.E, h.F, h.T, dtn[d], s,
                    (double)ws.g.arena.high_water / 1048576.0, ws.g.arena.n_malloc - nm);
             free(F);
             free(grad);
             free(t);
             ms_model_ws_free(&ws);
+            }
             mlshift_frames_destroy(fr);
         }
         ms_model_destroy(m);

@@ -229,7 +229,7 @@ static ms_t *build_loss(const op_case *c, double *const *xd, ms_t **x, int rg)
     if (!w)
         return NULL;
     for (size_t k = 0; k < w->numel; k++)
-        w->data[k] = cos(0.37 + 1.618 * (double)k);
+        ms_set(w, k, cos(0.37 + 1.618 * (double)k));
     return ms_sum(&G, ms_mul(&G, y, ms_add(&G, w, ms_scale(&G, y, 0.5))));
 }
 
@@ -238,7 +238,7 @@ static double loss_value(const op_case *c, double *const *xd)
     ms_graph_reset(&G);
     ms_t *x[MAXX];
     ms_t *L = build_loss(c, xd, x, 0);
-    return L ? L->data[0] : NAN;
+    return L ? ms_at(L, 0) : NAN;
 }
 
 /* ∇L into gd[i] (numel of input i). */
@@ -250,7 +250,7 @@ static int loss_grad(const op_case *c, double *const *xd, double **gd)
     if (ms_grad(&G, L, NULL, (size_t)c->nx, x, gx, 0) != MLSHIFT_OK)
         return -1;
     for (int i = 0; i < c->nx; i++)
-        memcpy(gd[i], gx[i]->data, numel_of(c, i) * sizeof(double));
+        ms_copy_out(gx[i], gd[i]);
     return 0;
 }
 
@@ -271,7 +271,7 @@ static int loss_hvp(const op_case *c, double *const *xd, double *const *vd, doub
     if (ms_grad(&G, s, NULL, (size_t)c->nx, x, hx, 0) != MLSHIFT_OK)
         return -1;
     for (int i = 0; i < c->nx; i++)
-        memcpy(hv[i], hx[i]->data, numel_of(c, i) * sizeof(double));
+        ms_copy_out(hx[i], hv[i]);
     return 0;
 }
 
@@ -346,6 +346,77 @@ static void test_op_case(const op_case *c, double *worst1, double *worst2)
             hn[i][k] = (gp[i][k] - gm[i][k]) / (2 * H_FD);
         report("(Hv)_x", i, c->name, hv[i], hn[i], numel_of(c, i), worst2);
     }
+}
+
+/* The same case in a float32 graph: value, gradient and Hessian-vector
+ * product against the float64 ones on the same inputs (exactly
+ * representable in float, so the difference is the float32 arithmetic
+ * alone: a few ulps of float, 6e-8 relative, through chains of a few ops). */
+static void test_op_case_f32(const op_case *c, double *worst)
+{
+    enum { CAP = 64 };
+    double xs[MAXX][CAP], vs[MAXX][CAP], g64[MAXX][CAP], g32[MAXX][CAP];
+    double h64[MAXX][CAP], h32[MAXX][CAP];
+    double *x[MAXX], *v[MAXX], *ga[MAXX], *gb[MAXX], *ha[MAXX], *hb[MAXX];
+    for (int i = 0; i < c->nx; i++) {
+        x[i] = xs[i];
+        v[i] = vs[i];
+        ga[i] = g64[i];
+        gb[i] = g32[i];
+        ha[i] = h64[i];
+        hb[i] = h32[i];
+        for (size_t k = 0; k < numel_of(c, i); k++) {
+            xs[i][k] = (float)urand(c->lo, c->hi);
+            vs[i][k] = (float)urand(-1, 1);
+        }
+    }
+    double l64 = loss_value(c, x);
+    int ok = loss_grad(c, x, ga) == 0 && loss_hvp(c, x, v, ha) == 0;
+    ms_graph_set_dtype(&G, MS_F32);
+    double l32 = loss_value(c, x);
+    ok = ok && loss_grad(c, x, gb) == 0 && loss_hvp(c, x, v, hb) == 0;
+    ms_graph_set_dtype(&G, MS_F64);
+    CHECK(ok, "%s float32: %s", c->name, G.err.message);
+    if (!ok)
+        return;
+    const double atol = 2e-6, rtol = 2e-6;
+    CHECK_CLOSE(l32, l64, atol, rtol, "%s float32 value", c->name);
+    for (int i = 0; i < c->nx; i++) {
+        size_t n = numel_of(c, i);
+        check_array_close(check_msg_("%s float32 dL/dx%d", c->name, i), g32[i], g64[i], n,
+                          atol, rtol);
+        check_array_close(check_msg_("%s float32 (Hv)_x%d", c->name, i), h32[i], h64[i], n,
+                          atol, rtol);
+        for (size_t k = 0; k < n; k++) {
+            double e = fabs(g32[i][k] - g64[i][k]) / (1 + fabs(g64[i][k]));
+            double f = fabs(h32[i][k] - h64[i][k]) / (1 + fabs(h64[i][k]));
+            *worst = e > *worst ? e : *worst;
+            *worst = f > *worst ? f : *worst;
+        }
+    }
+}
+
+/* A float32 graph refuses an operand of the other type (a tensor made
+ * before ms_graph_set_dtype), with a message, instead of reading it
+ * as the wrong type. */
+static void test_mixed_types(void)
+{
+    ms_graph_reset(&G);
+    double a[4] = {1, 2, 3, 4};
+    ms_t *A = ms_const(&G, 1, MS_SHAPE(4), a); // float64
+    ms_graph_set_dtype(&G, MS_F32);
+    ms_t *B = ms_const(&G, 1, MS_SHAPE(4), a); // float32
+    CHECK(B && B->dtype == MS_F32 && A->dtype == MS_F64, "tensors carry their graph's type");
+    CHECK(ms_add(&G, A, B) == NULL && strstr(G.err.message, "different types"),
+          "add of float64 and float32 refused: %s", G.err.message);
+    ms_graph_set_dtype(&G, MS_F64);
+    ms_graph_reset(&G);
+    ms_t *M64 = ms_const(&G, 2, MS_SHAPE(2, 2), a);
+    ms_graph_set_dtype(&G, MS_F32);
+    ms_t *M32 = ms_const(&G, 2, MS_SHAPE(2, 2), a);
+    CHECK(ms_matmul(&G, M64, M32, 0, 0) == NULL, "matmul of float64 and float32 refused");
+    ms_graph_set_dtype(&G, MS_F64);
+    ms_graph_reset(&G);
 }
 
 /* --------------------------------------------------------- forward values */
@@ -963,6 +1034,12 @@ int main(int argc, char **argv)
         test_op_case(&CASES[c], &worst1, &worst2);
     printf("ops: %zu cases, worst |analytic - numeric|: first %.3g, second %.3g\n",
            sizeof CASES / sizeof CASES[0], worst1, worst2);
+    double worst32 = 0;
+    for (size_t c = 0; c < sizeof CASES / sizeof CASES[0]; c++)
+        test_op_case_f32(&CASES[c], &worst32);
+    printf("ops in float32: worst |f32 - f64| / (1 + |f64|) over values, gradients and "
+           "Hessian-vector products: %.3g\n", worst32);
+    test_mixed_types();
     test_forward();
     test_forward_fused();
     test_release();
