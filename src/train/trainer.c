@@ -262,6 +262,7 @@ static mlshift_status setup(run *r, ms_model *m, const ms_dataset *train,
     r->m = m;
     r->c = c;
     ms_loss_ws_init(&r->ws);
+    ms_graph_set_dtype(&r->ws.mws.g, c->dtype);
     loss_config(&r->lc, c);
     if (c->epochs < 1 || c->batch < 1)
         return ms_fail(err, MLSHIFT_ERR_VALUE, "train: epochs and batch must be ≥ 1");

@@ -160,6 +160,7 @@ mlshift_status ms_ttt(ms_model *m, const ms_dataset *d, const ms_ttt_config *c,
         return ms_fail(err, MLSHIFT_ERR_VALUE, "ttt: batch must be ≥ 1");
     ms_loss_ws ws;
     ms_loss_ws_init(&ws);
+    ms_graph_set_dtype(&ws.mws.g, c->dtype);
     ms_model_freeze(m, 0xFu, 1);
     ms_model_freeze(m, 1u << MS_GROUP_TTT, 0);
     ms_loss_config lc;
@@ -196,6 +197,7 @@ mlshift_status ms_ttt_probe_lr(const ms_model *m, const ms_dataset *d,
 {
     ms_loss_ws ws;
     ms_loss_ws_init(&ws);
+    ms_graph_set_dtype(&ws.mws.g, c->dtype);
     ms_loss_config lc;
     prior_loss_config(&lc, c);
     /* the probe set: a seeded sample of at most 4 batches */
