@@ -33,7 +33,7 @@ STD_FLAGS := -std=c11 -Wall -Wextra -Wpedantic -fPIC -fno-math-errno -D_POSIX_C_
              $(if $(NATIVE),-march=native,) $(if $(or $(WERROR),$(CI)),-Werror,)
 ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS)
 CPPFLAGS += -Iinclude -Isrc $(HDF5_CFLAGS) $(XTB_CFLAGS)
-LIBS_ALL := $(HDF5_LIBS) $(XTB_LIBS) -llapacke -lopenblas -lz -lm
+LIBS_ALL := $(HDF5_LIBS) $(XTB_LIBS) -llapacke -lopenblas -lz -lm -pthread
 LDLIBS   += $(LIBS_ALL)
 
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=undefined \

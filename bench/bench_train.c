@@ -6,7 +6,10 @@
  * one TTT step (the same loss, gradient for the TTT subset only, SGD with
  * momentum) at batch 32. bench/bench_train.py times the PyTorch twin in the
  * same `make bench`. One JSON line per measurement; median after warm-up.
- * The MD17 preset's budget (3000 TTT steps) is printed as minutes. */
+ * The MD17 preset's budget (3000 TTT steps) is printed as minutes.
+ * Variants: float64 and float32 on one thread, float32 on two threads (the
+ * batch in two parts at once), and float32 in parts of 8 structures (the
+ * arena holds one part: memory). arena_mib sums every thread's arena. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,10 +84,16 @@ int main(int argc, char **argv)
             return 1;
         }
         ms_loss_config lc = {{0, 1}, {0, 100}, 0, 0};
-        ms_loss_ws ws;
-        ms_loss_ws_init(&ws);
         unsigned char *mask = calloc(m->P, 1);
+        const struct { ms_dtype dt; int threads; size_t chunk; } var[4] = {
+            {MS_F64, 1, 0}, {MS_F32, 1, 0}, {MS_F32, 2, 0}, {MS_F32, 1, 8}};
+        for (int v = 0; v < 4; v++)
         for (int mode = 0; mode < 2; mode++) {
+            ms_loss_ws ws;
+            ms_loss_ws_init(&ws);
+            ms_graph_set_dtype(&ws.mws.g, var[v].dt);
+            ws.threads = var[v].threads;
+            ws.chunk = var[v].chunk;
             unsigned groups = mode == 0 ? ms_train_groups(MS_MODE_PRETRAIN) : 1u << MS_GROUP_TTT;
             ms_model_freeze(m, 0xFu, 1);
             ms_model_freeze(m, groups, 0);
@@ -97,19 +106,24 @@ int main(int argc, char **argv)
             ms_optim_init(&o, &oc, m->P, m->theta, &err);
             lc.center_energy = mode == 1;
             double s = time_steps(&ws, m, &d, &o, mask, &lc, reps);
+            size_t hw = ws.mws.g.arena.high_water;
+            for (int t = 0; t < ws.nsub; t++)
+                hw += ws.sub[t].mws.g.arena.high_water;
             printf("{\"bench\":\"%s\",\"impl\":\"c\",\"arch\":\"painn\",\"molecule\":"
                    "\"naphthalene\",\"batch\":32,\"atoms\":%zu,\"features\":%d,\"blocks\":%d,"
-                   "\"rbf\":%d,\"trainable\":%zu,\"dtype\":\"float64\",\"seconds\":%.6g,"
-                   "\"structures_per_s\":%.1f,\"arena_mib\":%.1f%s",
-                   mode == 0 ? "train_step" : "ttt_step", ws.mws.b.N, h.F, h.T, h.K, ntrain, s,
-                   32 / s, (double)ws.mws.g.arena.high_water / 1048576.0,
-                   mode == 1 ? "" : "}\n");
+                   "\"rbf\":%d,\"trainable\":%zu,\"dtype\":\"%s\",\"threads\":%d,"
+                   "\"part\":%zu,\"seconds\":%.6g,\"structures_per_s\":%.1f,"
+                   "\"arena_mib\":%.1f%s",
+                   mode == 0 ? "train_step" : "ttt_step", (size_t)d.off[32], h.F, h.T, h.K,
+                   ntrain, var[v].dt == MS_F32 ? "float32" : "float64", var[v].threads,
+                   var[v].chunk ? var[v].chunk : 32 / (size_t)var[v].threads, s, 32 / s,
+                   (double)hw / 1048576.0, mode == 1 ? "" : "}\n");
             if (mode == 1)
                 printf(",\"md17_preset_3000_steps_min\":%.1f}\n", 3000 * s / 60);
             ms_optim_free(&o);
+            ms_loss_ws_free(&ws);
         }
         free(mask);
-        ms_loss_ws_free(&ws);
         ms_model_destroy(m);
     }
     ms_dataset_free(&d);

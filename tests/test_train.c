@@ -421,6 +421,60 @@ static void test_float32_steps(void)
     ms_loss_ws_free(&ws);
 }
 
+/* A batch in parts (chunk) and on two threads gives the loss, its parts
+ * and the gradient of the whole batch at once, to rounding: for the joint
+ * loss of both heads and for TTT's centred prior loss, whose batch mean
+ * enters the parts as a constant. */
+static void test_parts_and_threads(void)
+{
+    mlshift_error err;
+    ms_model *m = tiny_model(21);
+    ms_fit_head(m, &train_set, MS_HEAD_MAIN, NULL, &err);
+    ms_fit_head(m, &train_set, MS_HEAD_PRIOR, NULL, &err);
+    const ms_loss_config cfg[2] = {{{1, 1}, {100, 100}, 0, 0},   /* joint */
+                                   {{0, 1}, {0, 100}, 0, 1}};    /* TTT: prior, centred */
+    const char *cn[2] = {"joint", "centred prior"};
+    size_t idx[7] = {3, 0, 9, 4, 4, 7, 1}; /* a repeat on purpose */
+    const struct { int threads; size_t chunk; } how[4] = {{1, 3}, {2, 0}, {2, 2}, {3, 1}};
+    for (int k = 0; k < 2; k++) {
+        ms_loss_ws ws;
+        ms_loss_ws_init(&ws);
+        double *g0 = calloc(m->P, sizeof *g0), *g1 = calloc(m->P, sizeof *g1);
+        ms_loss_parts p0, p1;
+        CHECK(ms_loss_grad(&ws, m, &train_set, idx, 7, 0, &cfg[k], &p0, g0, &err) == 0,
+              "%s: whole batch: %s", cn[k], err.message);
+        for (int w = 0; w < 4; w++) {
+            ms_loss_ws wp;
+            ms_loss_ws_init(&wp);
+            wp.threads = how[w].threads;
+            wp.chunk = how[w].chunk;
+            memset(g1, 0, m->P * sizeof *g1);
+            int ok = ms_loss_grad(&wp, m, &train_set, idx, 7, 0, &cfg[k], &p1, g1, &err) == 0;
+            CHECK(ok, "%s, %d threads chunk %zu: %s", cn[k], how[w].threads, how[w].chunk,
+                  err.message);
+            double dn = 0, gn = 0;
+            for (size_t q = 0; q < m->P; q++) {
+                dn += (g1[q] - g0[q]) * (g1[q] - g0[q]);
+                gn += g0[q] * g0[q];
+            }
+            CHECK(ok && gn > 0 && sqrt(dn / gn) < 1e-12,
+                  "%s, %d threads chunk %zu: gradient off by %.3g relative", cn[k],
+                  how[w].threads, how[w].chunk, sqrt(dn / (gn > 0 ? gn : 1)));
+            CHECK_CLOSE(p1.loss, p0.loss, 0, 1e-12, "%s, %d threads chunk %zu: loss", cn[k],
+                        how[w].threads, how[w].chunk);
+            for (int h = 0; h < 2; h++) {
+                CHECK_CLOSE(p1.f_mae[h], p0.f_mae[h], 1e-300, 1e-12, "%s: f_mae[%d]", cn[k], h);
+                CHECK_CLOSE(p1.e_mae[h], p0.e_mae[h], 1e-300, 1e-12, "%s: e_mae[%d]", cn[k], h);
+            }
+            ms_loss_ws_free(&wp);
+        }
+        free(g0);
+        free(g1);
+        ms_loss_ws_free(&ws);
+    }
+    ms_model_destroy(m);
+}
+
 int main(void)
 {
     char ckpt[64];
@@ -432,6 +486,7 @@ int main(void)
         test_modes_and_freezing(ckpt);
         test_resume(ckpt);
         test_float32_steps();
+        test_parts_and_threads();
     }
     unlink(ckpt);
     ms_dataset_free(&train_set);

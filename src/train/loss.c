@@ -6,10 +6,17 @@
  * (create_graph), so the force term can be differentiated again with
  * respect to θ. Joint training evaluates the two heads on one graph; each
  * head's forces come from its own energies. The gradient of L is *added*
- * into the caller's buffer, so micro-batches accumulate. */
+ * into the caller's buffer, so micro-batches accumulate.
+ *
+ * A batch in parts (ms_loss_ws: chunk, threads) is computed part by part
+ * with the whole batch's normalisers (atoms N, structures B, and the mean
+ * μ_h of a centred energy residual), so L = Σ_parts L_part exactly in
+ * exact arithmetic; threads take parts t, t + T, … each in its own
+ * workspace and gradient buffer, summed in thread order (deterministic). */
 #include "train/train.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,14 +26,36 @@ void ms_loss_ws_init(ms_loss_ws *ws)
 {
     memset(ws, 0, sizeof *ws);
     ms_model_ws_init(&ws->mws);
+    ws->threads = 1;
+}
+
+static void free_subs(ms_loss_ws *ws)
+{
+    for (int t = 0; t < ws->nsub; t++)
+        ms_loss_ws_free(&ws->sub[t]);
+    ws->nsub = 0;
+    free(ws->sub);
+    free(ws->gsub);
+    ws->sub = NULL;
+    ws->gsub = NULL;
+    ws->gsub_cap = 0;
 }
 
 void ms_loss_ws_free(ms_loss_ws *ws)
 {
+    free_subs(ws);
     ms_model_ws_free(&ws->mws);
     free(ws->fb);
     memset(ws, 0, sizeof *ws);
 }
+
+/* The whole batch's normalisers for a part: atoms, structures and, per
+ * head, the mean centred-energy residual (NAN: centre inside the graph,
+ * when the part is the whole batch). */
+typedef struct batch_norm {
+    size_t N, B;
+    double mu[2];
+} batch_norm;
 
 static double head_scale(const ms_model *m, ms_head h)
 {
@@ -39,23 +68,23 @@ static double head_scale(const ms_model *m, ms_head h)
 static ms_t *head_loss(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
                        ms_t *const *leaf, const ms_rep *rep, const ms_dataset *d,
                        const size_t *idx, ms_head h, const ms_loss_config *c, int create,
-                       ms_loss_parts *out)
+                       const batch_norm *nb, ms_loss_parts *out)
 {
-    const size_t N = b->N, B = b->B;
+    const size_t N = nb->N, B = nb->B; /* the whole batch's, when this is a part */
     const double s2 = 1.0 / (head_scale(m, h) * head_scale(m, h));
     ms_t *Eb = ms_model_head(g, m, b, leaf, h, rep);                            // (B, 1) eV
     ms_t *L = ms_full(g, 0, NULL, 0.0);
-    double *off = ms_arena_alloc(&g->arena, (B + 1) * sizeof *off); // (B) E_b − graph's E_b
+    double *off = ms_arena_alloc(&g->arena, (b->B + 1) * sizeof *off); // E_b − graph's E_b
     if (!off)
         return ms_graph_fail(g, MLSHIFT_ERR_NOMEM, "train: out of memory");
     ms_model_energy_offset(m, b, h, off);
     if (c->w_f[h] > 0 && Eb) {
         ms_t *dEdR = NULL;
         ms_grad(g, ms_sum(g, Eb), NULL, 1, &R, &dEdR, create);                  // (N, 3)
-        ms_t *Fref = ms_empty(g, 2, MS_SHAPE(N, 3));
+        ms_t *Fref = ms_empty(g, 2, MS_SHAPE(b->N, 3));
         if (!Fref || !dEdR)
             return NULL;
-        for (size_t s = 0; s < B; s++)
+        for (size_t s = 0; s < b->B; s++)
             ms_copy_in(Fref, 3 * b->atom_off[s], 3 * (b->atom_off[s + 1] - b->atom_off[s]),
                        d->F[h] + 3 * d->off[idx[s]]);
         ms_t *dF = ms_add(g, dEdR, Fref);      // −(F − F_ref): F = −dE/dR
@@ -70,7 +99,7 @@ static ms_t *head_loss(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *
         L = ms_add(g, L, ms_scale(g, term, c->w_f[h]));
         if (dF) {
             double se = 0, ae = 0;
-            for (size_t k = 0; k < 3 * N; k++) {
+            for (size_t k = 0; k < 3 * b->N; k++) {
                 double x = ms_at(dF, k);
                 se += x * x;
                 ae += fabs(x);
@@ -80,25 +109,27 @@ static ms_t *head_loss(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *
         }
     }
     if (Eb) {
-        ms_t *Eref = ms_empty(g, 2, MS_SHAPE(B, 1));
-        ms_t *invN = ms_empty(g, 2, MS_SHAPE(B, 1));
+        ms_t *Eref = ms_empty(g, 2, MS_SHAPE(b->B, 1));
+        ms_t *invN = ms_empty(g, 2, MS_SHAPE(b->B, 1));
         if (!Eref || !invN)
             return NULL;
-        for (size_t s = 0; s < B; s++) { /* the target of the graph's E − O */
+        for (size_t s = 0; s < b->B; s++) { /* the target of the graph's E − O */
             ms_set(Eref, s, d->E[h] ? d->E[h][idx[s]] - off[s] : 0.0);
             size_t n = b->atom_off[s + 1] - b->atom_off[s];
             ms_set(invN, s, 1.0 / (double)(n ? n : 1));
         }
         if (d->E[h]) {
             double ae = 0;
-            for (size_t s = 0; s < B; s++)
+            for (size_t s = 0; s < b->B; s++)
                 ae += fabs(ms_at(Eb, s) + off[s] - d->E[h][idx[s]]);
             out->e_mae[h] = ae / (double)(B ? B : 1);
         }
         if (c->w_e[h] > 0 && d->E[h]) {
             ms_t *dE = ms_mul(g, ms_sub(g, Eb, Eref), invN);                    // (B, 1) eV/atom
-            if (c->center_energy)
+            if (c->center_energy && isnan(nb->mu[h]))
                 dE = ms_sub(g, dE, ms_scale(g, ms_sum(g, dE), 1.0 / (double)(B ? B : 1)));
+            else if (c->center_energy) /* a part: the batch's mean, a constant */
+                dE = ms_add_scalar(g, dE, -nb->mu[h]);
             L = ms_add(g, L, ms_scale(g, ms_sum(g, ms_mul(g, dE, dE)),
                                       c->w_e[h] * s2 / (double)(B ? B : 1)));
         }
@@ -106,6 +137,143 @@ static ms_t *head_loss(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *
     if (L)
         out->head[h] = ms_at(L, 0);
     return L;
+}
+
+/* Frames d[idx[0..n)] in ws->fb. */
+static mlshift_status batch_frames(ms_loss_ws *ws, const ms_dataset *d, const size_t *idx,
+                                   size_t n, mlshift_error *err)
+{
+    if (n > ws->cap) {
+        size_t cap = ws->cap;
+        if (ms_grow((void **)&ws->fb, &cap, n, sizeof *ws->fb))
+            return ms_fail(err, MLSHIFT_ERR_NOMEM, "train: out of memory");
+        ws->cap = cap;
+    }
+    for (size_t s = 0; s < n; s++)
+        ws->fb[s] = d->f[idx[s]];
+    return MLSHIFT_OK;
+}
+
+/* One part d[idx[0..n)] of a batch with normalisers nb: its parts added
+ * into *acc and its gradient into grad (may be NULL). */
+static mlshift_status part_loss(ms_loss_ws *ws, const ms_model *m, const ms_dataset *d,
+                                const size_t *idx, size_t n, double r_cut,
+                                const ms_loss_config *c, const batch_norm *nb,
+                                ms_loss_parts *acc, double *grad, mlshift_error *err)
+{
+    mlshift_status st = batch_frames(ws, d, idx, n, err);
+    if (st || (st = ms_batch_build(&ws->mws.b, m, ws->fb, n, r_cut, err)))
+        return st;
+    ms_graph *g = &ws->mws.g;
+    const ms_batch *b = &ws->mws.b;
+    ms_graph_reset(g);
+    const int create = grad != NULL;
+    ms_t **leaf = ms_model_leaves(g, m, create);
+    ms_t *R = ms_wrap(g, 2, MS_SHAPE(b->N, 3), b->R, 1);                       // (N, 3) Å
+    ms_t *L = ms_full(g, 0, NULL, 0.0);
+    ms_loss_parts parts;
+    memset(&parts, 0, sizeof parts);
+    ms_rep rep;
+    ms_model_represent(g, m, b, R, leaf, &rep);     /* g_R once for both heads */
+    for (int h = 0; h < 2; h++)
+        if (c->w_e[h] > 0 || c->w_f[h] > 0)
+            L = ms_add(g, L, head_loss(g, m, b, R, leaf, &rep, d, idx, (ms_head)h, c, create,
+                                       nb, &parts));
+    if (grad && L)
+        ms_model_backward(g, m, leaf, L, grad);
+    if (g->err.status != MLSHIFT_OK)
+        return ms_fail(err, g->err.status, "train: %s", g->err.message);
+    acc->loss += ms_at(L, 0);
+    for (int h = 0; h < 2; h++) {
+        acc->head[h] += parts.head[h];
+        acc->f_mse[h] += parts.f_mse[h];
+        acc->f_mae[h] += parts.f_mae[h];
+        acc->e_mae[h] += parts.e_mae[h];
+    }
+    return MLSHIFT_OK;
+}
+
+/* μ_h, the batch mean of the per-atom energy residual of each centred
+ * head, from an energy-only pass over the batch in parts of `chunk`. */
+static mlshift_status centre_means(ms_loss_ws *ws, const ms_model *m, const ms_dataset *d,
+                                   const size_t *idx, size_t B, size_t chunk, double r_cut,
+                                   const ms_loss_config *c, double mu[2], mlshift_error *err)
+{
+    for (int h = 0; h < 2; h++) {
+        mu[h] = NAN;
+        if (!c->center_energy || !(c->w_e[h] > 0) || !d->E[h])
+            continue;
+        double sum = 0, E[64];
+        for (size_t s0 = 0; s0 < B; s0 += chunk) {
+            size_t n = B - s0 < chunk ? B - s0 : chunk;
+            for (size_t k0 = 0; k0 < n; k0 += 64) { /* E in pieces of 64 */
+                size_t q = n - k0 < 64 ? n - k0 : 64;
+                mlshift_status st = batch_frames(ws, d, idx + s0 + k0, q, err);
+                if (st || (st = ms_model_predict(&ws->mws, m, ws->fb, q, (ms_head)h, r_cut, E,
+                                                 NULL, err)))
+                    return st;
+                for (size_t k = 0; k < q; k++) {
+                    size_t i = idx[s0 + k0 + k], na = d->off[i + 1] - d->off[i];
+                    sum += (E[k] - d->E[h][i]) / (double)(na ? na : 1);
+                }
+            }
+        }
+        mu[h] = sum / (double)B;
+    }
+    return MLSHIFT_OK;
+}
+
+typedef struct part_job {
+    ms_loss_ws *ws;
+    const ms_model *m;
+    const ms_dataset *d;
+    const size_t *idx;
+    size_t B, chunk, nparts;
+    int t, T;
+    double r_cut;
+    const ms_loss_config *c;
+    const batch_norm *nb;
+    ms_loss_parts acc;
+    double *grad;
+    mlshift_status st;
+    mlshift_error err;
+} part_job;
+
+/* Parts t, t + T, … of the batch, in order. */
+static void *run_parts(void *arg)
+{
+    part_job *j = arg;
+    for (size_t p = (size_t)j->t; p < j->nparts && !j->st; p += (size_t)j->T) {
+        size_t s0 = p * j->chunk, n = j->B - s0 < j->chunk ? j->B - s0 : j->chunk;
+        j->st = part_loss(j->ws, j->m, j->d, j->idx + s0, n, j->r_cut, j->c, j->nb, &j->acc,
+                          j->grad, &j->err);
+    }
+    return NULL;
+}
+
+/* The other threads' workspaces (same dtype as ws) and gradient buffers. */
+static mlshift_status ensure_subs(ms_loss_ws *ws, size_t P, mlshift_error *err)
+{
+    const int T = ws->threads;
+    if (ws->nsub != T - 1 || (ws->nsub && ws->sub[0].mws.g.dtype != ws->mws.g.dtype)) {
+        free_subs(ws);
+        ws->sub = calloc((size_t)(T - 1), sizeof *ws->sub);
+        if (!ws->sub)
+            return ms_fail(err, MLSHIFT_ERR_NOMEM, "train: out of memory");
+        ws->nsub = T - 1;
+        for (int t = 0; t < T - 1; t++) {
+            ms_loss_ws_init(&ws->sub[t]);
+            ms_graph_set_dtype(&ws->sub[t].mws.g, ws->mws.g.dtype);
+        }
+    }
+    if (ws->gsub_cap < (size_t)(T - 1) * P) {
+        free(ws->gsub);
+        ws->gsub = malloc((size_t)(T - 1) * P * sizeof *ws->gsub);
+        if (!ws->gsub)
+            return ms_fail(err, MLSHIFT_ERR_NOMEM, "train: out of memory");
+        ws->gsub_cap = (size_t)(T - 1) * P;
+    }
+    return MLSHIFT_OK;
 }
 
 mlshift_status ms_loss_grad(ms_loss_ws *ws, const ms_model *m, const ms_dataset *d,
@@ -125,35 +293,68 @@ mlshift_status ms_loss_grad(ms_loss_ws *ws, const ms_model *m, const ms_dataset 
             return ms_fail(err, MLSHIFT_ERR_MISSING, "train: no %s energy labels",
                            h == MS_HEAD_MAIN ? "reference" : "prior");
     }
-    if (B > ws->cap) {
-        size_t cap = ws->cap;
-        if (ms_grow((void **)&ws->fb, &cap, B, sizeof *ws->fb))
-            return ms_fail(err, MLSHIFT_ERR_NOMEM, "train: out of memory");
-        ws->cap = cap;
-    }
+    if (ws->threads < 1)
+        ws->threads = 1;
+    size_t T = (size_t)ws->threads, chunk = ws->chunk ? ws->chunk : (B + T - 1) / T;
+    chunk = chunk < 1 ? 1 : chunk;
+    size_t nparts = B ? (B + chunk - 1) / chunk : 1;
+    batch_norm nb = {0, B, {NAN, NAN}};
     for (size_t s = 0; s < B; s++)
-        ws->fb[s] = d->f[idx[s]];
-    mlshift_status st = ms_batch_build(&ws->mws.b, m, ws->fb, B, r_cut, err);
+        nb.N += d->off[idx[s] + 1] - d->off[idx[s]];
+    mlshift_status st = MLSHIFT_OK;
+    if (nparts <= 1) {
+        st = part_loss(ws, m, d, idx, B, r_cut, c, &nb, &parts, grad, err);
+    } else if ((st = centre_means(ws, m, d, idx, B, chunk, r_cut, c, nb.mu, err))) {
+        return st;
+    } else {
+        if (T > nparts)
+            T = nparts;
+        if (T > 1 && (st = ensure_subs(ws, grad ? m->P : 0, err)))
+            return st;
+        part_job job[64];
+        T = T > 64 ? 64 : T;
+        pthread_t th[64];
+        int started[64] = {0};
+        for (size_t t = 0; t < T; t++) {
+            memset(&job[t], 0, sizeof job[t]);
+            job[t] = (part_job){.ws = t ? &ws->sub[t - 1] : ws, .m = m, .d = d, .idx = idx,
+                                .B = B, .chunk = chunk, .nparts = nparts, .t = (int)t,
+                                .T = (int)T, .r_cut = r_cut, .c = c, .nb = &nb};
+            if (grad && t) {
+                job[t].grad = ws->gsub + (t - 1) * m->P;
+                memset(job[t].grad, 0, m->P * sizeof *grad);
+            } else
+                job[t].grad = grad;
+        }
+        for (size_t t = 1; t < T; t++)
+            started[t] = pthread_create(&th[t], NULL, run_parts, &job[t]) == 0;
+        run_parts(&job[0]);
+        for (size_t t = 1; t < T; t++) {
+            if (started[t])
+                pthread_join(th[t], NULL);
+            else /* no thread: do its parts here */
+                run_parts(&job[t]);
+        }
+        for (size_t t = 0; t < T; t++) {
+            if (job[t].st && !st) {
+                st = job[t].st;
+                if (err)
+                    *err = job[t].err;
+            }
+            parts.loss += job[t].acc.loss;
+            for (int h = 0; h < 2; h++) {
+                parts.head[h] += job[t].acc.head[h];
+                parts.f_mse[h] += job[t].acc.f_mse[h];
+                parts.f_mae[h] += job[t].acc.f_mae[h];
+                parts.e_mae[h] += job[t].acc.e_mae[h];
+            }
+            if (grad && t && !st)
+                for (size_t q = 0; q < m->P; q++)
+                    grad[q] += job[t].grad[q];
+        }
+    }
     if (st)
         return st;
-    ms_graph *g = &ws->mws.g;
-    const ms_batch *b = &ws->mws.b;
-    ms_graph_reset(g);
-    const int create = grad != NULL;
-    ms_t **leaf = ms_model_leaves(g, m, create);
-    ms_t *R = ms_wrap(g, 2, MS_SHAPE(b->N, 3), b->R, 1);                       // (N, 3) Å
-    ms_t *L = ms_full(g, 0, NULL, 0.0);
-    ms_rep rep;
-    ms_model_represent(g, m, b, R, leaf, &rep);     /* g_R once for both heads */
-    for (int h = 0; h < 2; h++)
-        if (c->w_e[h] > 0 || c->w_f[h] > 0)
-            L = ms_add(g, L, head_loss(g, m, b, R, leaf, &rep, d, idx, (ms_head)h, c, create,
-                                       &parts));
-    if (grad && L)
-        ms_model_backward(g, m, leaf, L, grad);
-    if (g->err.status != MLSHIFT_OK)
-        return ms_fail(err, g->err.status, "train: %s", g->err.message);
-    parts.loss = ms_at(L, 0);
     if (!isfinite(parts.loss))
         return ms_fail(err, MLSHIFT_ERR_VALUE,
                        "train: the loss is not finite (diverged? try a lower learning rate)");

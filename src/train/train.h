@@ -81,11 +81,28 @@ typedef struct ms_loss_parts {
     double e_mae[2];        /* eV per structure, 1/B Σ |ΔE_b| */
 } ms_loss_parts;
 
-/* A workspace for losses: the model's graph and batch plus frame views. */
+/* A workspace for losses: the model's graph and batch plus frame views.
+ *
+ * A batch may be computed in parts, each part's loss normalised by the
+ * whole batch (its atoms and structures) so that the parts add up to the
+ * batch's loss and gradient (to rounding): `chunk` bounds the structures
+ * of a part (memory: the arena holds one part's graph), `threads` computes
+ * that many parts at once, each thread in its own workspace. A centred
+ * energy term (TTT) needs the batch mean of the residuals; with parts it is
+ * computed first by an energy-only pass and enters each part as a
+ * constant, which leaves the gradient exact: d/dμ Σ_b (ΔE_b − μ)² = 0 at
+ * the mean. Set the fields after ms_loss_ws_init; the graph's dtype is
+ * that of mws.g. */
 typedef struct ms_loss_ws {
     ms_model_ws mws;
     mlshift_frame *fb;      /* (cap,) the batch's frames */
     size_t cap;
+    int threads;            /* parts computed at once (default 1) */
+    size_t chunk;           /* structures per part at most; 0: the batch / threads */
+    struct ms_loss_ws *sub; /* (nsub) the other threads' workspaces */
+    int nsub;
+    double *gsub;           /* ((threads − 1) P) their gradients */
+    size_t gsub_cap;
 } ms_loss_ws;
 void ms_loss_ws_init(ms_loss_ws *ws);
 void ms_loss_ws_free(ms_loss_ws *ws);
@@ -148,6 +165,8 @@ typedef struct ms_train_config {
     size_t stop_after;          /* stop after this many steps of this run (tests); 0: off */
     int copy_prior_head;        /* finetune: h_M starts as a copy of h_P (default 1) */
     ms_dtype dtype;             /* arithmetic of the steps (MS_F64 default; weights stay double) */
+    int threads;                /* parts of a batch at once (ms_loss_ws; ≤ 1: one) */
+    size_t chunk;               /* structures per part at most (memory); 0: batch / threads */
     ms_train_progress_fn progress;
     void *progress_ctx;
 } ms_train_config;
@@ -216,6 +235,8 @@ typedef struct ms_ttt_config {
     size_t eval_every;          /* main-task MAE every so many steps (labelled frames); 0: off */
     size_t eval_frames;         /* at most this many frames for it */
     ms_dtype dtype;             /* arithmetic of the steps (MS_F64 default; weights stay double) */
+    int threads;                /* parts of a batch at once (ms_loss_ws; ≤ 1: one) */
+    size_t chunk;               /* structures per part at most (memory); 0: batch / threads */
     ms_ttt_progress_fn progress;
     void *progress_ctx;
 } ms_ttt_config;

@@ -263,6 +263,8 @@ static mlshift_status setup(run *r, ms_model *m, const ms_dataset *train,
     r->c = c;
     ms_loss_ws_init(&r->ws);
     ms_graph_set_dtype(&r->ws.mws.g, c->dtype);
+    r->ws.threads = c->threads > 1 ? c->threads : 1;
+    r->ws.chunk = c->chunk;
     loss_config(&r->lc, c);
     if (c->epochs < 1 || c->batch < 1)
         return ms_fail(err, MLSHIFT_ERR_VALUE, "train: epochs and batch must be ≥ 1");

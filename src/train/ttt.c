@@ -161,6 +161,8 @@ mlshift_status ms_ttt(ms_model *m, const ms_dataset *d, const ms_ttt_config *c,
     ms_loss_ws ws;
     ms_loss_ws_init(&ws);
     ms_graph_set_dtype(&ws.mws.g, c->dtype);
+    ws.threads = c->threads > 1 ? c->threads : 1;
+    ws.chunk = c->chunk;
     ms_model_freeze(m, 0xFu, 1);
     ms_model_freeze(m, 1u << MS_GROUP_TTT, 0);
     ms_loss_config lc;
@@ -198,6 +200,8 @@ mlshift_status ms_ttt_probe_lr(const ms_model *m, const ms_dataset *d,
     ms_loss_ws ws;
     ms_loss_ws_init(&ws);
     ms_graph_set_dtype(&ws.mws.g, c->dtype);
+    ws.threads = c->threads > 1 ? c->threads : 1;
+    ws.chunk = c->chunk;
     ms_loss_config lc;
     prior_loss_config(&lc, c);
     /* the probe set: a seeded sample of at most 4 batches */
