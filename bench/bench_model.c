@@ -90,6 +90,18 @@ static double painn_flops(const ms_model_hyper *h, double N, double E)
     return 2 * fwd - mlp;
 }
 
+/* Matmul FLOPs of SchNet energy + forces: per block the filter network on
+ * the edges (rbf (E, K)·W1, then (E, F)·W2), s·Win and the output MLP;
+ * the backward for dE/dr repeats each on the path from r, all but block
+ * 0's s⁰·Win (s⁰ = embedding[Z] does not depend on r). */
+static double schnet_flops(const ms_model_hyper *h, double N, double E)
+{
+    double F = h->F, K = h->K;
+    double blk = 2 * E * K * F + 2 * E * F * F + 2 * N * F * F + 2 * 2 * N * F * F;
+    double fwd = h->T * blk + 2 * N * F * F / 2 + 2 * N * F / 2;
+    return 2 * fwd - 2 * N * F * F;
+}
+
 typedef struct job {
     const char *file, *name;   /* file NULL: ethanol, built below */
 } job;
@@ -182,7 +194,8 @@ int main(int argc, char **argv)
             }
             double s = median(t, reps);
             size_t N = ws.b.N, Ed = ws.b.E;
-            double fl = a ? 0 : painn_flops(&h, (double)N, (double)Ed);
+            double fl = a ? schnet_flops(&h, (double)N, (double)Ed)
+                          : painn_flops(&h, (double)N, (double)Ed);
             printf("{\"bench\":\"model_energy_forces\",\"impl\":\"c\",\"arch\":\"%s\","
                    "\"molecule\":\"%s\",\"atoms\":%zu,\"edges\":%zu,\"features\":%d,"
                    "\"blocks\":%d,\"rbf\":%d,\"cutoff\":%g,\"params_one_head\":%zu,"

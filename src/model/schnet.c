@@ -6,6 +6,8 @@
  * Interaction block t (continuous-filter convolution, aggregated on i):
  *   W_e  = (silu(rbf_e Wf1 + bf1) Wf2 + bf2) · env_e       (E, F)
  *   m_i  = Σ_{e = i→j} (s_j Win)_e ⊙ W_e                   (N, F)
+ *          one gather_mul_scatter (src/nn/ops_gms.c): the gathered
+ *          (E, F) rows and their product are never formed
  *   s   += silu(m Wo1 + bo1) Wo2 + bo2
  * The energy depends on positions only through d_e, so it is invariant.
  *
@@ -48,7 +50,7 @@ void ms_schnet_embed(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
 void ms_schnet_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *const *leaf,
                       ms_head head, int t0, int t1, ms_rep *r)
 {
-    const size_t N = b->N, E = b->E;
+    const size_t N = b->N;
     const ms_edge_feats ef = r->ef;
     ms_t *s = r->s;                                                                // (N, F)
     char pre[MS_PARAM_NAME];
@@ -59,7 +61,7 @@ void ms_schnet_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *c
                             L("filt.W2"), L("filt.b2"));
         W = ms_mul(g, W, ef.env);                                                  // (E, F)
         ms_t *x = ms_matmul(g, s, L("in.W"), 0, 0);                               // (N, F)
-        ms_t *msg = ms_scatter_add(g, ms_mul(g, ms_gather(g, x, b->dst, E), W), b->src, N);
+        ms_t *msg = ms_gather_mul_scatter(g, x, b->dst, W, b->src, N);             // (N, F)
         ms_t *o = ms_linear(g, ms_silu(g, ms_linear(g, msg, L("out.W1"), L("out.b1"))),
                             L("out.W2"), L("out.b2"));                             // (N, F)
         s = ms_add(g, s, o);
