@@ -25,6 +25,11 @@
 #else
 #define MS_CLONES
 #endif
+#if defined(__GNUC__)
+#define MS_INLINE static inline __attribute__((always_inline))
+#else
+#define MS_INLINE static inline
+#endif
 
 /* eˣ in float without a branch or a call, so that a loop of it
  * vectorises: x = k ln 2 + r (Cody–Waite, |r| ≤ ln 2 / 2), eʳ by Cephes'
@@ -33,7 +38,7 @@
  * is a normal float: below, the result is ~1e-38 instead of 0 or a
  * denormal (irrelevant next to 1 in a sigmoid); above, ~2e38 instead of
  * inf. NaN stays NaN (fmaxf/fminf would drop it, hence the final select). */
-static inline float ms_expf(float x)
+MS_INLINE float ms_expf(float x)
 {
     float c = x < -87.3f ? -87.3f : x;
     c = c > 88.3f ? 88.3f : c;

@@ -164,7 +164,7 @@ typedef struct ms_train_config {
     const char *checkpoint;     /* path, or NULL for none */
     size_t stop_after;          /* stop after this many steps of this run (tests); 0: off */
     int copy_prior_head;        /* finetune: h_M starts as a copy of h_P (default 1) */
-    ms_dtype dtype;             /* arithmetic of the steps (MS_F64 default; weights stay double) */
+    ms_dtype dtype;             /* arithmetic of the steps (default MS_F32; weights stay double) */
     int threads;                /* parts of a batch at once (ms_loss_ws; ≤ 1: one) */
     size_t chunk;               /* structures per part at most (memory); 0: batch / threads */
     ms_train_progress_fn progress;
@@ -234,7 +234,7 @@ typedef struct ms_ttt_config {
     double target_f_mse;        /* stop when the running prior force MSE reaches it; ≤ 0: off */
     size_t eval_every;          /* main-task MAE every so many steps (labelled frames); 0: off */
     size_t eval_frames;         /* at most this many frames for it */
-    ms_dtype dtype;             /* arithmetic of the steps (MS_F64 default; weights stay double) */
+    ms_dtype dtype;             /* arithmetic of the steps (default MS_F32; weights stay double) */
     int threads;                /* parts of a batch at once (ms_loss_ws; ≤ 1: one) */
     size_t chunk;               /* structures per part at most (memory); 0: batch / threads */
     ms_ttt_progress_fn progress;

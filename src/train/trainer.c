@@ -68,6 +68,8 @@ void ms_train_config_default(ms_train_config *c, ms_train_mode mode)
     c->plateau_factor = 0.8;
     c->min_lr = 1e-6;
     c->copy_prior_head = 1;
+    c->dtype = MS_F32; /* test_train: float32 training ends at float64's validation MAE */
+    c->threads = 1;
 }
 
 static void loss_config(ms_loss_config *lc, const ms_train_config *c)

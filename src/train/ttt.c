@@ -39,6 +39,8 @@ void ms_ttt_config_default(ms_ttt_config *c)
     c->w_f = 100;
     c->patience = 0;
     c->eval_frames = 0;
+    c->dtype = MS_F32; /* test_train: float32 TTT ends at float64's prior loss */
+    c->threads = 1;
 }
 
 static void prior_loss_config(ms_loss_config *lc, const ms_ttt_config *c)
