@@ -154,7 +154,7 @@ mlshift_status ms_batch_build(ms_batch *b, const ms_model *m, const mlshift_fram
 }
 
 void ms_model_represent(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
-                        ms_t *const *leaf, ms_rep *r)
+                        ms_t **leaf, ms_rep *r)
 {
     if (m->h.arch == MS_ARCH_PAINN) {
         ms_painn_embed(g, m, b, R, leaf, r);
@@ -165,7 +165,7 @@ void ms_model_represent(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t 
     }
 }
 
-ms_t *ms_model_head(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *const *leaf,
+ms_t *ms_model_head(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t **leaf,
                     ms_head head, const ms_rep *rep)
 {
     ms_rep r = *rep;  /* graph tensors are immutable: the heads share g_R's */
@@ -177,7 +177,7 @@ ms_t *ms_model_head(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *con
 }
 
 ms_t *ms_model_energy(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
-                      ms_t *const *leaf, ms_head head)
+                      ms_t **leaf, ms_head head)
 {
     ms_rep r;
     ms_model_represent(g, m, b, R, leaf, &r);
@@ -284,7 +284,7 @@ mlshift_status ms_model_loss_grad(ms_model_ws *ws, const ms_model *m,
     return MLSHIFT_OK;
 }
 
-void ms_model_backward(ms_graph *g, const ms_model *m, ms_t *const *leaf, ms_t *L,
+void ms_model_backward(ms_graph *g, const ms_model *m, ms_t **leaf, ms_t *L,
                        double *grad)
 {
     if (g->err.status != MLSHIFT_OK || !L || !leaf)
@@ -297,7 +297,7 @@ void ms_model_backward(ms_graph *g, const ms_model *m, ms_t *const *leaf, ms_t *
         return;
     }
     for (size_t i = 0; i < m->n_params; i++)
-        if (leaf[i]->requires_grad) {
+        if (leaf[i] && leaf[i]->requires_grad) { /* NULL: never used, no gradient */
             which[nt] = i;
             xs[nt++] = leaf[i];
         }

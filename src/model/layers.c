@@ -83,7 +83,7 @@ mlshift_status ms_model_readout_params(ms_model *m, mlshift_error *err)
 }
 
 ms_t *ms_model_readout(ms_graph *g, const ms_model *m, const ms_batch *b,
-                       ms_t *const *leaf, ms_head head, ms_t *s)
+                       ms_t **leaf, ms_head head, ms_t *s)
 {
     const char *p = head == MS_HEAD_MAIN ? "main" : "prior";
 #define L(...) ms_model_leaf(g, m, leaf, __VA_ARGS__)

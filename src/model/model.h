@@ -149,14 +149,16 @@ void ms_batch_free(ms_batch *b);
 
 /* -------------------------------------------------------- computation */
 
-/* Graph leaves for every parameter (n_params): requires_grad when
- * grad = 1 and the parameter is trainable and not frozen. */
+/* Graph leaves for every parameter (n_params), each made when
+ * ms_model_leaf first asks for it: requires_grad when grad = 1 and the
+ * parameter is trainable and not frozen; a leaf never asked for stays NULL
+ * (no gradient). */
 ms_t **ms_model_leaves(ms_graph *g, const ms_model *m, int grad);
 /* Energies per structure (B, 1) eV of head for positions R (N, 3) Å (a leaf
  * or a tensor made from one), on the graph g: g_R then the head — less the
  * constant offsets of ms_model_energy_offset, which callers add. */
 ms_t *ms_model_energy(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
-                      ms_t *const *leaf, ms_head head);
+                      ms_t **leaf, ms_head head);
 
 /* What g_R hands the heads: the edge features and the features after block
  * k_rep − 1 (or after the embedding). Computing it once serves both heads
@@ -164,21 +166,21 @@ ms_t *ms_model_energy(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R
 typedef struct ms_rep ms_rep;
 /* The representation g_R: embedding and blocks [0, k_rep). */
 void ms_model_represent(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
-                        ms_t *const *leaf, ms_rep *r);
+                        ms_t **leaf, ms_rep *r);
 /* Energies per structure (B, 1) eV of head from a representation, less
  * the offsets of ms_model_energy_offset: blocks [k_rep, T) of the head,
  * then its readout. */
-ms_t *ms_model_head(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *const *leaf,
+ms_t *ms_model_head(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t **leaf,
                     ms_head head, const ms_rep *r);
 /* The per-architecture pieces: embed fills r from R; blocks advances r
  * through blocks [t0, t1) with head's copies from k_rep on. */
 void ms_painn_embed(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
-                    ms_t *const *leaf, ms_rep *r);
-void ms_painn_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *const *leaf,
+                    ms_t **leaf, ms_rep *r);
+void ms_painn_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t **leaf,
                      ms_head head, int t0, int t1, ms_rep *r);
 void ms_schnet_embed(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
-                     ms_t *const *leaf, ms_rep *r);
-void ms_schnet_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *const *leaf,
+                     ms_t **leaf, ms_rep *r);
+void ms_schnet_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t **leaf,
                       ms_head head, int t0, int t1, ms_rep *r);
 /* The parameter tables (called by ms_model_create). */
 /* The parameter layout every architecture shares: the element embedding
@@ -193,7 +195,7 @@ mlshift_status ms_painn_params(ms_model *m, mlshift_error *err);
 mlshift_status ms_schnet_params(ms_model *m, mlshift_error *err);
 /* For the forward passes: the leaf of the parameter named by fmt, …;
  * a missing name fails the graph. */
-ms_t *ms_model_leaf(ms_graph *g, const ms_model *m, ms_t *const *leaf, const char *fmt,
+ms_t *ms_model_leaf(ms_graph *g, const ms_model *m, ms_t **leaf, const char *fmt,
                     ...)
 #if defined(__GNUC__)
     __attribute__((format(printf, 4, 5)))
@@ -233,7 +235,7 @@ ms_t *ms_linear(ms_graph *g, ms_t *x, ms_t *W, ms_t *b);
 mlshift_status ms_model_readout_params(ms_model *m, mlshift_error *err);
 void ms_model_energy_offset(const ms_model *m, const ms_batch *b, ms_head head, double *off);
 ms_t *ms_model_readout(ms_graph *g, const ms_model *m, const ms_batch *b,
-                       ms_t *const *leaf, ms_head head, ms_t *s);
+                       ms_t **leaf, ms_head head, ms_t *s);
 /* Group and name prefix of block t for head: "blocks.t" in g_R, else
  * "main.blocks.t" / "prior.blocks.t". */
 int ms_block_group(const ms_model *m, int t, ms_head head, char *prefix, size_t cap);
@@ -269,7 +271,7 @@ mlshift_status ms_model_loss_grad(ms_model_ws *ws, const ms_model *m,
 /* dL/dθ of the scalar L (on g, built from the leaves of ms_model_leaves)
  * for every parameter whose leaf requires grad, *added* into grad (P,);
  * a failure is kept in g->err. */
-void ms_model_backward(ms_graph *g, const ms_model *m, ms_t *const *leaf, ms_t *L,
+void ms_model_backward(ms_graph *g, const ms_model *m, ms_t **leaf, ms_t *L,
                        double *grad);
 
 /* ------------------------------------------------------------- files */

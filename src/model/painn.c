@@ -62,7 +62,7 @@ mlshift_status ms_painn_params(ms_model *m, mlshift_error *err)
 }
 
 void ms_painn_embed(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
-                    ms_t *const *leaf, ms_rep *r)
+                    ms_t **leaf, ms_rep *r)
 {
     ms_model_edges(g, m, b, R, &r->ef);
     r->s = ms_gather(g, ms_model_leaf(g, m, leaf, "embedding"), b->species, b->N); // (N, F)
@@ -71,7 +71,7 @@ void ms_painn_embed(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
     r->rbfe = ms_concat(g, 2, (ms_t *[]){ms_mul(g, r->ef.rbf, r->ef.env), r->ef.env}, 1);
 }
 
-void ms_painn_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *const *leaf,
+void ms_painn_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t **leaf,
                      ms_head head, int t0, int t1, ms_rep *r)
 {
     const size_t N = b->N, E = b->E, F = (size_t)m->h.F;

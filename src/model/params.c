@@ -265,24 +265,25 @@ mlshift_status ms_model_set_stats(ms_model *m, const void *data, size_t len,
     return MLSHIFT_OK;
 }
 
+/* The leaves are made on first use (ms_model_leaf): a head the step does
+ * not evaluate costs nothing, which matters in a float32 graph, where a
+ * leaf is a converted copy. Slot n_params records grad: it points at one of
+ * two markers. */
+static ms_t grad_on, grad_off;
+
 ms_t **ms_model_leaves(ms_graph *g, const ms_model *m, int grad)
 {
     if (g->err.status)
         return NULL;
-    ms_t **leaf = ms_arena_alloc(&g->arena, m->n_params * sizeof *leaf);
+    ms_t **leaf = ms_arena_alloc(&g->arena, (m->n_params + 1) * sizeof *leaf);
     if (!leaf)
         return ms_graph_fail(g, MLSHIFT_ERR_NOMEM, "model: out of memory");
-    for (size_t i = 0; i < m->n_params; i++) {
-        const ms_param *p = &m->param[i];
-        leaf[i] = ms_wrap(g, p->ndim, p->shape, m->theta + p->off,
-                          grad && p->trainable && !p->frozen);
-        if (!leaf[i])
-            return NULL;
-    }
+    memset(leaf, 0, m->n_params * sizeof *leaf);
+    leaf[m->n_params] = grad ? &grad_on : &grad_off;
     return leaf;
 }
 
-ms_t *ms_model_leaf(ms_graph *g, const ms_model *m, ms_t *const *leaf, const char *fmt,
+ms_t *ms_model_leaf(ms_graph *g, const ms_model *m, ms_t **leaf, const char *fmt,
                     ...)
 {
     char name[MS_PARAM_NAME];
@@ -295,6 +296,12 @@ ms_t *ms_model_leaf(ms_graph *g, const ms_model *m, ms_t *const *leaf, const cha
     long i = ms_model_find(m, name);
     if (i < 0)
         return ms_graph_fail(g, MLSHIFT_ERR_VALUE, "model: no parameter %s", name);
+    if (!leaf[i]) {
+        const ms_param *p = &m->param[i];
+        int grad = leaf[m->n_params] == &grad_on;
+        leaf[i] = ms_wrap(g, p->ndim, p->shape, m->theta + p->off,
+                          grad && p->trainable && !p->frozen);
+    }
     return leaf[i];
 }
 

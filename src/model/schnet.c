@@ -40,14 +40,14 @@ mlshift_status ms_schnet_params(ms_model *m, mlshift_error *err)
 }
 
 void ms_schnet_embed(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
-                     ms_t *const *leaf, ms_rep *r)
+                     ms_t **leaf, ms_rep *r)
 {
     ms_model_edges(g, m, b, R, &r->ef);
     r->s = ms_gather(g, ms_model_leaf(g, m, leaf, "embedding"), b->species, b->N); // (N, F)
     r->v = r->rbfe = NULL;
 }
 
-void ms_schnet_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *const *leaf,
+void ms_schnet_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t **leaf,
                       ms_head head, int t0, int t1, ms_rep *r)
 {
     const size_t N = b->N;

@@ -66,7 +66,7 @@ static double head_scale(const ms_model *m, ms_head h)
 
 /* Adds head h's terms to *L; fills its metrics in out. */
 static ms_t *head_loss(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
-                       ms_t *const *leaf, const ms_rep *rep, const ms_dataset *d,
+                       ms_t **leaf, const ms_rep *rep, const ms_dataset *d,
                        const size_t *idx, ms_head h, const ms_loss_config *c, int create,
                        const batch_norm *nb, ms_loss_parts *out)
 {
