@@ -37,10 +37,12 @@
  * 2ᵏ built in the exponent bits. x is clamped to [−87.3, 88.3], where 2ᵏ
  * is a normal float: below, the result is ~1e-38 instead of 0 or a
  * denormal (irrelevant next to 1 in a sigmoid); above, ~2e38 instead of
- * inf. NaN stays NaN (fmaxf/fminf would drop it, hence the final select). */
+ * inf. NaN stays NaN (the polynomial runs on 0 instead, the select
+ * returns x). */
 MS_INLINE float ms_expf(float x)
 {
-    float c = x < -87.3f ? -87.3f : x;
+    float c = x == x ? x : 0.0f; /* NaN: computed on 0 (no UB converting k), then x */
+    c = c < -87.3f ? -87.3f : c;
     c = c > 88.3f ? 88.3f : c;
     float k = rintf(c * 1.44269504088896341f);
     float r = c - k * 0.693359375f;
@@ -52,7 +54,7 @@ MS_INLINE float ms_expf(float x)
     p = p * r + 1.6666665459e-1f;
     p = p * r + 5.0000001201e-1f;
     p = p * r * r + r + 1.0f;
-    int32_t bits = ((int32_t)k + 127) << 23;
+    uint32_t bits = (uint32_t)((int32_t)k + 127) << 23; /* k + 127 in [1, 254] */
     float scale;
     memcpy(&scale, &bits, sizeof scale);
     return x == x ? p * scale : x;
