@@ -104,10 +104,10 @@ void ms_model_energy_offset(const ms_model *m, const ms_batch *b, ms_head head, 
     long ia = ms_model_find(m, name);
     const double shift = is < 0 ? 0.0 : m->theta[m->param[is].off];
     const double *ref = ia < 0 ? NULL : m->theta + m->param[ia].off; // (species)
-    for (size_t s = 0; s < b->B; s++) {
-        double o = 0;
-        for (size_t i = b->atom_off[s]; i < b->atom_off[s + 1]; i++)
-            o += shift + (ref ? ref[b->species[i]] : 0.0);
-        off[s] = o;
-    }
+    /* by the batch's segments, as the readout sums: a batch whose atoms
+     * are each their own segment (per-atom energies) gets per-atom offsets */
+    for (size_t s = 0; s < b->B; s++)
+        off[s] = 0;
+    for (size_t i = 0; i < b->N; i++)
+        off[b->seg[i]] += shift + (ref ? ref[b->species[i]] : 0.0);
 }
