@@ -310,7 +310,7 @@ static int inflate_raw(const unsigned char *src, size_t sn, unsigned char *dst,
  * if touched later; the mapping is private and read-only). */
 static uint32_t crc_dropping(const unsigned char *p, size_t n)
 {
-    const size_t block = (size_t)1 << 22;
+    const size_t block = (size_t)1 << 20;
     uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
     uint32_t crc = (uint32_t)crc32_z(0L, NULL, 0);
     for (size_t o = 0; o < n; o += block) {
