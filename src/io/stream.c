@@ -26,6 +26,8 @@ struct mlshift_reader {
     size_t pos;
     size_t count;            /* frames handed out */
     int end;                 /* nothing left to read into batch */
+    mlshift_status pending;  /* an error met after the frames in batch */
+    mlshift_error pending_err;
     mlshift_read_options opt;
 };
 
@@ -72,18 +74,26 @@ mlshift_status mlshift_reader_next(mlshift_reader *r, mlshift_frame *f,
 {
     *got = 0;
     while (r->pos >= mlshift_frames_count(r->batch)) {
+        if (r->pending != MLSHIFT_OK) {
+            if (err)
+                *err = r->pending_err;
+            return r->pending;
+        }
         if (r->end)
             return MLSHIFT_OK;
         ms_frames_truncate(r->batch, 0);
         r->pos = 0;
+        mlshift_error *e = &r->pending_err;
         mlshift_status st =
-            r->xyz  ? ms_xyz_stream_fill(r->xyz, r->batch, CHUNK, &r->end, err)
-            : r->h5 ? ms_h5_stream_fill(r->h5, r->batch, CHUNK, &r->end, err)
-                    : ms_npz_stream_fill(r->npz, r->batch, CHUNK, &r->end, err);
+            r->xyz  ? ms_xyz_stream_fill(r->xyz, r->batch, CHUNK, &r->end, e)
+            : r->h5 ? ms_h5_stream_fill(r->h5, r->batch, CHUNK, &r->end, e)
+                    : ms_npz_stream_fill(r->npz, r->batch, CHUNK, &r->end, e);
         if (st != MLSHIFT_OK) {
-            ms_frames_truncate(r->batch, 0);
+            /* The frames read before the error are whole and checked: hand
+             * them out first, then the error. */
+            r->pending = st;
+            r->pending_err.status = st;
             r->end = 1;
-            return st;
         }
     }
     mlshift_frames_get(r->batch, r->pos++, f);
