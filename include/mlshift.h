@@ -295,7 +295,8 @@ mlshift_status mlshift_laplacian(mlshift_spectrum_ws *ws,
                                  const mlshift_neighbours *nl, double cutoff,
                                  mlshift_error *err);
 const double *mlshift_laplacian_matrix(const mlshift_spectrum_ws *ws);
-/* Eigenvalues (N,) of that Laplacian, ascending (LAPACK dsyevd). */
+/* Eigenvalues (N,) of that Laplacian, ascending (LAPACK dsyevd; single
+ * precision from MLSHIFT_SINGLE_PRECISION_ATOMS atoms, see below). */
 mlshift_status mlshift_laplacian_spectrum(mlshift_spectrum_ws *ws,
                                           const mlshift_neighbours *nl,
                                           double cutoff, double *eig,
@@ -919,6 +920,17 @@ mlshift_status mlshift_stats_finish(mlshift_stats_builder *b,
                                     mlshift_train_stats *out,
                                     mlshift_error *err);
 void mlshift_stats_abort(mlshift_stats_builder *b);
+
+/* -------------------------------------------- spectra of large structures */
+
+/* From MLSHIFT_SINGLE_PRECISION_ATOMS atoms on, Laplacian eigenvalues come
+ * from LAPACK's single-precision ssyevd_2stage (about half the time of
+ * dsyevd_2stage; eigenvalues within ~1e-5 absolute, eq. 5 within ~1e-5
+ * relative: docs/shift-diagnostics.md, "Cost"). exact = 1 keeps double
+ * precision at every size, for one workspace. */
+#define MLSHIFT_SINGLE_PRECISION_ATOMS 2000
+void mlshift_spectrum_ws_set_exact(mlshift_spectrum_ws *ws, int exact);
+void mlshift_shift_ws_set_exact(mlshift_shift_ws *ws, int exact);
 
 #ifdef __cplusplus
 }
