@@ -508,10 +508,15 @@ int ms_eigenvalues_batch(mlshift_spectrum_ws *ws, int n, int nb, double *A,
             double *a = A + t * nn, *wt = w + (size_t)t * n;
             if (single) {
                 /* Float k lands at byte 4k, below double k at 8k: the copy
-                 * runs forward in place. */
+                 * runs forward in place. Stored through memcpy (bytes),
+                 * so the compiler keeps every store behind the loads it
+                 * may overlap. */
+                unsigned char *bytes = (unsigned char *)a;
+                for (size_t k = 0; k < nn; k++) {
+                    float v = (float)a[k];
+                    memcpy(bytes + k * sizeof v, &v, sizeof v);
+                }
                 float *af = (float *)a;
-                for (size_t k = 0; k < nn; k++)
-                    af[k] = (float)a[k];
                 int info = LAPACKE_ssyevd_2stage_work(
                     LAPACK_COL_MAJOR, 'N', 'L', n, af, n, ws->sw, ws->swork,
                     ws->lswork, ws->iwork, ws->liwork);
