@@ -105,6 +105,23 @@ int cli_load_frames(const cli_frames_opts *o, char **files, size_t n,
                     mlshift_frames **fr, size_t *parts[3], size_t counts[3],
                     size_t *file_end);
 
+/* One frame of a stream: f (valid during the call), s its position among
+ * the frames streamed (after --dedup) and name "FILE: frame K" (K its index
+ * in that file) for messages. Returns CLI_OK to go on, or CLI_ERROR having
+ * reported, which stops the stream. */
+typedef int (*cli_frame_fn)(void *ctx, const mlshift_frame *f, size_t s,
+                            const char *name);
+
+/* The frames of files[0..n), after --dedup, through fn one at a time,
+ * holding a chunk of frames rather than all of them (mlshift_reader); the
+ * dedup set holds the distinct keys. A --split shuffles indices over every
+ * frame before the first is used, so with --split (and --part) the frames
+ * are loaded with cli_load_frames and then handed out. *count (if
+ * non-NULL) receives the frames streamed. Reports errors; CLI_OK or
+ * CLI_ERROR. */
+int cli_stream_frames(const cli_frames_opts *o, char **files, size_t n,
+                      cli_frame_fn fn, void *ctx, size_t *count);
+
 /* "FILE: frame K" for frame s of a set cli_load_frames returned: the file
  * it was read from and its index there (0-based), through --dedup and
  * --split; "frame s" for any other set. A static buffer: use it at once. */
@@ -120,6 +137,18 @@ char *cli_escape(const char *s, char *buf, size_t cap);
  * terminal. Reports errors and returns CLI_ERROR. */
 int cli_prior_force_norms(const char *spec, const mlshift_frames *fr,
                           double *norms, int quiet);
+
+/* The same frame by frame: a prior and a forces buffer grown to the
+ * largest frame. cli_prior_norm reports "NAME: why" on failure. */
+typedef struct cli_prior_norms {
+    mlshift_prior *prior;
+    double *forces;
+    size_t cap;
+} cli_prior_norms;
+int cli_prior_norms_open(cli_prior_norms *p, const char *spec);
+int cli_prior_norm(cli_prior_norms *p, const mlshift_frame *f, const char *name,
+                   double *norm);
+void cli_prior_norms_close(cli_prior_norms *p);
 
 /* JSON output: a number (%.17g; NaN and ±Inf as null) and a string
  * (quotes, backslashes and control bytes escaped). */

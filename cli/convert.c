@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* mlshift convert: any readable frames to extxyz (eV, Å), optionally
- * deduplicated and split. Every output is written atomically. */
+ * deduplicated and split. Every output is written atomically. Without
+ * --split the frames stream from reader to writer (a chunk in memory);
+ * --split loads them, since the shuffle spans every frame. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +33,21 @@ static void part_path(char *buf, size_t cap, const char *out, const char *part)
         snprintf(buf, cap, "%s.%s", out, part);
     else
         snprintf(buf, cap, "%.*s.%s%s", (int)(dot - out), out, part, dot);
+}
+
+typedef struct convert_run {
+    mlshift_writer *w;
+} convert_run;
+
+static int write_frame(void *ctx, const mlshift_frame *f, size_t s,
+                       const char *name)
+{
+    (void)s, (void)name;
+    convert_run *r = ctx;
+    mlshift_error err;
+    if (mlshift_writer_write(r->w, f, NULL, &err))
+        return cli_fail("%s", err.message);
+    return CLI_OK;
 }
 
 int cmd_convert(int argc, char **argv)
@@ -79,11 +96,40 @@ int cmd_convert(int argc, char **argv)
     if (cli_outputs_check("convert", (const char *const *)files, nfiles, outs, 3))
         goto done;
 
+    mlshift_error err;
+    if (!o.split) {
+        /* Frame by frame into the writer: a chunk in memory, not the set. */
+        convert_run run = {NULL};
+        if (mlshift_writer_open(out, &w, NULL, 0, &run.w, &err)) {
+            cli_fail("%s", err.message);
+            goto done;
+        }
+        size_t n;
+        if (cli_stream_frames(&o, files, nfiles, write_frame, &run, &n)) {
+            mlshift_writer_abort(run.w);
+            goto done;
+        }
+        if (n == 0) {
+            mlshift_writer_abort(run.w);
+            cli_fail("convert: the input holds no frames (nothing written)");
+            goto done;
+        }
+        if (mlshift_writer_commit(run.w, &err)) {
+            cli_fail("%s", err.message);
+            goto done;
+        }
+        if (!o.quiet)
+            fprintf(stderr, "mlshift: wrote %zu frames to %s\n", n, out);
+        rc = CLI_OK;
+        goto done;
+    }
+
+    /* --split: the shuffle needs every frame before the first is written,
+     * and each part comes out in shuffled order: the set is loaded. */
     mlshift_frames *fr = NULL;
     size_t *parts[3] = {NULL, NULL, NULL}, counts[3] = {0, 0, 0};
     if (cli_load_frames(&o, files, nfiles, &fr, parts, counts, NULL))
         goto done;
-    mlshift_error err;
     if (mlshift_frames_count(fr) == 0) {
         cli_fail("convert: the input holds no frames (nothing written)");
         mlshift_frames_destroy(fr);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* mlshift diagnose: is each test structure out of the training distribution,
  * along which axis and by how much (paper §3.2, A.5; Figs 2, 6, 7, 11, 19). */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,49 +64,13 @@ static void csv_field(FILE *fp, double v)
         fputs(",", fp);
 }
 
-/* Force MAE (mean |ΔF| over the 3N components, eV/Å) of each test frame
- * against PRED; NaN where the test frame has no forces. */
-static int force_errors(const diag_opts *d, const cli_frames_opts *o,
-                        const mlshift_frames *test, double *mae)
-{
-    cli_frames_opts po = *o;
-    po.read.forces_key = d->pred_key;
-    po.read.require_forces = 1;
-    po.read.require_energy = 0;
-    po.read.labels_old = 0; /* predictions carry no MD17 labels */
-    po.dedup_key = NULL;
-    po.split = NULL;
-    po.part = NULL;
-    char *files[1] = {(char *)d->errors};
-    mlshift_frames *pred;
-    if (cli_load_frames(&po, files, 1, &pred, NULL, NULL, NULL))
-        return CLI_ERROR;
-    size_t n = mlshift_frames_count(test), np = mlshift_frames_count(pred);
-    if (np != n) {
-        mlshift_frames_destroy(pred);
-        return cli_fail("%s: %zu frames but the test set has %zu", d->errors, np, n);
-    }
-    for (size_t s = 0; s < n; s++) {
-        mlshift_frame f, p;
-        mlshift_frames_get(test, s, &f);
-        mlshift_frames_get(pred, s, &p);
-        if (p.natoms != f.natoms) {
-            mlshift_frames_destroy(pred);
-            return cli_fail("%s: frame %zu has %zu atoms, the test frame %zu",
-                            d->errors, s, p.natoms, f.natoms);
-        }
-        if (!f.forces) {
-            mae[s] = NAN;
-            continue;
-        }
-        double acc = 0;
-        for (size_t i = 0; i < 3 * f.natoms; i++)
-            acc += fabs(p.forces[i] - f.forces[i]);
-        mae[s] = acc / (double)(3 * f.natoms);
-    }
-    mlshift_frames_destroy(pred);
-    return CLI_OK;
-}
+/* What --errors keeps of each structure for the binned MAE: the bins span
+ * each axis' range over every structure, so they come after the last. */
+typedef struct err_row {
+    double x[4];            /* natoms, carbon fraction, force norm, distance */
+    double mae;             /* eV/Å, NaN without test forces */
+    size_t natoms;
+} err_row;
 
 /* Equal-width bins of x over its range; per bin the MAE weighted by atoms
  * (the mean over every component in the bin), written as CSV rows. */
@@ -149,27 +114,27 @@ static void bin_axis(FILE *fp, const char *axis, const double *x,
 }
 
 static int write_errors(const diag_opts *d, const mlshift_train_stats *st,
-                        const mlshift_diagnosis *dg, const double *mae, size_t n)
+                        const err_row *rows, size_t n)
 {
     size_t B = d->bins;
     double *x = malloc(4 * n * sizeof *x);
+    double *mae = malloc(n * sizeof *mae);
     size_t *nat = malloc(n * sizeof *nat);
     double *cx = malloc(8 * B * sizeof *cx);
-    if (!x || !nat || !cx) {
-        free(x), free(nat), free(cx);
+    if (!x || !nat || !cx || !mae) {
+        free(x), free(nat), free(cx), free(mae);
         return cli_fail("out of memory");
     }
     for (size_t s = 0; s < n; s++) {
-        x[s] = (double)dg[s].natoms;
-        x[n + s] = dg[s].carbon_fraction;
-        x[2 * n + s] = dg[s].force_norm;
-        x[3 * n + s] = dg[s].spectral_distance;
-        nat[s] = dg[s].natoms;
+        for (int a = 0; a < 4; a++)
+            x[(size_t)a * n + s] = rows[s].x[a];
+        mae[s] = rows[s].mae;
+        nat[s] = rows[s].natoms;
     }
     cli_output *out;
     FILE *fp = cli_output_open(&out, d->errors_csv);
     if (!fp) {
-        free(x), free(nat), free(cx);
+        free(x), free(nat), free(cx), free(mae);
         return CLI_ERROR;
     }
     static const char *axes[4] = {"natoms", "carbon_fraction", "force_norm",
@@ -179,7 +144,7 @@ static int write_errors(const diag_opts *d, const mlshift_train_stats *st,
         bin_axis(fp, axes[a], x + (size_t)a * n, mae, nat, n, B, cx + 2 * B * (size_t)a,
                  cx + 2 * B * (size_t)a + B);
     if (cli_output_close(out)) {
-        free(x), free(nat), free(cx);
+        free(x), free(nat), free(cx), free(mae);
         return CLI_ERROR;
     }
     int rc = CLI_OK;
@@ -204,90 +169,205 @@ static int write_errors(const diag_opts *d, const mlshift_train_stats *st,
         rc = plot_write(d->plot, "Force error along each shift axis "
                         "(grey: training mean ± std)", pan, 4);
     }
-    free(x), free(nat), free(cx);
+    free(x), free(nat), free(cx), free(mae);
     return rc;
 }
 
-static int write_csv(const diag_opts *d, const mlshift_frames *test,
-                     const mlshift_diagnosis *dg, const size_t *nb,
-                     const double *mae)
+/* The run: per structure a CSV row and a JSON record are written as the
+ * frames stream by (the JSON records into a temporary file, since the
+ * summary that heads the JSON needs every structure), the summary counts
+ * accumulate, and only --errors keeps a row per structure. */
+typedef struct diag_run {
+    const diag_opts *d;
+    const mlshift_train_stats *st;
+    mlshift_shift_ws *ws;
+    mlshift_spectral_index *ix;
+    double *eig;                /* (cap_eig,) for --neighbours */
+    size_t cap_eig;
+    cli_prior_norms norms;
+    int use_prior;
+    mlshift_reader *pred;       /* --errors, read in step with the test */
+    size_t n_pred;              /* prediction frames read */
+    int pred_done;
+    int bad_atoms;              /* first frame whose atoms differ */
+    size_t bad_s, bad_p, bad_f;
+    err_row *rows;              /* --errors */
+    size_t cap_rows;
+    FILE *csv;
+    cli_output *csv_out;
+    FILE *json;                 /* per-structure records, tmpfile() */
+    size_t n, ood[N_AX], iso[N_AX], any, padded;
+    double dsum;
+} diag_run;
+
+static void csv_row(FILE *fp, size_t s, const mlshift_frame *f,
+                    const mlshift_diagnosis *dg, const size_t *nb,
+                    const double *mae)
 {
-    cli_output *out;
-    FILE *fp = cli_output_open(&out, d->csv);
-    if (!fp)
-        return CLI_ERROR;
-    fprintf(fp, "index,natoms,formula,unseen_elements,composition_seen,"
-            "carbon_fraction,force_norm,spectral_distance,padded,ood_features,"
-            "ood_size,ood_carbon_fraction,ood_force_norm,ood_connectivity,ood_any%s%s\n",
-            nb ? ",neighbours" : "", mae ? ",force_mae" : "");
-    for (size_t s = 0; s < mlshift_frames_count(test); s++) {
-        mlshift_frame f;
-        mlshift_frames_get(test, s, &f);
-        char formula[256];
-        mlshift_formula(&f, formula, sizeof formula);
-        fprintf(fp, "%zu,%zu,%s,", s, dg[s].natoms, formula);
-        for (int k = 0; k < dg[s].n_unseen_elements && k < 8; k++)
-            fprintf(fp, "%s%s", k ? " " : "",
-                    mlshift_element_symbol(dg[s].unseen_elements[k]));
-        fprintf(fp, ",%d", dg[s].composition_seen);
-        csv_field(fp, dg[s].carbon_fraction);
-        csv_field(fp, dg[s].force_norm);
-        csv_field(fp, dg[s].spectral_distance);
-        fprintf(fp, ",%d", dg[s].padded);
-        for (int a = 0; a < N_AX; a++)
-            fprintf(fp, ",%d", (dg[s].ood & ax_bit[a]) != 0);
-        fprintf(fp, ",%d", dg[s].ood != 0);
-        if (nb)
-            fprintf(fp, ",%zu", nb[s]);
-        if (mae)
-            csv_field(fp, mae[s]);
-        fputc('\n', fp);
-    }
-    if (cli_output_close(out))
-        return CLI_ERROR;
-    return CLI_OK;
+    char formula[256];
+    mlshift_formula(f, formula, sizeof formula);
+    fprintf(fp, "%zu,%zu,%s,", s, dg->natoms, formula);
+    for (int k = 0; k < dg->n_unseen_elements && k < 8; k++)
+        fprintf(fp, "%s%s", k ? " " : "",
+                mlshift_element_symbol(dg->unseen_elements[k]));
+    fprintf(fp, ",%d", dg->composition_seen);
+    csv_field(fp, dg->carbon_fraction);
+    csv_field(fp, dg->force_norm);
+    csv_field(fp, dg->spectral_distance);
+    fprintf(fp, ",%d", dg->padded);
+    for (int a = 0; a < N_AX; a++)
+        fprintf(fp, ",%d", (dg->ood & ax_bit[a]) != 0);
+    fprintf(fp, ",%d", dg->ood != 0);
+    if (nb)
+        fprintf(fp, ",%zu", *nb);
+    if (mae)
+        csv_field(fp, *mae);
+    fputc('\n', fp);
 }
 
-static int write_json(const diag_opts *d, const mlshift_train_stats *st,
-                      const mlshift_diagnosis *dg, size_t n, const size_t *ood,
-                      const size_t *iso, size_t any, size_t padded,
-                      const size_t *nb, const double *mae)
+/* One record of per_structure, without its separator. */
+static void json_record(FILE *fp, size_t s, const mlshift_diagnosis *dg,
+                        const size_t *nb, const double *mae)
 {
+    fprintf(fp, "  {\"index\": %zu, \"natoms\": %zu, \"unseen_elements\": %d, "
+            "\"composition_seen\": %s, \"carbon_fraction\": ", s, dg->natoms,
+            dg->n_unseen_elements, dg->composition_seen ? "true" : "false");
+    cli_json_num(fp, dg->carbon_fraction);
+    fprintf(fp, ", \"force_norm\": ");
+    cli_json_num(fp, dg->force_norm);
+    fprintf(fp, ", \"spectral_distance\": ");
+    cli_json_num(fp, dg->spectral_distance);
+    fprintf(fp, ", \"padded\": %s", dg->padded ? "true" : "false");
+    for (int a = 0; a < N_AX; a++)
+        fprintf(fp, ", \"ood_%s\": %s", ax_name[a],
+                (dg->ood & ax_bit[a]) ? "true" : "false");
+    if (nb)
+        fprintf(fp, ", \"neighbours\": %zu", *nb);
+    if (mae) {
+        fprintf(fp, ", \"force_mae\": ");
+        cli_json_num(fp, *mae);
+    }
+    fputc('}', fp);
+}
+
+static int write_json(const diag_run *r)
+{
+    const diag_opts *d = r->d;
     cli_output *out;
     FILE *fp = cli_output_open(&out, d->json);
     if (!fp)
         return CLI_ERROR;
     fprintf(fp, "{\"stats\": \"%s\", \"cutoff\": %.17g, \"structures\": %zu, "
-            "\"padded\": %zu, \"ood_any\": %zu, \"axes\": {", d->stats, st->cutoff,
-            n, padded, any);
+            "\"padded\": %zu, \"ood_any\": %zu, \"axes\": {", d->stats,
+            r->st->cutoff, r->n, r->padded, r->any);
     for (int a = 0; a < N_AX; a++)
         fprintf(fp, "%s\"%s\": {\"ood\": %zu, \"isolated\": %zu}", a ? ", " : "",
-                ax_name[a], ood[a], iso[a]);
+                ax_name[a], r->ood[a], r->iso[a]);
     fprintf(fp, "},\n \"per_structure\": [\n");
-    for (size_t s = 0; s < n; s++) {
-        fprintf(fp, "  {\"index\": %zu, \"natoms\": %zu, \"unseen_elements\": %d, "
-                "\"composition_seen\": %s, \"carbon_fraction\": ", s, dg[s].natoms,
-                dg[s].n_unseen_elements, dg[s].composition_seen ? "true" : "false");
-        cli_json_num(fp, dg[s].carbon_fraction);
-        fprintf(fp, ", \"force_norm\": ");
-        cli_json_num(fp, dg[s].force_norm);
-        fprintf(fp, ", \"spectral_distance\": ");
-        cli_json_num(fp, dg[s].spectral_distance);
-        fprintf(fp, ", \"padded\": %s", dg[s].padded ? "true" : "false");
-        for (int a = 0; a < N_AX; a++)
-            fprintf(fp, ", \"ood_%s\": %s", ax_name[a],
-                    (dg[s].ood & ax_bit[a]) ? "true" : "false");
-        if (nb)
-            fprintf(fp, ", \"neighbours\": %zu", nb[s]);
-        if (mae) {
-            fprintf(fp, ", \"force_mae\": ");
-            cli_json_num(fp, mae[s]);
-        }
-        fprintf(fp, "}%s\n", s + 1 < n ? "," : "");
+    char buf[1 << 16];
+    size_t k;
+    int bad = fflush(r->json) || fseek(r->json, 0, SEEK_SET);
+    while (!bad && (k = fread(buf, 1, sizeof buf, r->json)) > 0)
+        bad = fwrite(buf, 1, k, fp) != k;
+    if (bad || ferror(r->json)) {
+        cli_output_abort(out);
+        return cli_fail("%s: cannot copy the records back from the temporary "
+                        "file", d->json);
     }
-    fprintf(fp, " ]}\n");
+    fprintf(fp, "\n ]}\n");
     if (cli_output_close(out))
         return CLI_ERROR;
+    return CLI_OK;
+}
+
+/* Room for one more err_row. */
+static int grow_rows(diag_run *r)
+{
+    if (r->n < r->cap_rows)
+        return 0;
+    size_t cap = r->cap_rows ? 2 * r->cap_rows : 1024;
+    err_row *nr = realloc(r->rows, cap * sizeof *nr);
+    if (!nr)
+        return -1;
+    r->rows = nr;
+    r->cap_rows = cap;
+    return 0;
+}
+
+static int diagnose_frame(void *ctx, const mlshift_frame *f, size_t s,
+                          const char *name)
+{
+    diag_run *r = ctx;
+    const diag_opts *d = r->d;
+    mlshift_error err;
+    mlshift_diagnosis dg;
+    double fn;
+    if (r->use_prior) {
+        if (cli_prior_norm(&r->norms, f, name, &fn))
+            return CLI_ERROR;
+    } else {
+        fn = mlshift_frame_mean_force_norm(f);
+    }
+    if (mlshift_diagnose(r->st, f, fn, r->ws, &dg, &err))
+        return cli_fail("%s: %s", name, err.message);
+    size_t nb = 0;
+    if (r->ix) {
+        if (f->natoms > r->cap_eig) {
+            double *ne = realloc(r->eig, (f->natoms + 8) * sizeof *ne);
+            if (!ne)
+                return cli_fail("out of memory");
+            r->eig = ne;
+            r->cap_eig = f->natoms + 8;
+        }
+        if (mlshift_frame_spectrum(f, r->st->cutoff, r->ws, r->eig, &err))
+            return cli_fail("%s: %s", name, err.message);
+        nb = mlshift_spectral_index_count(r->ix, r->eig, f->natoms, d->eps);
+    }
+    double mae = NAN;
+    if (r->pred) {
+        /* Force MAE (mean |ΔF| over the 3N components, eV/Å) against the
+         * prediction frame in the same position; NaN without test forces.
+         * A count or atom mismatch is reported after the last frame, the
+         * count first. */
+        mlshift_frame p;
+        int got = 0;
+        if (!r->pred_done) {
+            if (mlshift_reader_next(r->pred, &p, &got, &err))
+                return cli_fail("%s", err.message);
+            r->pred_done = !got;
+            r->n_pred += (size_t)got;
+        }
+        if (got && p.natoms != f->natoms && !r->bad_atoms) {
+            r->bad_atoms = 1;
+            r->bad_s = s, r->bad_p = p.natoms, r->bad_f = f->natoms;
+        }
+        if (got && p.natoms == f->natoms && f->forces) {
+            double acc = 0;
+            for (size_t i = 0; i < 3 * f->natoms; i++)
+                acc += fabs(p.forces[i] - f->forces[i]);
+            mae = acc / (double)(3 * f->natoms);
+        }
+        if (grow_rows(r))
+            return cli_fail("out of memory");
+        r->rows[s] = (err_row){{(double)dg.natoms, dg.carbon_fraction,
+                                dg.force_norm, dg.spectral_distance},
+                               mae, dg.natoms};
+    }
+    r->n = s + 1;
+    r->any += dg.ood != 0;
+    r->padded += dg.padded;
+    r->dsum += dg.spectral_distance;
+    for (int a = 0; a < N_AX; a++) {
+        r->ood[a] += (dg.ood & ax_bit[a]) != 0;
+        r->iso[a] += dg.ood == ax_bit[a];
+    }
+    if (r->csv)
+        csv_row(r->csv, s, f, &dg, r->ix ? &nb : NULL, r->pred ? &mae : NULL);
+    if (r->json) {
+        if (s)
+            fputs(",\n", r->json);
+        json_record(r->json, s, &dg, r->ix ? &nb : NULL, r->pred ? &mae : NULL);
+    }
     return CLI_OK;
 }
 
@@ -298,89 +378,92 @@ static int run(const diag_opts *d, const cli_frames_opts *o, char **files,
     mlshift_train_stats st;
     if (mlshift_stats_read(&st, d->stats, &err))
         return cli_fail("%s", err.message);
-    mlshift_frames *test = NULL, *train = NULL;
-    mlshift_spectral_index *ix = NULL;
-    mlshift_shift_ws *ws = mlshift_shift_ws_create();
+    mlshift_frames *train = NULL;
+    diag_run r = {0};
+    r.d = d;
+    r.st = &st;
+    r.ws = mlshift_shift_ws_create();
     int rc = CLI_ERROR;
-    mlshift_diagnosis *dg = NULL;
-    size_t *nb = NULL;
-    double *mae = NULL, *eig = NULL, *prior_fn = NULL;
-    if (!ws) {
-        cli_fail("out of memory");
-        goto done;
-    }
-    if (cli_load_frames(o, files, nfiles, &test, NULL, NULL, NULL))
-        goto done;
-    size_t n = mlshift_frames_count(test);
-    if (n == 0) {
-        cli_fail("diagnose: the test files hold no frames");
-        goto done;
-    }
-    dg = calloc(n, sizeof *dg);
-    if (!dg) {
+    if (!r.ws) {
         cli_fail("out of memory");
         goto done;
     }
     if (isfinite(d->eps)) {
+        /* The index holds every training spectrum: --neighbours needs them
+         * all for each test structure. */
         cli_frames_opts to = *o;
         to.split = NULL;
         to.part = NULL;
         if (cli_load_frames(&to, d->train, d->n_train, &train, NULL, NULL, NULL))
             goto done;
-        if (mlshift_spectral_index_build(train, st.cutoff, &ix, &err)) {
+        if (mlshift_spectral_index_build(train, st.cutoff, &r.ix, &err)) {
             cli_fail("--train: %s", err.message);
             goto done;
         }
-        nb = calloc(n, sizeof *nb);
-        eig = malloc(mlshift_frames_total_atoms(test) * sizeof *eig + 8);
-        if (!nb || !eig) {
-            cli_fail("out of memory");
-            goto done;
-        }
+        mlshift_frames_destroy(train);
+        train = NULL;
     }
     if (d->prior) {
-        prior_fn = malloc(n * sizeof *prior_fn);
-        if (!prior_fn || cli_prior_force_norms(d->prior, test, prior_fn, o->quiet))
+        if (cli_prior_norms_open(&r.norms, d->prior))
             goto done;
-    }
-    for (size_t s = 0; s < n; s++) {
-        mlshift_frame f;
-        mlshift_frames_get(test, s, &f);
-        double fn = prior_fn ? prior_fn[s] : mlshift_frame_mean_force_norm(&f);
-        if (mlshift_diagnose(&st, &f, fn, ws, &dg[s], &err)) {
-            cli_fail("%s: %s", cli_frame_name(test, s), err.message);
-            goto done;
-        }
-        if (ix) {
-            if (mlshift_frame_spectrum(&f, st.cutoff, ws, eig, &err)) {
-                cli_fail("%s: %s", cli_frame_name(test, s), err.message);
-                goto done;
-            }
-            nb[s] = mlshift_spectral_index_count(ix, eig, f.natoms, d->eps);
-        }
+        r.use_prior = 1;
     }
     if (d->errors) {
-        mae = malloc(n * sizeof *mae);
-        if (!mae) {
-            cli_fail("out of memory");
+        mlshift_read_options po = o->read;
+        po.forces_key = d->pred_key;
+        po.require_forces = 1;
+        po.require_energy = 0;
+        po.labels_old = 0; /* predictions carry no MD17 labels */
+        if (mlshift_reader_open(d->errors, &po, &r.pred, &err)) {
+            cli_fail("%s", err.message);
             goto done;
         }
-        if (force_errors(d, o, test, mae) ||
-            write_errors(d, &st, dg, mae, n))
+    }
+    if (d->csv) {
+        if (!(r.csv = cli_output_open(&r.csv_out, d->csv)))
+            goto done;
+        fprintf(r.csv, "index,natoms,formula,unseen_elements,composition_seen,"
+                "carbon_fraction,force_norm,spectral_distance,padded,ood_features,"
+                "ood_size,ood_carbon_fraction,ood_force_norm,ood_connectivity,"
+                "ood_any%s%s\n", r.ix ? ",neighbours" : "", r.pred ? ",force_mae" : "");
+    }
+    if (d->json && !(r.json = tmpfile())) {
+        cli_fail("%s: cannot create a temporary file for the records: %s",
+                 d->json, strerror(errno));
+        goto done;
+    }
+    if (cli_stream_frames(o, files, nfiles, diagnose_frame, &r, NULL))
+        goto done;
+    size_t n = r.n;
+    if (n == 0) {
+        cli_fail("diagnose: the test files hold no frames");
+        goto done;
+    }
+    if (r.pred) {
+        while (!r.pred_done) { /* count what is left, as the count is checked */
+            mlshift_frame p;
+            int got;
+            if (mlshift_reader_next(r.pred, &p, &got, &err)) {
+                cli_fail("%s", err.message);
+                goto done;
+            }
+            r.pred_done = !got;
+            r.n_pred += (size_t)got;
+        }
+        if (r.n_pred != n) {
+            cli_fail("%s: %zu frames but the test set has %zu", d->errors,
+                     r.n_pred, n);
+            goto done;
+        }
+        if (r.bad_atoms) {
+            cli_fail("%s: frame %zu has %zu atoms, the test frame %zu", d->errors,
+                     r.bad_s, r.bad_p, r.bad_f);
+            goto done;
+        }
+        if (write_errors(d, &st, r.rows, n))
             goto done;
     }
 
-    size_t ood[N_AX] = {0}, iso[N_AX] = {0}, any = 0, padded = 0;
-    double dsum = 0;
-    for (size_t s = 0; s < n; s++) {
-        any += dg[s].ood != 0;
-        padded += dg[s].padded;
-        dsum += dg[s].spectral_distance;
-        for (int a = 0; a < N_AX; a++) {
-            ood[a] += (dg[s].ood & ax_bit[a]) != 0;
-            iso[a] += dg[s].ood == ax_bit[a];
-        }
-    }
     printf("diagnosed %zu structures against %s (%zu training structures, "
            "cutoff %g Å)\n", n, d->stats, st.n_structures, st.cutoff);
     printf("  %-16s %8s %9s %8s   training mean ± std\n", "axis", "OOD",
@@ -395,7 +478,7 @@ static int run(const diag_opts *d, const cli_frames_opts *o, char **files,
     double rate[N_AX] = {0, st.train_ood_size, st.train_ood_carbon,
                          st.train_ood_force_norm, st.train_ood_connectivity};
     for (int a = 0; a < N_AX; a++) {
-        printf("  %-16s %8zu %9zu", ax_name[a], ood[a], iso[a]);
+        printf("  %-16s %8zu %9zu", ax_name[a], r.ood[a], r.iso[a]);
         if (isfinite(rate[a]))
             printf(" %7.1f%%", 100 * rate[a]);
         else
@@ -406,35 +489,42 @@ static int run(const diag_opts *d, const cli_frames_opts *o, char **files,
         else
             printf("   %.6g ± %.6g\n", mean[a], sd[a]);
     }
-    printf("  %-16s %8zu\n", "any", any);
+    printf("  %-16s %8zu\n", "any", r.any);
     printf("  (train: the share of the training structures themselves that the "
            "rule flags)\n");
-    printf("  mean spectral distance %.6g (training %.6g)\n", dsum / (double)n,
+    printf("  mean spectral distance %.6g (training %.6g)\n", r.dsum / (double)n,
            st.spectral_mean);
-    if (padded)
+    if (r.padded)
         printf("  %zu structures are larger than the largest training structure "
                "(%zu atoms): the average spectrum was padded with zeros\n",
-               padded, st.natoms_max);
+               r.padded, st.natoms_max);
     if (!st.n_force)
         printf("  the statistics carry no force norms: no force-norm flags\n");
     else
         printf("  force norms: test from %s%s, training from %s\n",
                d->prior ? "the prior " : "the labels", d->prior ? d->prior : "",
                st.force_source);
-    if ((d->csv && write_csv(d, test, dg, nb, mae)) ||
-        (d->json && write_json(d, &st, dg, n, ood, iso, any, padded, nb, mae)))
+    if (r.csv) {
+        cli_output *out = r.csv_out;
+        r.csv_out = NULL;
+        r.csv = NULL;
+        if (cli_output_close(out))
+            goto done;
+    }
+    if (r.json && write_json(&r))
         goto done;
     rc = CLI_OK;
 done:
-    free(dg);
-    free(prior_fn);
-    free(nb);
-    free(mae);
-    free(eig);
-    mlshift_spectral_index_destroy(ix);
-    mlshift_shift_ws_destroy(ws);
+    cli_output_abort(r.csv_out);
+    if (r.json)
+        fclose(r.json);
+    mlshift_reader_close(r.pred);
+    cli_prior_norms_close(&r.norms);
+    free(r.rows);
+    free(r.eig);
+    mlshift_spectral_index_destroy(r.ix);
+    mlshift_shift_ws_destroy(r.ws);
     mlshift_frames_destroy(train);
-    mlshift_frames_destroy(test);
     mlshift_stats_free(&st);
     return rc;
 }

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "io/extxyz.h"
 
 static const char help[] =
     "usage: mlshift label --prior SPEC IN... -o OUT [options] [reader options]\n"
@@ -30,6 +29,55 @@ static const char help[] =
     "example: mlshift label --prior emt ../shared/data/oc20/random1000120.extxyz "
     "-o oc20_emt.extxyz\n\n";
 
+/* Frame by frame: the prior's labels, then the frame with them into the
+ * writer; only a frame's worth of labels is held. */
+typedef struct label_run {
+    mlshift_prior *prior;
+    mlshift_writer *w;
+    double *pf;             /* (cap,) forces of the current frame */
+    size_t cap;
+    int skip_failed, tty;
+    size_t kept, failed;
+    double t0, last;
+} label_run;
+
+static int label_frame(void *ctx, const mlshift_frame *f, size_t s,
+                       const char *name)
+{
+    label_run *r = ctx;
+    mlshift_error err;
+    if (3 * f->natoms > r->cap) {
+        size_t cap = 3 * f->natoms > 2 * r->cap ? 3 * f->natoms : 2 * r->cap;
+        double *nf = realloc(r->pf, cap * sizeof *nf);
+        if (!nf)
+            return cli_fail("out of memory");
+        r->pf = nf;
+        r->cap = cap;
+    }
+    double pe;
+    if (mlshift_prior_compute(r->prior, f, &pe, r->pf, NULL, &err)) {
+        if (!r->skip_failed) {
+            if (r->tty && r->last > r->t0)
+                fputc('\n', stderr);
+            return cli_fail("%s: %s", name, err.message);
+        }
+        fprintf(stderr, "mlshift: frame %zu skipped: %s\n", s, err.message);
+        r->failed++;
+        return CLI_OK;
+    }
+    const double *values[2] = {&pe, r->pf};
+    if (mlshift_writer_write(r->w, f, values, &err))
+        return cli_fail("%s", err.message);
+    r->kept++;
+    double t = cli_now();
+    if (r->tty && t - r->last > 0.5) {
+        fprintf(stderr, "\rlabelled %zu frames (%.1f/s)", s + 1,
+                (double)(s + 1) / (t - r->t0));
+        r->last = t;
+    }
+    return CLI_OK;
+}
+
 int cmd_label(int argc, char **argv)
 {
     cli_frames_opts o = {0};
@@ -40,10 +88,7 @@ int cmd_label(int argc, char **argv)
     char **files = calloc((size_t)argc, sizeof *files);
     size_t nfiles = 0;
     int rc = CLI_ERROR;
-    mlshift_frames *fr = NULL, *kept = NULL;
-    mlshift_prior *prior = NULL;
-    double *pe = NULL, *pf = NULL;
-    size_t *keep = NULL;
+    label_run run = {0};
     if (!files)
         return cli_fail("out of memory");
     for (; a.i < argc; a.i++) {
@@ -75,82 +120,46 @@ int cmd_label(int argc, char **argv)
         cli_outputs_check("label", (const char *const *)files, nfiles, outs, 1))
         goto done;
     mlshift_error err;
-    if (mlshift_prior_create(spec, &prior, &err)) {
+    if (mlshift_prior_create(spec, &run.prior, &err)) {
         cli_fail("%s", err.message);
         goto done;
     }
-    if (cli_load_frames(&o, files, nfiles, &fr, NULL, NULL, NULL))
+    mlshift_column cols[2] = {{ekey, 0, 1}, {fkey, 1, 3}};
+    if (mlshift_writer_open(out, NULL, cols, 2, &run.w, &err)) {
+        cli_fail("%s", err.message);
         goto done;
-    size_t n = mlshift_frames_count(fr), A = mlshift_frames_total_atoms(fr);
+    }
+    run.skip_failed = skip_failed;
+    run.tty = !o.quiet && isatty(2);
+    run.t0 = run.last = cli_now();
+    size_t n;
+    if (cli_stream_frames(&o, files, nfiles, label_frame, &run, &n))
+        goto done;
+    if (run.tty && run.last > run.t0)
+        fputc('\n', stderr);
     if (!n) {
         cli_fail("label: the input holds no frames (nothing written)");
         goto done;
     }
-    pe = malloc((n ? n : 1) * sizeof *pe);
-    pf = malloc((A ? 3 * A : 1) * sizeof *pf);
-    keep = malloc((n ? n : 1) * sizeof *keep);
-    if (!pe || !pf || !keep) {
-        cli_fail("out of memory");
-        goto done;
-    }
-    size_t n_keep = 0, off = 0, failed = 0;
-    int tty = !o.quiet && isatty(2);
-    double t0 = cli_now(), last = t0;
-    for (size_t s = 0; s < n; s++) {
-        mlshift_frame f;
-        mlshift_frames_get(fr, s, &f);
-        if (mlshift_prior_compute(prior, &f, &pe[n_keep], pf + 3 * off, NULL, &err)) {
-            if (!skip_failed) {
-                if (tty && last > t0)
-                    fputc('\n', stderr);
-                cli_fail("%s: %s", cli_frame_name(fr, s), err.message);
-                goto done;
-            }
-            fprintf(stderr, "mlshift: frame %zu skipped: %s\n", s, err.message);
-            failed++;
-            continue;
-        }
-        keep[n_keep++] = s;
-        off += f.natoms;
-        double t = cli_now();
-        if (tty && t - last > 0.5) {
-            fprintf(stderr, "\rlabelled %zu/%zu frames (%.1f/s)", s + 1, n,
-                    (double)(s + 1) / (t - t0));
-            last = t;
-        }
-    }
-    if (tty && last > t0)
-        fputc('\n', stderr);
-    if (!n_keep) {
+    if (!run.kept) {
         cli_fail("label: the prior failed on every frame");
         goto done;
     }
-    kept = fr;
-    if (n_keep < n) {
-        kept = mlshift_frames_create();
-        if (!kept || mlshift_frames_select(kept, fr, keep, n_keep, &err)) {
-            cli_fail("%s", kept ? err.message : "out of memory");
-            goto done;
-        }
-    }
-    ms_extxyz_extra extra[2] = {{ekey, 0, 1, pe}, {fkey, 1, 3, pf}};
-    if (ms_write_extxyz_extra(kept, out, NULL, extra, 2, &err)) {
+    mlshift_writer *w = run.w;
+    run.w = NULL;
+    if (mlshift_writer_commit(w, &err)) {
         cli_fail("%s", err.message);
         goto done;
     }
     if (!o.quiet)
         fprintf(stderr, "mlshift: %s labels for %zu frames%s written to %s "
-                "(%.3g s)\n", mlshift_prior_spec(prior), n_keep,
-                failed ? " (some skipped)" : "", out, cli_now() - t0);
+                "(%.3g s)\n", mlshift_prior_spec(run.prior), run.kept,
+                run.failed ? " (some skipped)" : "", out, cli_now() - run.t0);
     rc = CLI_OK;
 done:
-    if (kept != fr)
-        mlshift_frames_destroy(kept);
-    mlshift_frames_destroy(fr);
-    mlshift_prior_destroy(prior);
-    free(pe);
-    free(pf);
-    free(keep);
+    mlshift_writer_abort(run.w);
+    mlshift_prior_destroy(run.prior);
+    free(run.pf);
     free(files);
     return rc;
 }

@@ -9,7 +9,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "core/util.h"
 
 const char cli_frames_help[] =
     "Reading frames (every command that reads frames takes these):\n"
@@ -165,6 +164,21 @@ const char *cli_frame_name(const mlshift_frames *fr, size_t s)
     return buf;
 }
 
+/* --labels old that no file can honour is a mistake, not a no-op. */
+static int labels_old_check(const cli_frames_opts *o, char **files, size_t n)
+{
+    int any_npz = o->read.format == MLSHIFT_FORMAT_NPZ;
+    for (size_t k = 0; k < n && !any_npz && o->read.format == MLSHIFT_FORMAT_AUTO; k++) {
+        size_t l = strlen(files[k]);
+        any_npz = l >= 4 && strcasecmp(files[k] + l - 4, ".npz") == 0;
+    }
+    if (o->read.labels_old && n && !any_npz)
+        return cli_fail("%s: --labels old selects the original MD17 labels of "
+                        "an rMD17 npz file; %s not npz", files[0],
+                        n > 1 ? "none of the inputs is" : "this file is");
+    return CLI_OK;
+}
+
 int cli_load_frames(const cli_frames_opts *o, char **files, size_t n,
                     mlshift_frames **out, size_t *parts[3], size_t counts[3],
                     size_t *file_end)
@@ -180,18 +194,10 @@ int cli_load_frames(const cli_frames_opts *o, char **files, size_t n,
         mlshift_frames_destroy(fr);
         return cli_fail("out of memory");
     }
-    /* --labels old that no file can honour is a mistake, not a no-op. */
-    int any_npz = o->read.format == MLSHIFT_FORMAT_NPZ;
-    for (size_t k = 0; k < n && !any_npz && o->read.format == MLSHIFT_FORMAT_AUTO; k++) {
-        size_t l = strlen(files[k]);
-        any_npz = l >= 4 && strcasecmp(files[k] + l - 4, ".npz") == 0;
-    }
-    if (o->read.labels_old && n && !any_npz) {
+    if (labels_old_check(o, files, n)) {
         mlshift_frames_destroy(fr);
         free(ends);
-        return cli_fail("%s: --labels old selects the original MD17 labels of "
-                        "an rMD17 npz file; %s not npz", files[0],
-                        n > 1 ? "none of the inputs is" : "this file is");
+        return CLI_ERROR;
     }
     for (size_t k = 0; k < n; k++) {
         if (mlshift_read(fr, files[k], &o->read, &err) != MLSHIFT_OK) {
@@ -319,6 +325,77 @@ int cli_load_frames(const cli_frames_opts *o, char **files, size_t n,
     return CLI_OK;
 }
 
+int cli_stream_frames(const cli_frames_opts *o, char **files, size_t n,
+                      cli_frame_fn fn, void *ctx, size_t *count)
+{
+    size_t s = 0;
+    if (count)
+        *count = 0;
+    if (o->split) {
+        /* A split shuffles indices over every frame before the first one
+         * is used: load, then hand the part out. */
+        mlshift_frames *fr;
+        if (cli_load_frames(o, files, n, &fr, NULL, NULL, NULL))
+            return CLI_ERROR;
+        int rc = CLI_OK;
+        for (; s < mlshift_frames_count(fr) && rc == CLI_OK; s++) {
+            mlshift_frame f;
+            mlshift_frames_get(fr, s, &f);
+            rc = fn(ctx, &f, s, cli_frame_name(fr, s));
+        }
+        mlshift_frames_destroy(fr);
+        if (count)
+            *count = s;
+        return rc;
+    }
+    if (o->part)
+        return cli_fail("--part needs --split");
+    if (labels_old_check(o, files, n))
+        return CLI_ERROR;
+    mlshift_error err;
+    mlshift_dedup_set *dd = NULL;
+    if (o->dedup_key && !(dd = mlshift_dedup_set_create(o->dedup_key)))
+        return cli_fail("out of memory");
+    int rc = CLI_OK;
+    for (size_t k = 0; k < n && rc == CLI_OK; k++) {
+        mlshift_reader *rd;
+        if (mlshift_reader_open(files[k], &o->read, &rd, &err)) {
+            rc = cli_fail("%s", err.message);
+            break;
+        }
+        char esc[4096], name[4400];
+        cli_escape(files[k], esc, sizeof esc);
+        for (;;) {
+            mlshift_frame f;
+            int got, keep = 1;
+            size_t index = mlshift_reader_count(rd);
+            if (mlshift_reader_next(rd, &f, &got, &err)) {
+                rc = cli_fail("%s", err.message);
+                break;
+            }
+            if (!got)
+                break;
+            if (dd && mlshift_dedup_set_add(dd, &f, &keep, &err)) {
+                rc = cli_fail("--dedup %s: %s", o->dedup_key, err.message);
+                break;
+            }
+            if (!keep)
+                continue;
+            snprintf(name, sizeof name, "%s: frame %zu", esc, index);
+            if ((rc = fn(ctx, &f, s, name)) != CLI_OK)
+                break;
+            s++;
+        }
+        mlshift_reader_close(rd);
+    }
+    if (rc == CLI_OK && dd && mlshift_dedup_set_finish(dd, &err))
+        rc = cli_fail("--dedup %s: %s", o->dedup_key, err.message);
+    mlshift_dedup_set_destroy(dd);
+    if (count)
+        *count = s;
+    return rc;
+}
+
 int cli_frames_arg(cli_args *a, cli_frames_opts *o, char **files,
                    size_t *nfiles)
 {
@@ -338,31 +415,32 @@ int cli_frames_arg(cli_args *a, cli_frames_opts *o, char **files,
 }
 
 struct cli_output {
-    ms_atomic_file af;
+    mlshift_output *o;
 };
 
 FILE *cli_output_open(cli_output **out, const char *path)
 {
     mlshift_error err;
+    FILE *fp;
     *out = malloc(sizeof **out);
     if (!*out) {
         cli_fail("out of memory");
         return NULL;
     }
-    if (ms_atomic_open(&(*out)->af, path, &err) != MLSHIFT_OK) {
+    if (mlshift_output_open(path, &(*out)->o, &fp, &err) != MLSHIFT_OK) {
         cli_fail("%s", err.message);
         free(*out);
         *out = NULL;
         return NULL;
     }
-    return (*out)->af.fp;
+    return fp;
 }
 
 int cli_output_close(cli_output *out)
 {
     mlshift_error err;
     int rc = CLI_OK;
-    if (ms_atomic_commit(&out->af, &err) != MLSHIFT_OK)
+    if (mlshift_output_commit(out->o, &err) != MLSHIFT_OK)
         rc = cli_fail("%s", err.message);
     free(out);
     return rc;
@@ -372,7 +450,7 @@ void cli_output_abort(cli_output *out)
 {
     if (!out)
         return;
-    ms_atomic_abort(&out->af);
+    mlshift_output_abort(out->o);
     free(out);
 }
 
@@ -416,4 +494,41 @@ int cli_prior_force_norms(const char *spec, const mlshift_frames *fr,
     free(forces);
     mlshift_prior_destroy(prior);
     return rc;
+}
+
+int cli_prior_norms_open(cli_prior_norms *p, const char *spec)
+{
+    mlshift_error err;
+    memset(p, 0, sizeof *p);
+    if (mlshift_prior_create(spec, &p->prior, &err))
+        return cli_fail("%s", err.message);
+    return CLI_OK;
+}
+
+int cli_prior_norm(cli_prior_norms *p, const mlshift_frame *f, const char *name,
+                   double *norm)
+{
+    mlshift_error err;
+    if (3 * f->natoms > p->cap) {
+        size_t cap = 3 * f->natoms > 2 * p->cap ? 3 * f->natoms : 2 * p->cap;
+        double *nf = realloc(p->forces, cap * sizeof *nf);
+        if (!nf)
+            return cli_fail("out of memory");
+        p->forces = nf;
+        p->cap = cap;
+    }
+    double e;
+    if (mlshift_prior_compute(p->prior, f, &e, p->forces, NULL, &err))
+        return cli_fail("%s: %s", name, err.message);
+    mlshift_frame g = *f;
+    g.forces = p->forces;
+    *norm = mlshift_frame_mean_force_norm(&g);
+    return CLI_OK;
+}
+
+void cli_prior_norms_close(cli_prior_norms *p)
+{
+    mlshift_prior_destroy(p->prior);
+    free(p->forces);
+    memset(p, 0, sizeof *p);
 }

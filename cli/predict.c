@@ -9,8 +9,6 @@
 #include <unistd.h>
 
 #include "cli.h"
-#include "io/extxyz.h"
-#include "model/model.h"
 
 static const char help[] =
     "usage: mlshift predict --model MODEL IN... -o OUT [options] [reader options]\n"
@@ -33,24 +31,76 @@ static const char help[] =
     "example: mlshift predict --model painn.model ../shared/data/rmd17/"
     "rmd17_aspirin_test_01.npz -o pred.extxyz\n\n";
 
+/* Frame by frame: the refined radius (if asked), each head's energy and
+ * forces, then the frame with them into the writer. */
+typedef struct predict_run {
+    mlshift_model *m;
+    mlshift_writer *w;
+    int h0, h1;
+    double radius;                  /* fixed run-time cutoff, 0: training */
+    const mlshift_train_stats *st;  /* --refine-radius, else NULL */
+    const double *radii;
+    size_t k_radii;
+    mlshift_shift_ws *sws;
+    double *pf;                     /* (heads, cap) forces of the frame */
+    size_t cap;
+} predict_run;
+
+static int predict_frame(void *ctx, const mlshift_frame *f, size_t s,
+                         const char *name)
+{
+    (void)s;
+    predict_run *r = ctx;
+    mlshift_error err;
+    if (f->natoms == 0)
+        return cli_fail("%s: the frame has no atoms: nothing to predict", name);
+    double chosen = r->radius;
+    if (r->st) {
+        mlshift_refinement ref;
+        if (mlshift_refine_radius(r->st, f, r->radii, r->k_radii, r->sws, &ref,
+                                  NULL, &err))
+            return cli_fail("%s: %s", name, err.message);
+        chosen = ref.radius;
+    }
+    if (3 * f->natoms > r->cap) {
+        size_t cap = 3 * f->natoms > 2 * r->cap ? 3 * f->natoms : 2 * r->cap;
+        double *nf = realloc(r->pf, 2 * cap * sizeof *nf);
+        if (!nf)
+            return cli_fail("out of memory");
+        r->pf = nf;
+        r->cap = cap;
+    }
+    double pe[2];
+    const double *values[5];
+    size_t nv = 0;
+    for (int hd = r->h0; hd <= r->h1; hd++) {
+        size_t k = (size_t)(hd - r->h0);
+        if (mlshift_model_compute(r->m, f, (mlshift_head)hd, chosen, &pe[k],
+                                  r->pf + k * r->cap, &err))
+            return cli_fail("%s: %s", name, err.message);
+        values[nv++] = &pe[k];
+        values[nv++] = r->pf + k * r->cap;
+    }
+    if (r->st)
+        values[nv++] = &chosen;
+    if (mlshift_writer_write(r->w, f, values, &err))
+        return cli_fail("%s", err.message);
+    return CLI_OK;
+}
+
 int cmd_predict(int argc, char **argv)
 {
     cli_frames_opts o = {0};
     cli_args a = {argc, 1, argv, "predict", 0};
     const char *out = NULL, *mpath = NULL, *head = "main", *v, *rr_stats = NULL,
                *radii_spec = "3:9:10";
-    double radius = 0, *radii = NULL, *chosen = NULL;
+    double radius = 0, *radii = NULL;
     size_t k_radii = 0;
     mlshift_train_stats st = {0};
-    mlshift_shift_ws *sws = NULL;
     char **files = calloc((size_t)argc, sizeof *files);
     size_t nfiles = 0;
     int rc = CLI_ERROR;
-    mlshift_frames *fr = NULL;
-    ms_model *m = NULL;
-    ms_model_ws ws;
-    double *pe = NULL, *pf = NULL;
-    ms_model_ws_init(&ws);
+    predict_run run = {0};
     if (!files) {
         cli_fail("out of memory");
         goto done;
@@ -76,13 +126,12 @@ int cmd_predict(int argc, char **argv)
             goto done;
         }
     }
-    int h0, h1;
     if (!strcmp(head, "main"))
-        h0 = h1 = MS_HEAD_MAIN;
+        run.h0 = run.h1 = MLSHIFT_HEAD_MAIN;
     else if (!strcmp(head, "prior"))
-        h0 = h1 = MS_HEAD_PRIOR;
+        run.h0 = run.h1 = MLSHIFT_HEAD_PRIOR;
     else if (!strcmp(head, "both"))
-        h0 = MS_HEAD_MAIN, h1 = MS_HEAD_PRIOR;
+        run.h0 = MLSHIFT_HEAD_MAIN, run.h1 = MLSHIFT_HEAD_PRIOR;
     else {
         cli_fail("predict: --head %s: main, prior or both", head);
         goto done;
@@ -97,7 +146,7 @@ int cmd_predict(int argc, char **argv)
         cli_outputs_check("predict", (const char *const *)files, nfiles, outs, 1))
         goto done;
     mlshift_error err;
-    if (ms_model_load(&m, mpath, &err)) {
+    if (mlshift_model_load(mpath, &run.m, &err)) {
         cli_fail("%s", err.message);
         goto done;
     }
@@ -112,99 +161,60 @@ int cmd_predict(int argc, char **argv)
         }
         /* The average spectrum is only meaningful at the cutoff the model
          * was trained with. */
-        if (fabs(st.cutoff - m->h.r_basis) > 1e-9) {
+        double rc_model = mlshift_model_cutoff(run.m);
+        if (fabs(st.cutoff - rc_model) > 1e-9) {
             cli_fail("%s: statistics at cutoff %g Å but the model was trained "
                      "at %g Å (recompute them with mlshift stats --cutoff %g)",
-                     rr_stats, st.cutoff, m->h.r_basis, m->h.r_basis);
+                     rr_stats, st.cutoff, rc_model, rc_model);
             goto done;
         }
         if (cli_parse_radii(radii_spec, &radii, &k_radii) ||
-            !(sws = mlshift_shift_ws_create())) {
+            !(run.sws = mlshift_shift_ws_create())) {
             cli_fail("predict: --radii %s", radii_spec);
             goto done;
         }
+        run.st = &st;
+        run.radii = radii;
+        run.k_radii = k_radii;
     }
-    if (cli_load_frames(&o, files, nfiles, &fr, NULL, NULL, NULL))
-        goto done;
-    size_t n = mlshift_frames_count(fr), A = mlshift_frames_total_atoms(fr);
-    for (size_t s = 0; s < n; s++) {
-        mlshift_frame f;
-        mlshift_frames_get(fr, s, &f);
-        if (f.natoms == 0) {
-            cli_fail("%s: the frame has no atoms: nothing to predict",
-                     cli_frame_name(fr, s));
-            goto done;
-        }
-    }
-    chosen = malloc((n ? n : 1) * sizeof *chosen);
-    if (!chosen) {
-        cli_fail("out of memory");
-        goto done;
-    }
-    for (size_t s = 0; s < n; s++) {
-        chosen[s] = radius;
-        if (!rr_stats)
-            continue;
-        mlshift_frame f;
-        mlshift_refinement ref;
-        mlshift_frames_get(fr, s, &f);
-        if (mlshift_refine_radius(&st, &f, radii, k_radii, sws, &ref, NULL, &err)) {
-            cli_fail("%s: %s", cli_frame_name(fr, s), err.message);
-            goto done;
-        }
-        chosen[s] = ref.radius;
-    }
-    size_t nh = (size_t)(h1 - h0 + 1);
-    pe = malloc((n ? n : 1) * nh * sizeof *pe);       // (heads, n) eV
-    pf = malloc((A ? A : 1) * 3 * nh * sizeof *pf);   // (heads, A, 3) eV/Å
-    if (!pe || !pf) {
-        cli_fail("out of memory");
-        goto done;
-    }
-    for (int hd = h0; hd <= h1; hd++) {
-        size_t off = 0, k = (size_t)(hd - h0);
-        for (size_t s = 0; s < n; s++) {
-            mlshift_frame f;
-            mlshift_frames_get(fr, s, &f);
-            if (ms_model_predict(&ws, m, &f, 1, (ms_head)hd, chosen[s], pe + k * n + s,
-                                 pf + 3 * (k * A + off), &err)) {
-                cli_fail("%s: %s", cli_frame_name(fr, s), err.message);
-                goto done;
-            }
-            off += f.natoms;
-        }
-    }
-    ms_extxyz_extra extra[5];
-    size_t n_extra = 2 * nh;
-    if (rr_stats)
-        extra[n_extra++] = (ms_extxyz_extra){"pred_radius", 0, 1, chosen};
+    run.radius = radius;
+    size_t nh = (size_t)(run.h1 - run.h0 + 1), nc = 0;
+    mlshift_column cols[5];
     if (nh == 1) {
-        extra[0] = (ms_extxyz_extra){"pred_energy", 0, 1, pe};
-        extra[1] = (ms_extxyz_extra){"pred_forces", 1, 3, pf};
+        cols[nc++] = (mlshift_column){"pred_energy", 0, 1};
+        cols[nc++] = (mlshift_column){"pred_forces", 1, 3};
     } else {
-        extra[0] = (ms_extxyz_extra){"pred_energy_main", 0, 1, pe};
-        extra[1] = (ms_extxyz_extra){"pred_forces_main", 1, 3, pf};
-        extra[2] = (ms_extxyz_extra){"pred_energy_prior", 0, 1, pe + n};
-        extra[3] = (ms_extxyz_extra){"pred_forces_prior", 1, 3, pf + 3 * A};
+        cols[nc++] = (mlshift_column){"pred_energy_main", 0, 1};
+        cols[nc++] = (mlshift_column){"pred_forces_main", 1, 3};
+        cols[nc++] = (mlshift_column){"pred_energy_prior", 0, 1};
+        cols[nc++] = (mlshift_column){"pred_forces_prior", 1, 3};
     }
-    if (ms_write_extxyz_extra(fr, out, NULL, extra, n_extra, &err)) {
+    if (rr_stats)
+        cols[nc++] = (mlshift_column){"pred_radius", 0, 1};
+    if (mlshift_writer_open(out, NULL, cols, nc, &run.w, &err)) {
+        cli_fail("%s", err.message);
+        goto done;
+    }
+    size_t n;
+    if (cli_stream_frames(&o, files, nfiles, predict_frame, &run, &n))
+        goto done;
+    mlshift_writer *w = run.w;
+    run.w = NULL;
+    if (mlshift_writer_commit(w, &err)) {
         cli_fail("%s", err.message);
         goto done;
     }
     if (!o.quiet)
-        fprintf(stderr, "mlshift: %s predictions (%s head%s) for %zu frames written to "
-                "%s\n", ms_arch_name(m->h.arch), head, nh > 1 ? "s" : "", n, out);
+        fprintf(stderr, "mlshift: predictions (%s head%s) for %zu frames written to "
+                "%s\n", head, nh > 1 ? "s" : "", n, out);
     rc = CLI_OK;
 done:
-    ms_model_ws_free(&ws);
-    ms_model_destroy(m);
-    mlshift_frames_destroy(fr);
-    mlshift_shift_ws_destroy(sws);
+    mlshift_writer_abort(run.w);
+    mlshift_model_destroy(run.m);
+    mlshift_shift_ws_destroy(run.sws);
     mlshift_stats_free(&st);
     free(radii);
-    free(chosen);
-    free(pe);
-    free(pf);
+    free(run.pf);
     free(files);
     return rc;
 }

@@ -25,6 +25,31 @@ static const char help[] =
     "example: mlshift stats ../shared/data/rmd17/rmd17_aspirin_train_0*.npz "
     "--labels old --dedup old_index -o aspirin.stats\n\n";
 
+/* The frames stream through the statistics builder: one record per frame
+ * (its spectrum) is all that is kept, in a temporary file beyond 1 MiB. */
+typedef struct stats_run {
+    mlshift_stats_builder *b;
+    cli_prior_norms norms;
+    int use_prior;
+} stats_run;
+
+static int add_frame(void *ctx, const mlshift_frame *f, size_t s, const char *name)
+{
+    (void)s;
+    stats_run *r = ctx;
+    mlshift_error err;
+    double fn;
+    if (r->use_prior) {
+        if (cli_prior_norm(&r->norms, f, name, &fn))
+            return CLI_ERROR;
+    } else {
+        fn = mlshift_frame_mean_force_norm(f);
+    }
+    if (mlshift_stats_add(r->b, f, fn, &err))
+        return cli_fail("%s", err.message);
+    return CLI_OK;
+}
+
 int cmd_stats(int argc, char **argv)
 {
     cli_frames_opts o = {0};
@@ -66,30 +91,31 @@ int cmd_stats(int argc, char **argv)
     const char *outs[1] = {out};
     if (cli_outputs_check("stats", (const char *const *)files, nfiles, outs, 1))
         goto done;
-    mlshift_frames *fr;
-    if (cli_load_frames(&o, files, nfiles, &fr, NULL, NULL, NULL))
-        goto done;
     mlshift_train_stats st;
     mlshift_error err;
-    double *norms = NULL;
     char source[160];
-    if (prior) {
-        norms = malloc((mlshift_frames_count(fr) + 1) * sizeof *norms);
-        snprintf(source, sizeof source, "prior:%s", prior);
-        if (!norms || cli_prior_force_norms(prior, fr, norms, o.quiet)) {
-            free(norms);
-            mlshift_frames_destroy(fr);
-            goto done;
-        }
-    }
-    if (mlshift_stats_compute(fr, cutoff, norms, prior ? source : NULL, &st, &err) ||
-        mlshift_stats_write(&st, out, &err)) {
+    snprintf(source, sizeof source, "prior:%s", prior ? prior : "");
+    stats_run run = {NULL, {0}, 0};
+    if (prior && cli_prior_norms_open(&run.norms, prior))
+        goto done;
+    run.use_prior = prior != NULL;
+    if (mlshift_stats_begin(cutoff, prior ? source : NULL, 0, &run.b, &err)) {
         cli_fail("%s", err.message);
-        free(norms);
-        mlshift_frames_destroy(fr);
+        cli_prior_norms_close(&run.norms);
         goto done;
     }
-    free(norms);
+    int bad = cli_stream_frames(&o, files, nfiles, add_frame, &run, NULL);
+    cli_prior_norms_close(&run.norms);
+    if (bad) {
+        mlshift_stats_abort(run.b);
+        goto done;
+    }
+    if (mlshift_stats_finish(run.b, &st, &err) ||
+        mlshift_stats_write(&st, out, &err)) {
+        cli_fail("%s", err.message);
+        mlshift_stats_free(&st);
+        goto done;
+    }
     if (!o.quiet)
         fprintf(stderr,
                 "mlshift: %zu structures, %zu compositions, N %.2f ± %.2f (max "
@@ -99,7 +125,6 @@ int cmd_stats(int argc, char **argv)
                 st.natoms_max, st.force_norm_mean, st.force_norm_std,
                 st.force_source, st.spectral_mean, st.spectral_std, st.cutoff, out);
     mlshift_stats_free(&st);
-    mlshift_frames_destroy(fr);
     rc = CLI_OK;
 done:
     free(files);

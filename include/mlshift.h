@@ -30,6 +30,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -294,7 +295,8 @@ mlshift_status mlshift_laplacian(mlshift_spectrum_ws *ws,
                                  const mlshift_neighbours *nl, double cutoff,
                                  mlshift_error *err);
 const double *mlshift_laplacian_matrix(const mlshift_spectrum_ws *ws);
-/* Eigenvalues (N,) of that Laplacian, ascending (LAPACK dsyevd). */
+/* Eigenvalues (N,) of that Laplacian, ascending (LAPACK dsyevd; single
+ * precision from MLSHIFT_SINGLE_PRECISION_ATOMS atoms, see below). */
 mlshift_status mlshift_laplacian_spectrum(mlshift_spectrum_ws *ws,
                                           const mlshift_neighbours *nl,
                                           double cutoff, double *eig,
@@ -810,6 +812,125 @@ mlshift_status mlshift_energy_drift(const double *t_ps, const double *etot,
                                     size_t n, size_t natoms, double skip_ps,
                                     double *drift, double *fluct,
                                     mlshift_error *err);
+
+/* ------------------------------------------ streaming: frames in, frames out */
+
+/* Frames one at a time, with memory bounded by a chunk of frames rather
+ * than by the file: extxyz is read block by block; npz arrays are mapped
+ * and converted a chunk of rows at a time (pages of rows already read are
+ * released; a DEFLATE-compressed member is still inflated whole); HDF5 is
+ * read one molecule group at a time. Frames, checks and error messages are
+ * those of mlshift_read. An error ends the stream; frames returned before it
+ * were whole and valid. Not thread-safe.
+ *
+ *     mlshift_reader *rd;
+ *     mlshift_frame f;
+ *     int got;
+ *     if (mlshift_reader_open("big.extxyz", NULL, &rd, &err)) return …;
+ *     while (!mlshift_reader_next(rd, &f, &got, &err) && got)
+ *         …                     // f valid until the next call
+ *     mlshift_reader_close(rd); // after an error: err says why
+ */
+typedef struct mlshift_reader mlshift_reader;
+/* opt (NULL: defaults) is copied; its strings must outlive the reader.
+ * A file that cannot be mapped (an npz pipe) is read whole. */
+mlshift_status mlshift_reader_open(const char *path,
+                                   const mlshift_read_options *opt,
+                                   mlshift_reader **out, mlshift_error *err);
+/* The next frame into *f (a view valid until the next call) and *got = 1;
+ * at the end of the file *got = 0 and MLSHIFT_OK. */
+mlshift_status mlshift_reader_next(mlshift_reader *r, mlshift_frame *f,
+                                   int *got, mlshift_error *err);
+/* Frames returned so far: the index in the file of the next one. */
+size_t mlshift_reader_count(const mlshift_reader *r);
+void mlshift_reader_close(mlshift_reader *r);
+
+/* extxyz written frame by frame, with extra named columns beside the
+ * standard ones (what mlshift_write_extxyz writes, plus these): per_atom 1
+ * is a per-atom property name:R:ncols, per_atom 0 a per-frame info key
+ * (name=v, or name="v1 v2 …" for ncols > 1). Names are plain identifiers
+ * ([A-Za-z_][A-Za-z0-9_-]*) that do not clash with the standard keys.
+ * Atomic as every output: a temporary renamed into place by commit (and
+ * held back by mlshift_outputs_begin like any other). */
+typedef struct mlshift_column {
+    const char *name;
+    int per_atom;
+    int ncols;
+} mlshift_column;
+typedef struct mlshift_writer mlshift_writer;
+mlshift_status mlshift_writer_open(const char *path,
+                                   const mlshift_write_options *opt,
+                                   const mlshift_column *columns,
+                                   size_t n_columns, mlshift_writer **out,
+                                   mlshift_error *err);
+/* Writes frame f; values[c] holds column c's values for this frame:
+ * (N, ncols) per atom, (ncols,) per frame (values may be NULL without
+ * columns). */
+mlshift_status mlshift_writer_write(mlshift_writer *w, const mlshift_frame *f,
+                                    const double *const *values,
+                                    mlshift_error *err);
+size_t mlshift_writer_count(const mlshift_writer *w);
+/* Completes the file and frees w (also on failure). */
+mlshift_status mlshift_writer_commit(mlshift_writer *w, mlshift_error *err);
+/* Removes the temporary and frees w; the file at path is untouched. */
+void mlshift_writer_abort(mlshift_writer *w);
+
+/* Any other output (CSV, JSON, plots) with the same guarantees: a stdio
+ * stream on a temporary beside path, renamed into place by commit. */
+typedef struct mlshift_output mlshift_output;
+mlshift_status mlshift_output_open(const char *path, mlshift_output **out,
+                                   FILE **fp, mlshift_error *err);
+/* Flushes, checks every write, renames; frees o (also on failure). */
+mlshift_status mlshift_output_commit(mlshift_output *o, mlshift_error *err);
+void mlshift_output_abort(mlshift_output *o);
+
+/* Deduplication as mlshift_dedup, one frame at a time: *keep = 1 for the
+ * first frame of each (composition, value of info key) pair and for frames
+ * without the key. Memory: the distinct pairs seen. */
+typedef struct mlshift_dedup_set mlshift_dedup_set;
+mlshift_dedup_set *mlshift_dedup_set_create(const char *key);
+mlshift_status mlshift_dedup_set_add(mlshift_dedup_set *s,
+                                     const mlshift_frame *f, int *keep,
+                                     mlshift_error *err);
+/* After the last frame: the error mlshift_dedup gives when frames were
+ * seen but none had the key. */
+mlshift_status mlshift_dedup_set_finish(const mlshift_dedup_set *s,
+                                        mlshift_error *err);
+void mlshift_dedup_set_destroy(mlshift_dedup_set *s);
+
+/* Training statistics one frame at a time, bit for bit what
+ * mlshift_stats_compute gives for the same frames in the same order. Each
+ * frame's spectrum is kept for the second pass that the standard
+ * deviations and the distances to the average need: in memory up to
+ * `spill_bytes` (0: 1 MiB), beyond that in an unnamed temporary file
+ * (tmpfile(), in TMPDIR or /tmp: 8 bytes per atom and 24 per frame). */
+typedef struct mlshift_stats_builder mlshift_stats_builder;
+mlshift_status mlshift_stats_begin(double cutoff, const char *source,
+                                   size_t spill_bytes,
+                                   mlshift_stats_builder **out,
+                                   mlshift_error *err);
+/* force_norm: the structure's force norm (eV/Å, NaN = none), or pass
+ * mlshift_frame_mean_force_norm(f) for the labels'. */
+mlshift_status mlshift_stats_add(mlshift_stats_builder *b,
+                                 const mlshift_frame *f, double force_norm,
+                                 mlshift_error *err);
+/* Fills *out (free it with mlshift_stats_free) and frees b, also on
+ * failure. */
+mlshift_status mlshift_stats_finish(mlshift_stats_builder *b,
+                                    mlshift_train_stats *out,
+                                    mlshift_error *err);
+void mlshift_stats_abort(mlshift_stats_builder *b);
+
+/* -------------------------------------------- spectra of large structures */
+
+/* From MLSHIFT_SINGLE_PRECISION_ATOMS atoms on, Laplacian eigenvalues come
+ * from LAPACK's single-precision ssyevd_2stage (about half the time of
+ * dsyevd_2stage; eigenvalues within ~1e-5 absolute, eq. 5 within ~1e-5
+ * relative: docs/shift-diagnostics.md, "Cost"). exact = 1 keeps double
+ * precision at every size, for one workspace. */
+#define MLSHIFT_SINGLE_PRECISION_ATOMS 2000
+void mlshift_spectrum_ws_set_exact(mlshift_spectrum_ws *ws, int exact);
+void mlshift_shift_ws_set_exact(mlshift_shift_ws *ws, int exact);
 
 #ifdef __cplusplus
 }

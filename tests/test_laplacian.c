@@ -296,10 +296,61 @@ static void distance_and_errors(void)
     free_brute(&nl);
 }
 
-/* --dump POS RC [TWO_STAGE_MIN]: the spectrum of the cluster in POS (one
- * "x y z" line per atom) at RC, one eigenvalue a line; TWO_STAGE_MIN lowers
- * the size from which dsyevd_2stage is used. */
-static int dump(const char *path, double rc, size_t two_stage_min)
+/* The single-precision route (from MLSHIFT_SINGLE_EIG atoms; lowered to
+ * reach it at 300 here) against the double one on the same graph: a dense
+ * random cluster of 300 atoms at 3 Å, ~20 neighbours each. ssyevd is
+ * backward stable in float: |Δλ| <~ n ε_f ‖L‖ = 300 · 6e-8 · 2 ≈ 4e-5 at
+ * worst; typically ~1e-6. Eq. 5 to an average of 21 values follows. */
+static void single_route(void)
+{
+    size_t n = 300;
+    double *x = malloc(3 * n * sizeof *x), side = cbrt((double)n / 0.1);
+    unsigned long long s = 99;
+    for (size_t i = 0; i < 3 * n; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        x[i] = (double)(s >> 11) / 9007199254740992.0 * side;
+    }
+    mlshift_neighbours nl = {0};
+    mlshift_error err;
+    brute(&nl, n, x, 3.0);
+    mlshift_spectrum_ws *ws = mlshift_spectrum_ws_create(n);
+    double *e64 = malloc(n * sizeof *e64), *e32 = malloc(n * sizeof *e32);
+    CHECK(ws && ws->single_min == MLSHIFT_SINGLE_EIG && MLSHIFT_SINGLE_EIG == 2000,
+          "single precision from 2000 atoms by default");
+    CHECK(mlshift_laplacian_spectrum(ws, &nl, 3.0, e64, &err) == MLSHIFT_OK,
+          "double spectrum");
+    ws->single_min = 0;
+    CHECK(mlshift_laplacian_spectrum(ws, &nl, 3.0, e32, &err) == MLSHIFT_OK,
+          "single spectrum");
+    check_array_close("300 atoms: float eigenvalues against double", e32, e64, n,
+                      4e-5, 0);
+    int ascending = 1;
+    for (size_t i = 1; i < n; i++)
+        ascending &= e32[i] >= e32[i - 1];
+    CHECK(ascending, "float eigenvalues ascending");
+    double avg[21];
+    for (int l = 0; l < 21; l++)
+        avg[l] = 1.6 * l / 20.0;
+    double d64 = mlshift_spectral_distance(e64, n, avg, 21);
+    double d32 = mlshift_spectral_distance(e32, n, avg, 21);
+    CHECK_CLOSE(d32, d64, 0, 1e-5, "eq. 5 from float eigenvalues");
+    mlshift_spectrum_ws_set_exact(ws, 1);
+    CHECK(ws->single_min == SIZE_MAX, "exact: double at every size");
+    mlshift_spectrum_ws_set_exact(ws, 0);
+    CHECK(ws->single_min == MLSHIFT_SINGLE_EIG, "not exact: the default again");
+    free(e64);
+    free(e32);
+    free(x);
+    mlshift_spectrum_ws_destroy(ws);
+    free_brute(&nl);
+}
+
+/* --dump POS RC [TWO_STAGE_MIN [SINGLE_MIN]]: the spectrum of the cluster
+ * in POS (one "x y z" line per atom) at RC, one eigenvalue a line;
+ * TWO_STAGE_MIN lowers the size from which dsyevd_2stage is used,
+ * SINGLE_MIN the one from which ssyevd_2stage (single precision) is. */
+static int dump(const char *path, double rc, size_t two_stage_min,
+                size_t single_min)
 {
     FILE *fp = fopen(path, "r");
     if (!fp)
@@ -315,6 +366,7 @@ static int dump(const char *path, double rc, size_t two_stage_min)
     brute(&nl, n, x, rc);
     mlshift_spectrum_ws *ws = mlshift_spectrum_ws_create(n);
     ws->two_stage_min = two_stage_min;
+    ws->single_min = single_min;
     double *eig = malloc((n ? n : 1) * sizeof *eig);
     if (mlshift_laplacian_spectrum(ws, &nl, rc, eig, &err) != MLSHIFT_OK)
         return 2;
@@ -329,9 +381,10 @@ static int dump(const char *path, double rc, size_t two_stage_min)
 
 int main(int argc, char **argv)
 {
-    if ((argc == 4 || argc == 5) && strcmp(argv[1], "--dump") == 0)
+    if (argc >= 4 && argc <= 6 && strcmp(argv[1], "--dump") == 0)
         return dump(argv[2], atof(argv[3]),
-                    argc == 5 ? (size_t)atol(argv[4]) : MLSHIFT_TWO_STAGE_EIG);
+                    argc >= 5 ? (size_t)atol(argv[4]) : MLSHIFT_TWO_STAGE_EIG,
+                    argc >= 6 ? (size_t)atol(argv[5]) : MLSHIFT_SINGLE_EIG);
     closed_forms();
     batched(12, MLSHIFT_TWO_STAGE_EIG);
     batched(21, MLSHIFT_TWO_STAGE_EIG);
@@ -339,6 +392,7 @@ int main(int argc, char **argv)
      * (from MLSHIFT_TWO_STAGE_EIG atoms on, lowered to reach it here). */
     batched(130, MLSHIFT_TWO_STAGE_EIG);
     batched(130, 0);
+    single_route();
     dmin_route();
     distance_and_errors();
     return check_done();

@@ -22,17 +22,20 @@
  * ms_parse_double (numparse.c), atoms gathered in scratch arrays that grow
  * geometrically and are reused for every frame, then appended in one copy.
  * N = atoms of the current frame. */
+#include <errno.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../core/util.h"
 #include "extxyz_reader.h"
 #include "frames.h"
 #include "numparse.h"
+#include "stream.h"
 
 mlshift_status ms_xr_fail(reader *r, mlshift_status s, size_t line,
                           const char *fmt, ...)
@@ -310,13 +313,21 @@ static const char *parse_atom(reader *r, const char *p, const char *end,
     return p < end ? p + 1 : p;
 }
 
-static mlshift_status parse_all(reader *r, mlshift_frames *fr,
-                                const char *text, size_t len)
+/* The frame at *pp (after any blank lines) of [*pp, end), appended to fr;
+ * *pp and *line move past it. Only blank lines left: *pp becomes end and
+ * nothing is appended. */
+static mlshift_status parse_one(reader *r, mlshift_frames *fr, const char **pp,
+                                const char *end, size_t *linep)
 {
-    const char *p = text, *end = text + len;
-    size_t line = 1;
+    const char *p = *pp;
+    size_t line = *linep;
     mlshift_status st;
-    while (p < end) {
+    for (;;) {
+        if (p >= end) {
+            *pp = p;
+            *linep = line;
+            return MLSHIFT_OK;
+        }
         const char *le = line_end(p, end), *a = p;
         while (a < le && ms_is_blank(*a))
             a++;
@@ -399,8 +410,50 @@ static mlshift_status parse_all(reader *r, mlshift_frames *fr,
         snprintf(where, sizeof where, "%s:%zu", r->name, head);
         if ((st = mlshift_frames_append(fr, &f, where, r->err)))
             return st;
+        *pp = p;
+        *linep = line;
+        return MLSHIFT_OK;
     }
-    return MLSHIFT_OK;
+}
+
+static mlshift_status parse_all(reader *r, mlshift_frames *fr,
+                                const char *text, size_t len)
+{
+    const char *p = text, *end = text + len;
+    size_t line = 1;
+    mlshift_status st = MLSHIFT_OK;
+    while (p < end && st == MLSHIFT_OK)
+        st = parse_one(r, fr, &p, end, &line);
+    return st;
+}
+
+static void reader_init(reader *r, const char *name,
+                        const mlshift_read_options *opt, mlshift_error *err)
+{
+    memset(r, 0, sizeof *r);
+    r->name = name;
+    r->opt = opt;
+    r->err = err;
+    for (int z = 1; z <= 118; z++) {
+        const char *s = mlshift_element_symbol(z);
+        if (s && s[0] >= 'A' && s[0] <= 'Z' &&
+            (!s[1] || (s[1] >= 'a' && s[1] <= 'z' && !s[2])))
+            r->z_of[s[0] - 'A'][s[1] ? s[1] - 'a' + 1 : 0] = (unsigned char)z;
+    }
+}
+
+static void reader_free(reader *r)
+{
+    ms_kv_free(&r->kv);
+    free(r->props);
+    free(r->cols);
+    free(r->plan_key);
+    free(r->numbers);
+    free(r->pos);
+    free(r->forces);
+    free(r->fixed);
+    free(r->movable);
+    free(r->info);
 }
 
 mlshift_status mlshift_parse_extxyz(mlshift_frames *fr, const char *text,
@@ -414,31 +467,169 @@ mlshift_status mlshift_parse_extxyz(mlshift_frames *fr, const char *text,
         return ms_fail(err, MLSHIFT_ERR_VALUE, "%s: no frames set or no text",
                        name);
     reader r;
-    memset(&r, 0, sizeof r);
-    r.name = name;
-    r.opt = opt;
-    r.err = err;
-    for (int z = 1; z <= 118; z++) {
-        const char *s = mlshift_element_symbol(z);
-        if (s && s[0] >= 'A' && s[0] <= 'Z' &&
-            (!s[1] || (s[1] >= 'a' && s[1] <= 'z' && !s[2])))
-            r.z_of[s[0] - 'A'][s[1] ? s[1] - 'a' + 1 : 0] = (unsigned char)z;
-    }
+    reader_init(&r, name, opt, err);
     size_t n0 = mlshift_frames_count(fr);
     mlshift_status st = parse_all(&r, fr, text ? text : "", len);
     if (st != MLSHIFT_OK)
         ms_frames_truncate(fr, n0);
-    ms_kv_free(&r.kv);
-    free(r.props);
-    free(r.cols);
-    free(r.plan_key);
-    free(r.numbers);
-    free(r.pos);
-    free(r.forces);
-    free(r.fixed);
-    free(r.movable);
-    free(r.info);
+    reader_free(&r);
     return st;
+}
+
+/* ------------------------------------------------------------ streaming */
+
+/* The file is read in blocks into a buffer that holds at least one whole
+ * frame; each frame is parsed by the same parse_one as above, so frames,
+ * line numbers and messages are those of mlshift_read_extxyz. The buffer
+ * grows to the largest frame (twice, at most), not to the file. */
+struct ms_xyz_stream {
+    reader r;
+    FILE *fp;
+    char *name;
+    mlshift_read_options opt;
+    char *buf;               /* (cap + 1,) bytes [pos, len) not yet parsed */
+    size_t cap, len, pos;
+    size_t line;             /* line number of buf[pos] */
+    int eof;
+};
+
+enum { XYZ_BLOCK = 1 << 20 };
+
+/* Whether [p, end) holds the next frame whole: blank lines, the count line,
+ * the comment line and N atom lines, each ended by a newline. A count line
+ * that does not parse counts as whole: parse_one reports it. */
+static int frame_whole(const char *p, const char *end)
+{
+    for (;;) {
+        const char *le = memchr(p, '\n', (size_t)(end - p));
+        if (!le)
+            return 0;
+        const char *a = p;
+        while (a < le && ms_is_blank(*a))
+            a++;
+        if (a == le) {
+            p = le + 1;
+            continue;
+        }
+        if (*a == '+')
+            a++;
+        size_t n = 0;
+        int digits = 0;
+        for (; a < le && *a >= '0' && *a <= '9'; a++, digits = 1)
+            if ((n = 10 * n + (size_t)(*a - '0')) > ((size_t)1 << 40))
+                return 1;
+        if (!digits)
+            return 1;
+        p = le + 1;
+        for (size_t k = 0; k <= n; k++) {
+            const char *e = memchr(p, '\n', (size_t)(end - p));
+            if (!e)
+                return 0;
+            p = e + 1;
+        }
+        return 1;
+    }
+}
+
+mlshift_status ms_xyz_stream_open(ms_xyz_stream **out, const char *path,
+                                  const mlshift_read_options *opt,
+                                  mlshift_error *err)
+{
+    *out = NULL;
+    ms_xyz_stream *s = calloc(1, sizeof *s);
+    char *name = malloc(strlen(path) + 1);
+    char *buf = malloc(XYZ_BLOCK + 1);
+    if (!s || !name || !buf) {
+        free(s), free(name), free(buf);
+        return ms_fail(err, MLSHIFT_ERR_NOMEM, "%s: out of memory", path);
+    }
+    strcpy(name, path);
+    s->fp = fopen(path, "rb");
+    if (!s->fp) {
+        mlshift_status st = ms_fail(err, MLSHIFT_ERR_IO, "%s: cannot open: %s",
+                                    path, strerror(errno));
+        free(s), free(name), free(buf);
+        return st;
+    }
+    struct stat sb;
+    if (fstat(fileno(s->fp), &sb) == 0 && S_ISDIR(sb.st_mode)) {
+        fclose(s->fp);
+        free(s), free(name), free(buf);
+        return ms_fail(err, MLSHIFT_ERR_IO, "%s: read error: %s", path,
+                       strerror(EISDIR));
+    }
+    s->name = name;
+    s->buf = buf;
+    s->cap = XYZ_BLOCK;
+    s->line = 1;
+    if (opt)
+        s->opt = *opt;
+    reader_init(&s->r, s->name, opt ? &s->opt : NULL, err);
+    *out = s;
+    return MLSHIFT_OK;
+}
+
+/* Reads the next block behind the unparsed bytes (moved to the front). */
+static mlshift_status refill(ms_xyz_stream *s, mlshift_error *err)
+{
+    if (s->pos) {
+        memmove(s->buf, s->buf + s->pos, s->len - s->pos);
+        s->len -= s->pos;
+        s->pos = 0;
+    }
+    if (s->cap - s->len < XYZ_BLOCK / 2) {
+        char *nb = realloc(s->buf, 2 * s->cap + 1);
+        if (!nb)
+            return ms_fail(err, MLSHIFT_ERR_NOMEM, "%s: out of memory", s->name);
+        s->buf = nb;
+        s->cap *= 2;
+    }
+    size_t got = fread(s->buf + s->len, 1, s->cap - s->len, s->fp);
+    s->len += got;
+    s->buf[s->len] = '\0';
+    if (got == 0) {
+        if (ferror(s->fp))
+            return ms_fail(err, MLSHIFT_ERR_IO, "%s: read error: %s", s->name,
+                           strerror(errno ? errno : EIO));
+        s->eof = 1;
+    }
+    return MLSHIFT_OK;
+}
+
+mlshift_status ms_xyz_stream_fill(ms_xyz_stream *s, mlshift_frames *fr,
+                                  size_t max_frames, int *end,
+                                  mlshift_error *err)
+{
+    *end = 0;
+    s->r.err = err;
+    size_t n0 = mlshift_frames_count(fr);
+    mlshift_status st;
+    while (mlshift_frames_count(fr) - n0 < max_frames) {
+        while (!s->eof && !frame_whole(s->buf + s->pos, s->buf + s->len))
+            if ((st = refill(s, err)) != MLSHIFT_OK)
+                return st;
+        const char *p = s->buf + s->pos;
+        if ((st = parse_one(&s->r, fr, &p, s->buf + s->len, &s->line)))
+            return st;
+        s->pos = (size_t)(p - s->buf);
+        if (s->eof && s->pos >= s->len) {
+            *end = 1;
+            break;
+        }
+    }
+    return MLSHIFT_OK;
+}
+
+void ms_xyz_stream_close(ms_xyz_stream *s)
+{
+    if (!s)
+        return;
+    reader_free(&s->r);
+    if (s->fp)
+        fclose(s->fp);
+    free(s->buf);
+    free(s->name);
+    free(s);
 }
 
 mlshift_status mlshift_read_extxyz(mlshift_frames *fr, const char *path,

@@ -236,6 +236,23 @@ static int atom_line(text *t, const mlshift_frame *f, size_t j, size_t a,
     return puts_(t, "\n");
 }
 
+/* Frame f, the i-th of its set, whose first atom is atom a0 of the set
+ * (the rows of the extras); nonzero on a failed write. */
+static int write_frame(FILE *fp, text *t, ms_kv_list *kv, char **info,
+                       size_t *info_cap, size_t i, size_t a0,
+                       const mlshift_frame *f, const char *ek, const char *fk,
+                       const ms_extxyz_extra *extra, size_t n_extra)
+{
+    int bad = fprintf(fp, "%zu\n", f->natoms) < 0 ||
+              comment_line(t, kv, info, info_cap, NULL, i, f, ek, fk, extra,
+                           n_extra) ||
+              fwrite(t->s, 1, t->len, fp) != t->len;
+    for (size_t j = 0; j < f->natoms && !bad; j++)
+        bad = atom_line(t, f, j, a0 + j, extra, n_extra) ||
+              fwrite(t->s, 1, t->len, fp) != t->len;
+    return bad;
+}
+
 mlshift_status ms_write_extxyz_extra(const mlshift_frames *fr, const char *path,
                                      const mlshift_write_options *opt,
                                      const ms_extxyz_extra *extra,
@@ -262,14 +279,8 @@ mlshift_status ms_write_extxyz_extra(const mlshift_frames *fr, const char *path,
     for (size_t i = 0; i < n && !bad; i++) {
         mlshift_frame f;
         mlshift_frames_get(fr, i, &f);
-        size_t a0 = fr->atom_off[i];
-        bad = fprintf(af.fp, "%zu\n", f.natoms) < 0 ||
-              comment_line(&t, &kv, &info, &info_cap, fr, i, &f, ek, fk, extra,
-                           n_extra) ||
-              fwrite(t.s, 1, t.len, af.fp) != t.len;
-        for (size_t j = 0; j < f.natoms && !bad; j++)
-            bad = atom_line(&t, &f, j, a0 + j, extra, n_extra) ||
-                  fwrite(t.s, 1, t.len, af.fp) != t.len;
+        bad = write_frame(af.fp, &t, &kv, &info, &info_cap, i, fr->atom_off[i],
+                          &f, ek, fk, extra, n_extra);
     }
     free(t.s);
     free(info);
@@ -287,4 +298,125 @@ mlshift_status mlshift_write_extxyz(const mlshift_frames *fr, const char *path,
                                     mlshift_error *err)
 {
     return ms_write_extxyz_extra(fr, path, opt, NULL, 0, err);
+}
+
+/* ------------------------------------------------------------ streaming */
+
+struct mlshift_writer {
+    ms_atomic_file af;
+    char *path, *ek, *fk;
+    ms_extxyz_extra *extra;     /* (n_extra,) names copied; data set per frame */
+    size_t n_extra;
+    text t;
+    ms_kv_list kv;
+    char *info;
+    size_t info_cap;
+    size_t frames;
+};
+
+static char *dup_str(const char *s)
+{
+    char *d = malloc(strlen(s) + 1);
+    return d ? strcpy(d, s) : NULL;
+}
+
+static void writer_free(mlshift_writer *w)
+{
+    for (size_t e = 0; e < w->n_extra; e++)
+        free((char *)w->extra[e].name);
+    free(w->extra);
+    free(w->path);
+    free(w->ek);
+    free(w->fk);
+    free(w->t.s);
+    free(w->info);
+    ms_kv_free(&w->kv);
+    free(w);
+}
+
+mlshift_status mlshift_writer_open(const char *path,
+                                   const mlshift_write_options *opt,
+                                   const mlshift_column *columns,
+                                   size_t n_columns, mlshift_writer **out,
+                                   mlshift_error *err)
+{
+    *out = NULL;
+    if (!path)
+        return ms_fail(err, MLSHIFT_ERR_VALUE, "write extxyz: no path");
+    if (n_columns && !columns)
+        return ms_fail(err, MLSHIFT_ERR_VALUE, "%s: no columns", path);
+    mlshift_writer *w = calloc(1, sizeof *w);
+    if (!w)
+        return ms_fail(err, MLSHIFT_ERR_NOMEM, "%s: out of memory", path);
+    w->path = dup_str(path);
+    w->ek = dup_str(opt && opt->energy_key ? opt->energy_key : "energy");
+    w->fk = dup_str(opt && opt->forces_key ? opt->forces_key : "forces");
+    w->extra = calloc(n_columns ? n_columns : 1, sizeof *w->extra);
+    int nomem = !w->path || !w->ek || !w->fk || !w->extra;
+    for (size_t e = 0; e < n_columns && !nomem; e++) {
+        const char *nm = columns[e].name ? columns[e].name : "";
+        w->extra[e] = (ms_extxyz_extra){dup_str(nm), columns[e].per_atom != 0,
+                                        columns[e].ncols, NULL};
+        w->n_extra = e + 1;
+        nomem = !w->extra[e].name;
+    }
+    if (nomem) {
+        writer_free(w);
+        return ms_fail(err, MLSHIFT_ERR_NOMEM, "%s: out of memory", path);
+    }
+    /* check_names wants data: a placeholder, replaced per frame. */
+    static const double none = 0;
+    for (size_t e = 0; e < w->n_extra; e++)
+        w->extra[e].data = &none;
+    mlshift_status st = check_names(path, w->ek, w->fk, w->extra, w->n_extra, err);
+    if (st == MLSHIFT_OK)
+        st = ms_atomic_open(&w->af, path, err);
+    if (st != MLSHIFT_OK) {
+        writer_free(w);
+        return st;
+    }
+    *out = w;
+    return MLSHIFT_OK;
+}
+
+mlshift_status mlshift_writer_write(mlshift_writer *w, const mlshift_frame *f,
+                                    const double *const *values,
+                                    mlshift_error *err)
+{
+    if (w->n_extra && !values)
+        return ms_fail(err, MLSHIFT_ERR_VALUE, "%s: no column values", w->path);
+    for (size_t e = 0; e < w->n_extra; e++) {
+        if (!values[e])
+            return ms_fail(err, MLSHIFT_ERR_VALUE, "%s: no values for '%s'",
+                           w->path, w->extra[e].name);
+        w->extra[e].data = values[e];
+    }
+    if (write_frame(w->af.fp, &w->t, &w->kv, &w->info, &w->info_cap, 0, 0, f,
+                    w->ek, w->fk, w->extra, w->n_extra))
+        return ms_fail(err, MLSHIFT_ERR_IO, "%s: write failed (disk full or "
+                       "out of memory)", w->path);
+    w->frames++;
+    return MLSHIFT_OK;
+}
+
+size_t mlshift_writer_count(const mlshift_writer *w)
+{
+    return w ? w->frames : 0;
+}
+
+mlshift_status mlshift_writer_commit(mlshift_writer *w, mlshift_error *err)
+{
+    if (!w)
+        return ms_fail(err, MLSHIFT_ERR_VALUE, "write extxyz: no writer");
+    mlshift_status st = ms_atomic_commit(&w->af, err);
+    writer_free(w);
+    return st;
+}
+
+void mlshift_writer_abort(mlshift_writer *w)
+{
+    if (!w)
+        return;
+    ms_atomic_abort(&w->af);
+    writer_free(w);
 }

@@ -41,6 +41,7 @@
 
 #include "../core/util.h"
 #include "frames.h"
+#include "stream.h"
 
 /* A dimension the caller does not know yet: read_array fills it in. */
 #define ANY_DIM ((hsize_t)-1)
@@ -654,4 +655,180 @@ mlshift_status mlshift_read_hdf5(mlshift_frames *fr, const char *path,
     free(r.tail);
     free(r.info);
     return st;
+}
+
+/* ------------------------------------------------------------ streaming */
+
+/* The walk is done once at open, keeping only the names of the groups in
+ * visit order (memory: the names, not the data); each fill then reads the
+ * next group with read_group as above. A molecule group is read whole:
+ * memory is bounded by the largest group (SPICE and ANI keep one molecule's
+ * conformations per group), not by the file. */
+struct ms_h5_stream {
+    h5_reader r;
+    char *path;
+    mlshift_read_options opt;
+    char level[256];
+    hid_t f, fapl;
+    char *names;            /* NUL-separated group names, visit order */
+    size_t names_len, names_cap;
+    size_t next;            /* offset of the next name */
+};
+
+static herr_t name_cb(hid_t root, const char *name, const ms_h5o_info *info,
+                      void *data)
+{
+    (void)root;
+    ms_h5_stream *s = data;
+    if (info->type != H5O_TYPE_GROUP)
+        return 0;
+    size_t l = strlen(name) + 1;
+    if (ms_grow((void **)&s->names, &s->names_cap, s->names_len + l, 1)) {
+        s->r.st = ms_fail(s->r.err, MLSHIFT_ERR_NOMEM, "%s: out of memory",
+                          s->path);
+        return -1;
+    }
+    memcpy(s->names + s->names_len, name, l);
+    s->names_len += l;
+    return 0;
+}
+
+/* Quiet HDF5 for the length of one call, as mlshift_read_hdf5 does. */
+typedef struct h5_quiet {
+    H5E_auto2_t fn;
+    void *data;
+} h5_quiet;
+static void quiet_on(h5_quiet *q)
+{
+    H5Eget_auto2(H5E_DEFAULT, &q->fn, &q->data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+static void quiet_off(const h5_quiet *q)
+{
+    H5Eset_auto2(H5E_DEFAULT, q->fn, q->data);
+}
+
+mlshift_status ms_h5_stream_open(ms_h5_stream **out, const char *path,
+                                 const mlshift_read_options *opt,
+                                 mlshift_error *err)
+{
+    *out = NULL;
+    ms_h5_stream *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = malloc(strlen(path) + 1))) {
+        free(s);
+        return ms_fail(err, MLSHIFT_ERR_NOMEM, "%s: out of memory", path);
+    }
+    strcpy(s->path, path);
+    s->f = s->fapl = -1;
+    if (opt)
+        s->opt = *opt;
+    const char *level = opt && opt->hdf5_level ? opt->hdf5_level : "wb97x_dz";
+    if (!*level || strlen(level) > 200 || strchr(level, '/')) {
+        ms_h5_stream_close(s);
+        return ms_fail(err, MLSHIFT_ERR_VALUE,
+                       "%s: bad ANI-1x level '%.200s'", path, level);
+    }
+    snprintf(s->level, sizeof s->level, "%s", level);
+    s->r.path = s->path;
+    s->r.opt = opt ? &s->opt : NULL;
+    s->r.level = s->level;
+    s->r.err = err;
+
+    h5_quiet q;
+    quiet_on(&q);
+    char msg[256];
+    mlshift_status st = MLSHIFT_OK;
+    FILE *fp = fopen(path, "rb");
+    if (!fp)
+        st = ms_fail(err, MLSHIFT_ERR_IO, "%s: cannot open: %s", path,
+                     strerror(errno));
+    else
+        fclose(fp);
+    if (st == MLSHIFT_OK && H5Fis_hdf5(path) <= 0)
+        st = ms_fail(err, MLSHIFT_ERR_FORMAT, "%s: not an HDF5 file", path);
+    if (st == MLSHIFT_OK && (s->fapl = H5Pcreate(H5P_FILE_ACCESS)) < 0)
+        st = ms_fail(err, MLSHIFT_ERR_NOMEM, "%s: %s", path, h5_message(msg));
+    if (st == MLSHIFT_OK) {
+#if H5_VERSION_GE(1, 10, 7)
+        H5Pset_file_locking(s->fapl, 1, 1);
+#endif
+        if ((s->f = H5Fopen(path, H5F_ACC_RDONLY, s->fapl)) < 0) {
+            h5_message(msg);
+            st = ms_fail(err, MLSHIFT_ERR_FORMAT,
+                         "%s: cannot open as HDF5 (truncated or corrupt?): %s",
+                         path, msg);
+        }
+    }
+    if (st == MLSHIFT_OK) {
+        if (H5Fget_filesize(s->f, &s->r.file_size) < 0)
+            s->r.file_size = (hsize_t)-1;
+        s->r.st = MLSHIFT_OK;
+        if (MS_OVISIT(s->f, name_cb, s) < 0)
+            st = s->r.st != MLSHIFT_OK
+                     ? s->r.st
+                     : ms_fail(err, MLSHIFT_ERR_FORMAT, "%s: cannot walk: %s",
+                               path, h5_message(msg));
+    }
+    quiet_off(&q);
+    if (st != MLSHIFT_OK) {
+        ms_h5_stream_close(s);
+        return st;
+    }
+    *out = s;
+    return MLSHIFT_OK;
+}
+
+mlshift_status ms_h5_stream_fill(ms_h5_stream *s, mlshift_frames *fr,
+                                 size_t max_frames, int *end,
+                                 mlshift_error *err)
+{
+    (void)max_frames; /* one group at a time */
+    h5_quiet q;
+    quiet_on(&q);
+    s->r.fr = fr;
+    s->r.err = err;
+    s->r.st = MLSHIFT_OK;
+    size_t n0 = mlshift_frames_count(fr);
+    char msg[256];
+    while (s->r.st == MLSHIFT_OK && s->next < s->names_len &&
+           mlshift_frames_count(fr) == n0) {
+        const char *name = s->names + s->next;
+        s->next += strlen(name) + 1;
+        const char *gname = strcmp(name, ".") == 0 ? "/" : name;
+        hid_t g = H5Gopen2(s->f, name, H5P_DEFAULT);
+        if (g < 0) {
+            s->r.st = ms_fail(err, MLSHIFT_ERR_FORMAT,
+                              "%s:%s: cannot open group: %s", s->path, gname,
+                              h5_message(msg));
+            break;
+        }
+        s->r.st = visit_group(&s->r, g, gname);
+        H5Gclose(g);
+    }
+    *end = s->next >= s->names_len;
+    if (s->r.st == MLSHIFT_OK && *end && s->r.n_groups == 0)
+        s->r.st = ms_fail(err, MLSHIFT_ERR_FORMAT,
+                          "%s: no SPICE, ANI-1x or ANI-2x group", s->path);
+    quiet_off(&q);
+    return s->r.st;
+}
+
+void ms_h5_stream_close(ms_h5_stream *s)
+{
+    if (!s)
+        return;
+    if (s->f >= 0)
+        H5Fclose(s->f);
+    if (s->fapl >= 0)
+        H5Pclose(s->fapl);
+    free(s->r.z);
+    free(s->r.pos);
+    free(s->r.frc);
+    free(s->r.en);
+    free(s->r.head);
+    free(s->r.tail);
+    free(s->r.info);
+    free(s->names);
+    free(s->path);
+    free(s);
 }

@@ -14,13 +14,20 @@
  * "index=K" (its row in the file) and, for rMD17, "old_index=I" (its frame
  * in the original MD17 trajectory, for deduplication across splits).
  * Arrays of any numeric dtype, byte order and memory order are accepted. */
+#define _DEFAULT_SOURCE /* madvise */
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "../core/util.h"
 #include "frames.h"
 #include "npy.h"
+#include "stream.h"
 
 typedef struct npz_layout {
     const char *name;
@@ -164,36 +171,19 @@ static size_t first_nonfinite(const double *x, size_t n)
     return n;
 }
 
-static mlshift_status append_frames(mlshift_frames *fr, const npz_layout *L,
-                                    npz_arrays *A, const char *nm,
-                                    mlshift_error *err)
+/* Appends frames [k0, k1) of the arrays: z (N,) holds the checked atomic
+ * numbers, oidx (k1 - k0,) the old indices of those rows (if has_idx), pos
+ * and frc (N, 3) scratch. */
+static mlshift_status append_rows(mlshift_frames *fr, const npz_layout *L,
+                                  const npz_arrays *A, const char *nm,
+                                  const int *z, const int64_t *oidx,
+                                  double *pos, double *frc, size_t k0,
+                                  size_t k1, mlshift_error *err)
 {
-    size_t N = A->z.shape[0], M = A->r.shape[0];
-    /* One scratch block: numbers as int64 then int, positions, forces. */
-    size_t need = N * sizeof(int64_t) + N * sizeof(int) + 6 * N * sizeof(double) +
-                  (A->has_idx ? M * sizeof(int64_t) : 0);
-    unsigned char *scratch = malloc(need);
-    if (!scratch)
-        return ms_fail(err, MLSHIFT_ERR_NOMEM, "%s: out of memory", nm);
-    double *pos = (double *)scratch;                /* (N, 3) Å */
-    double *frc = pos + 3 * N;                      /* (N, 3) eV/Å */
-    int64_t *z64 = (int64_t *)(frc + 3 * N);        /* (N,) */
-    int64_t *oidx = z64 + N;                        /* (M,) if has_idx */
-    int *z = (int *)(oidx + (A->has_idx ? M : 0));  /* (N,) */
-
-    mlshift_status st = ms_npy_to_int64(&A->z, z64, err);
-    for (size_t i = 0; st == MLSHIFT_OK && i < N; i++) {
-        if (z64[i] < 1 || z64[i] > 118)
-            st = ms_fail(err, MLSHIFT_ERR_VALUE,
-                         "%s: atom %zu: atomic number %lld is not an element",
-                         A->z.where, i, (long long)z64[i]);
-        z[i] = (int)z64[i];
-    }
-    if (st == MLSHIFT_OK && A->has_idx)
-        st = ms_npy_to_int64(&A->idx, oidx, err);
-
+    size_t N = A->z.shape[0];
+    mlshift_status st = MLSHIFT_OK;
     char where[1200], info[96];
-    for (size_t k = 0; st == MLSHIFT_OK && k < M; k++) {
+    for (size_t k = k0; st == MLSHIFT_OK && k < k1; k++) {
         mlshift_frame f = {0};
         f.natoms = N;
         f.numbers = z;
@@ -241,15 +231,73 @@ static mlshift_status append_frames(mlshift_frames *fr, const npz_layout *L,
         }
         if (A->has_idx)
             snprintf(info, sizeof info, "index=%zu old_index=%lld", k,
-                     (long long)oidx[k]);
+                     (long long)oidx[k - k0]);
         else
             snprintf(info, sizeof info, "index=%zu", k);
         f.info = info;
         snprintf(where, sizeof where, "%s: frame %zu (%s layout)", nm, k, L->name);
         st = mlshift_frames_append(fr, &f, where, err);
     }
+    return st;
+}
+
+/* The atomic numbers as int, each checked to be an element. */
+static mlshift_status numbers(const npz_arrays *A, int64_t *z64, int *z,
+                              mlshift_error *err)
+{
+    size_t N = A->z.shape[0];
+    mlshift_status st = ms_npy_to_int64(&A->z, z64, err);
+    for (size_t i = 0; st == MLSHIFT_OK && i < N; i++) {
+        if (z64[i] < 1 || z64[i] > 118)
+            st = ms_fail(err, MLSHIFT_ERR_VALUE,
+                         "%s: atom %zu: atomic number %lld is not an element",
+                         A->z.where, i, (long long)z64[i]);
+        z[i] = (int)z64[i];
+    }
+    return st;
+}
+
+static mlshift_status append_frames(mlshift_frames *fr, const npz_layout *L,
+                                    npz_arrays *A, const char *nm,
+                                    mlshift_error *err)
+{
+    size_t N = A->z.shape[0], M = A->r.shape[0];
+    /* One scratch block: numbers as int64 then int, positions, forces. */
+    size_t need = N * sizeof(int64_t) + N * sizeof(int) + 6 * N * sizeof(double) +
+                  (A->has_idx ? M * sizeof(int64_t) : 0);
+    unsigned char *scratch = malloc(need);
+    if (!scratch)
+        return ms_fail(err, MLSHIFT_ERR_NOMEM, "%s: out of memory", nm);
+    double *pos = (double *)scratch;                /* (N, 3) Å */
+    double *frc = pos + 3 * N;                      /* (N, 3) eV/Å */
+    int64_t *z64 = (int64_t *)(frc + 3 * N);        /* (N,) */
+    int64_t *oidx = z64 + N;                        /* (M,) if has_idx */
+    int *z = (int *)(oidx + (A->has_idx ? M : 0));  /* (N,) */
+
+    mlshift_status st = numbers(A, z64, z, err);
+    if (st == MLSHIFT_OK && A->has_idx)
+        st = ms_npy_to_int64(&A->idx, oidx, err);
+    if (st == MLSHIFT_OK)
+        st = append_rows(fr, L, A, nm, z, oidx, pos, frc, 0, M, err);
     free(scratch);
     return st;
+}
+
+/* The layout an opened npz holds, or NULL with the error set. */
+static const npz_layout *detect_layout(const ms_npz *npz, mlshift_error *err)
+{
+    if (ms_npz_has(npz, "nuclear_charges") || ms_npz_has(npz, "coords"))
+        return &LAYOUT_RMD17;
+    if (ms_npz_has(npz, "z") || ms_npz_has(npz, "R"))
+        return &LAYOUT_SGDML;
+    char keys[512];
+    list_keys(npz, keys, sizeof keys);
+    ms_fail(err, MLSHIFT_ERR_MISSING,
+            "%s: not a frames npz: expected z, R (and E, F) of the "
+            "MD17/MD22 sGDML layout or nuclear_charges, coords (and "
+            "energies, forces, old_indices, old_energies, old_forces) "
+            "of the rMD17 layout; keys present: %s", npz->name, keys);
+    return NULL;
 }
 
 mlshift_status mlshift_parse_npz(mlshift_frames *fr, const unsigned char *data,
@@ -263,21 +311,10 @@ mlshift_status mlshift_parse_npz(mlshift_frames *fr, const unsigned char *data,
     mlshift_status st = ms_npz_open_memory(&npz, data, len, name, err);
     if (st != MLSHIFT_OK)
         return st;
-    const npz_layout *L = NULL;
-    if (ms_npz_has(&npz, "nuclear_charges") || ms_npz_has(&npz, "coords"))
-        L = &LAYOUT_RMD17;
-    else if (ms_npz_has(&npz, "z") || ms_npz_has(&npz, "R"))
-        L = &LAYOUT_SGDML;
+    const npz_layout *L = detect_layout(&npz, err);
     if (!L) {
-        char keys[512];
-        list_keys(&npz, keys, sizeof keys);
-        st = ms_fail(err, MLSHIFT_ERR_MISSING,
-                     "%s: not a frames npz: expected z, R (and E, F) of the "
-                     "MD17/MD22 sGDML layout or nuclear_charges, coords (and "
-                     "energies, forces, old_indices, old_energies, old_forces) "
-                     "of the rMD17 layout; keys present: %s", npz.name, keys);
         ms_npz_close(&npz);
-        return st;
+        return MLSHIFT_ERR_MISSING;
     }
     npz_arrays A;
     memset(&A, 0, sizeof A);
@@ -304,4 +341,176 @@ mlshift_status mlshift_read_npz(mlshift_frames *fr, const char *path,
     st = mlshift_parse_npz(fr, (const unsigned char *)buf, len, path, opt, err);
     free(buf);
     return st;
+}
+
+/* ------------------------------------------------------------ streaming */
+
+/* The file is mapped, not read: the zip directory and each array's .npy
+ * header are parsed as above, a stored member's CRC-32 is checked block by
+ * block with its pages released after, and frames are converted a chunk of
+ * rows at a time, the pages of rows already read handed back to the kernel
+ * after each chunk (madvise). Resident memory stays at a chunk however
+ * large the file. A DEFLATE-compressed member (np.savez_compressed) is
+ * still inflated whole: it costs its uncompressed size. */
+struct ms_npz_stream {
+    unsigned char *map;         /* (len,) the file, read-only */
+    size_t len;
+    ms_npz npz;
+    const npz_layout *L;
+    npz_arrays A;
+    int open;                   /* A holds arrays */
+    size_t N, M, k;             /* atoms, frames, next frame */
+    int *z;                     /* (N,) */
+    int64_t *z64, *oidx;        /* (N,), (chunk,) */
+    double *pos, *frc;          /* (N, 3) each */
+    size_t cap_oidx;
+};
+
+static const unsigned char empty_file[1];
+
+mlshift_status ms_npz_stream_open(ms_npz_stream **out, const char *path,
+                                  const mlshift_read_options *opt,
+                                  mlshift_error *err)
+{
+    *out = NULL;
+    ms_npz_stream *s = calloc(1, sizeof *s);
+    if (!s)
+        return ms_fail(err, MLSHIFT_ERR_NOMEM, "%s: out of memory", path);
+    int fd = open(path, O_RDONLY);
+    if (fd < 0) {
+        free(s);
+        return ms_fail(err, MLSHIFT_ERR_IO, "%s: cannot open: %s", path,
+                       strerror(errno));
+    }
+    struct stat sb;
+    mlshift_status st = MLSHIFT_OK;
+    if (fstat(fd, &sb) != 0)
+        st = ms_fail(err, MLSHIFT_ERR_IO, "%s: read error: %s", path, strerror(errno));
+    else if (S_ISDIR(sb.st_mode))
+        st = ms_fail(err, MLSHIFT_ERR_IO, "%s: read error: %s", path,
+                     strerror(EISDIR));
+    else if (!S_ISREG(sb.st_mode)) {
+        close(fd); /* a pipe or device cannot be mapped: *out NULL says
+                      read it whole */
+        free(s);
+        return MLSHIFT_OK;
+    }
+    if (st == MLSHIFT_OK && sb.st_size > 0) {
+        s->len = (size_t)sb.st_size;
+        void *m = mmap(NULL, s->len, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED)
+            st = ms_fail(err, MLSHIFT_ERR_IO, "%s: read error: %s", path,
+                         strerror(errno));
+        else
+            s->map = m;
+    }
+    close(fd);
+    if (st != MLSHIFT_OK) {
+        free(s);
+        return st;
+    }
+    const unsigned char *data = s->map ? s->map : empty_file;
+    if ((st = ms_npz_open_memory(&s->npz, data, s->len, path, err))) {
+        ms_npz_stream_close(s);
+        return st;
+    }
+    s->npz.zip.drop_pages = s->map != NULL;
+    s->open = 1;
+    if (!(s->L = detect_layout(&s->npz, err))) {
+        ms_npz_stream_close(s);
+        return MLSHIFT_ERR_MISSING;
+    }
+    if ((st = load_arrays(&s->npz, s->L, opt, &s->A, err))) {
+        ms_npz_stream_close(s);
+        return st;
+    }
+    s->N = s->A.z.shape[0];
+    s->M = s->A.r.shape[0];
+    size_t N = s->N;
+    s->z = malloc(N * sizeof *s->z);
+    s->z64 = malloc(N * sizeof *s->z64);
+    s->pos = malloc(3 * N * sizeof *s->pos);
+    s->frc = malloc(3 * N * sizeof *s->frc);
+    if (!s->z || !s->z64 || !s->pos || !s->frc) {
+        ms_npz_stream_close(s);
+        return ms_fail(err, MLSHIFT_ERR_NOMEM, "%s: out of memory", path);
+    }
+    if ((st = numbers(&s->A, s->z64, s->z, err))) {
+        ms_npz_stream_close(s);
+        return st;
+    }
+    *out = s;
+    return MLSHIFT_OK;
+}
+
+/* Releases the pages of a mapped array up to its first `rows` rows (all of
+ * them when not in C order: a row is then spread over the array). */
+static void drop_rows(const ms_npy *a, size_t rows)
+{
+    if (a->owned || !a->data || !a->count)
+        return;
+    uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+    size_t bytes = a->fortran && a->ndim > 1
+                       ? a->count * (size_t)a->itemsize
+                       : rows * ms_npy_row_size(a) * (size_t)a->itemsize;
+    uintptr_t lo = ((uintptr_t)a->data + page - 1) & ~(page - 1);
+    uintptr_t hi = ((uintptr_t)a->data + bytes) & ~(page - 1);
+    if (hi > lo)
+        madvise((void *)lo, hi - lo, MADV_DONTNEED);
+}
+
+mlshift_status ms_npz_stream_fill(ms_npz_stream *s, mlshift_frames *fr,
+                                  size_t max_frames, int *end,
+                                  mlshift_error *err)
+{
+    size_t k1 = s->M - s->k < max_frames ? s->M : s->k + max_frames;
+    mlshift_status st = MLSHIFT_OK;
+    if (s->A.has_idx && k1 > s->k) {
+        /* The chunk's old indices through a view of those rows; a bad one
+         * is reported as the whole-array conversion reports it. */
+        size_t n = k1 - s->k;
+        if (ms_grow((void **)&s->oidx, &s->cap_oidx, n, sizeof *s->oidx))
+            return ms_fail(err, MLSHIFT_ERR_NOMEM, "%s: out of memory", s->npz.name);
+        ms_npy v = s->A.idx;
+        v.owned = NULL;
+        v.shape[0] = n;
+        v.count = n;
+        v.data += s->k * (size_t)v.itemsize;
+        if (ms_npy_to_int64(&v, s->oidx, err)) {
+            int64_t *all = malloc(s->M * sizeof *all);
+            st = all ? ms_npy_to_int64(&s->A.idx, all, err)
+                     : ms_fail(err, MLSHIFT_ERR_NOMEM, "%s: out of memory",
+                               s->npz.name);
+            free(all);
+            return st ? st : MLSHIFT_ERR_VALUE;
+        }
+    }
+    st = append_rows(fr, s->L, &s->A, s->npz.name, s->z, s->oidx, s->pos,
+                     s->frc, s->k, k1, err);
+    if (st != MLSHIFT_OK)
+        return st;
+    s->k = k1;
+    drop_rows(&s->A.r, s->k);
+    drop_rows(&s->A.e, s->k);
+    drop_rows(&s->A.f, s->k);
+    drop_rows(&s->A.idx, s->k);
+    *end = s->k >= s->M;
+    return MLSHIFT_OK;
+}
+
+void ms_npz_stream_close(ms_npz_stream *s)
+{
+    if (!s)
+        return;
+    arrays_free(&s->A);
+    if (s->open)
+        ms_npz_close(&s->npz);
+    if (s->map)
+        munmap(s->map, s->len);
+    free(s->z);
+    free(s->z64);
+    free(s->oidx);
+    free(s->pos);
+    free(s->frc);
+    free(s);
 }

@@ -11,6 +11,7 @@
 #include "../core/rng.h"
 #include "../core/util.h"
 #include "frames.h"
+#include "strset.h"
 
 /* A size given as a count (>= 1) or a fraction of n (< 1). */
 static size_t resolve(double v, size_t n)
@@ -49,92 +50,85 @@ mlshift_status mlshift_split(size_t n, const mlshift_split_spec *spec,
     return MLSHIFT_OK;
 }
 
-/* Open-addressing set of strings (FNV-1a), for deduplication. The strings
- * live back to back in one growing buffer and the slots hold offsets + 1
- * (0 = empty), so the buffer may move while the set grows. */
-typedef struct strset {
-    size_t *slot;           /* (cap,) offset + 1 into buf, 0 = empty */
-    size_t cap, n;
-    char *buf;              /* the distinct strings, NUL-terminated */
-    size_t len, buf_cap;
-} strset;
+struct mlshift_dedup_set {
+    ms_strset set;
+    char *key;
+    size_t frames;          /* frames seen */
+};
 
-static uint64_t fnv1a(const char *s)
+mlshift_dedup_set *mlshift_dedup_set_create(const char *key)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ull;
-    return h;
+    mlshift_dedup_set *d = calloc(1, sizeof *d);
+    if (!d || !key || !(d->key = malloc(strlen(key) + 1))) {
+        free(d);
+        return NULL;
+    }
+    strcpy(d->key, key);
+    return d;
 }
 
-/* Inserts a copy of s; returns 1 if it was new, 0 if present, -1 nomem. */
-static int strset_add(strset *set, const char *s)
+mlshift_status mlshift_dedup_set_add(mlshift_dedup_set *d,
+                                     const mlshift_frame *f, int *keep,
+                                     mlshift_error *err)
 {
-    if (2 * (set->n + 1) > set->cap) {
-        size_t nc = set->cap ? 2 * set->cap : 1024;
-        size_t *ns = calloc(nc, sizeof *ns);
-        if (!ns)
-            return -1;
-        for (size_t i = 0; i < set->cap; i++)
-            if (set->slot[i]) {
-                size_t h = fnv1a(set->buf + set->slot[i] - 1) & (nc - 1);
-                while (ns[h])
-                    h = (h + 1) & (nc - 1);
-                ns[h] = set->slot[i];
-            }
-        free(set->slot);
-        set->slot = ns;
-        set->cap = nc;
+    /* The key is "formula|value": an index repeats across molecules
+     * (rMD17's old_index does), a frame does not. */
+    char v[512];
+    d->frames++;
+    mlshift_formula(f, v, sizeof v / 2);
+    size_t fl = strlen(v);
+    v[fl++] = '|';
+    if (!mlshift_info_get(f->info ? f->info : "", d->key, v + fl, sizeof v - fl)) {
+        *keep = 1;
+        return MLSHIFT_OK;
     }
-    size_t h = fnv1a(s) & (set->cap - 1);
-    while (set->slot[h]) {
-        if (strcmp(set->buf + set->slot[h] - 1, s) == 0)
-            return 0;
-        h = (h + 1) & (set->cap - 1);
+    int r = ms_strset_add(&d->set, v);
+    if (r < 0) {
+        *keep = 0;
+        return ms_fail(err, MLSHIFT_ERR_NOMEM, "dedup: out of memory");
     }
-    size_t l = strlen(s) + 1;
-    if (ms_grow((void **)&set->buf, &set->buf_cap, set->len + l, 1))
-        return -1;
-    memcpy(set->buf + set->len, s, l);
-    set->slot[h] = set->len + 1;
-    set->len += l;
-    set->n++;
-    return 1;
+    *keep = r;
+    return MLSHIFT_OK;
+}
+
+mlshift_status mlshift_dedup_set_finish(const mlshift_dedup_set *d,
+                                        mlshift_error *err)
+{
+    if (d->frames && !d->set.n)
+        return ms_fail(err, MLSHIFT_ERR_MISSING, "no frame has the info key '%s' "
+                       "(nothing to deduplicate by; rMD17 npz: old_index)",
+                       d->key);
+    return MLSHIFT_OK;
+}
+
+void mlshift_dedup_set_destroy(mlshift_dedup_set *d)
+{
+    if (!d)
+        return;
+    ms_strset_free(&d->set);
+    free(d->key);
+    free(d);
 }
 
 mlshift_status mlshift_dedup(const mlshift_frames *fr, const char *key,
                              size_t *idx, size_t *n_out, mlshift_error *err)
 {
-    char v[512];
-    strset set = {0};
     size_t n = 0;
+    *n_out = 0;
+    mlshift_dedup_set *d = mlshift_dedup_set_create(key);
+    if (!d)
+        return ms_fail(err, MLSHIFT_ERR_NOMEM, "dedup: out of memory");
     mlshift_status st = MLSHIFT_OK;
-    for (size_t i = 0; i < fr->n; i++) {
-        /* The key is "formula|value": an index repeats across molecules
-         * (rMD17's old_index does), a frame does not. */
+    for (size_t i = 0; i < fr->n && st == MLSHIFT_OK; i++) {
         mlshift_frame f;
+        int keep;
         mlshift_frames_get(fr, i, &f);
-        mlshift_formula(&f, v, sizeof v / 2);
-        size_t fl = strlen(v);
-        v[fl++] = '|';
-        if (!mlshift_info_get(fr->info + fr->info_off[i], key, v + fl,
-                              sizeof v - fl)) {
-            idx[n++] = i;
-            continue;
-        }
-        int r = strset_add(&set, v);
-        if (r < 0) {
-            st = ms_fail(err, MLSHIFT_ERR_NOMEM, "dedup: out of memory");
-            break;
-        }
-        if (r)
+        if ((st = mlshift_dedup_set_add(d, &f, &keep, err)) == MLSHIFT_OK && keep)
             idx[n++] = i;
     }
-    free(set.slot);
-    free(set.buf);
     *n_out = n;
-    if (st == MLSHIFT_OK && fr->n && !set.n)
-        st = ms_fail(err, MLSHIFT_ERR_MISSING, "no frame has the info key '%s' "
-                     "(nothing to deduplicate by; rMD17 npz: old_index)", key);
+    if (st == MLSHIFT_OK)
+        st = mlshift_dedup_set_finish(d, err);
+    mlshift_dedup_set_destroy(d);
     return st;
 }

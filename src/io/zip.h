@@ -36,6 +36,11 @@ typedef struct ms_zip {
     size_t n;                   /* members */
     ms_zip_entry *entries;      /* (n,) */
     char *names;                /* the n NUL-terminated names, one block */
+    int drop_pages;             /* data is a read-only file mapping: a stored
+                                   member's CRC is checked block by block and
+                                   each block's pages are released after
+                                   (madvise), so extraction keeps no more
+                                   than a block resident (set after open) */
 } ms_zip;
 
 /* Parses the archive's directory. On failure *z is left empty (safe to

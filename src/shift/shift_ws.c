@@ -29,6 +29,13 @@ static void free_batch(mlshift_shift_ws *ws)
     free(ws->solve);
 }
 
+void mlshift_shift_ws_set_exact(mlshift_shift_ws *ws, int exact)
+{
+    ws->exact = exact != 0;
+    if (ws->spec)
+        mlshift_spectrum_ws_set_exact(ws->spec, ws->exact);
+}
+
 void mlshift_shift_ws_destroy(mlshift_shift_ws *ws)
 {
     if (!ws)
@@ -51,6 +58,8 @@ mlshift_status ms_shift_graph(mlshift_shift_ws *ws, const mlshift_frame *f,
         mlshift_spectrum_ws_destroy(ws->spec);
         free(ws->eig);
         ws->spec = mlshift_spectrum_ws_create(n);
+        if (ws->spec)
+            mlshift_spectrum_ws_set_exact(ws->spec, ws->exact);
         ws->eig = malloc(n * sizeof *ws->eig);
         ws->spec_n = ws->spec && ws->eig ? n : 0;
         if (!ws->spec_n)

@@ -29,6 +29,7 @@ struct mlshift_shift_ws {
     const char *comp_src;   /* st->compositions it was built from */
     const char **comp;      /* (n_comp,) */
     size_t n_comp;
+    int exact;              /* double-precision eigenvalues at every size */
 };
 
 /* Builds the radius graph of f at `build` Å into ws->nl (molecules without

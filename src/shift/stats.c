@@ -8,39 +8,25 @@
  *     N_max, averaged element-wise (λ̄), and each structure's squared
  *     spectral distance to λ̄ (eq. 5), whose mean and std set the
  *     connectivity rule.
- * Means and population standard deviations are two-pass sums. */
+ * Means and population standard deviations are two-pass sums
+ * (mlshift_stats_builder: one pass over the frames, then over a record
+ * per frame). */
+#include <errno.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "../core/util.h"
 #include "../io/json.h"
+#include "../io/strset.h"
 #include "shift_ws.h"
 #include "stats.h"
 
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Mean and population std of x (n,), skipping NaN; returns the count. */
-static size_t mean_std(const double *x, size_t n, double *mean, double *std)
-{
-    size_t c = 0;
-    double s = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isnan(x[i])) {
-            s += x[i];
-            c++;
-        }
-    *mean = c ? s / (double)c : NAN;
-    double v = 0;
-    for (size_t i = 0; i < n; i++)
-        if (!isnan(x[i]))
-            v += (x[i] - *mean) * (x[i] - *mean);
-    *std = c ? sqrt(v / (double)c) : NAN;
-    return c;
 }
 
 void mlshift_stats_free(mlshift_train_stats *st)
@@ -50,48 +36,284 @@ void mlshift_stats_free(mlshift_train_stats *st)
     memset(st, 0, sizeof *st);
 }
 
-/* Distinct formulas of the frames, sorted, into st->compositions. */
-static mlshift_status collect_compositions(const mlshift_frames *fr,
-                                           mlshift_train_stats *st,
-                                           mlshift_error *err)
+/* ------------------------------------------------------------- the builder */
+
+/* One pass over the frames gathers the counts, the sums of the means and of
+ * λ̄, and a record per frame (N, carbon fraction, force norm, spectrum);
+ * finish then reads the records twice: the deviations from the means and
+ * each distance to λ̄, then the distances' deviations and the training
+ * flag rates. Every sum runs over the frames in their order, exactly as
+ * the two-pass loops over arrays did, so the results are bit for bit the
+ * same. The records stay in memory up to spill bytes, then go to a
+ * temporary file. */
+struct mlshift_stats_builder {
+    mlshift_train_stats st;
+    char source[128];
+    int has_source;
+    mlshift_shift_ws *ws;
+    double sum_nat, sum_carbon, sum_fn;
+    size_t n_fn;
+    double *spec;               /* (spec_cap,) Σ of zero-padded spectra */
+    size_t spec_cap;
+    ms_strset comps;            /* distinct formulas */
+    double *mem;                /* records in memory, mem_len doubles */
+    size_t mem_len, mem_cap, spill;
+    FILE *tmp;                  /* records beyond spill */
+    size_t rec_doubles;         /* doubles recorded in all */
+    double *row;                /* (natoms_max + 3,) a record read back */
+};
+
+#define FORMULA_W 64
+
+mlshift_status mlshift_stats_begin(double cutoff, const char *source,
+                                   size_t spill_bytes,
+                                   mlshift_stats_builder **out,
+                                   mlshift_error *err)
 {
-    size_t n = mlshift_frames_count(fr);
-    const size_t W = 64;
-    char *buf = malloc(n * W);
-    char **ptr = malloc(n * sizeof *ptr);
-    if (!buf || !ptr) {
-        free(buf);
-        free(ptr);
+    *out = NULL;
+    if (!(cutoff > 0) || !isfinite(cutoff))
+        return ms_fail(err, MLSHIFT_ERR_VALUE, "stats: cutoff %g Å is not positive",
+                       cutoff);
+    mlshift_stats_builder *b = calloc(1, sizeof *b);
+    if (!b || !(b->ws = mlshift_shift_ws_create())) {
+        free(b);
         return ms_fail(err, MLSHIFT_ERR_NOMEM, "stats: out of memory");
     }
-    for (size_t i = 0; i < n; i++) {
-        mlshift_frame f;
-        mlshift_frames_get(fr, i, &f);
-        ptr[i] = buf + i * W;
-        mlshift_formula(&f, ptr[i], W);
+    b->st.cutoff = cutoff;
+    if (source) {
+        snprintf(b->source, sizeof b->source, "%s", source);
+        b->has_source = 1;
     }
-    qsort(ptr, n, sizeof *ptr, cmp_str);
-    size_t len = 0, k = 0;
-    for (size_t i = 0; i < n; i++)
-        if (i == 0 || strcmp(ptr[i], ptr[i - 1]))
-            len += strlen(ptr[i]) + 1;
-    st->compositions = malloc(len ? len : 1);
-    if (!st->compositions) {
-        free(buf);
-        free(ptr);
-        return ms_fail(err, MLSHIFT_ERR_NOMEM, "stats: out of memory");
-    }
-    for (size_t i = 0; i < n; i++)
-        if (i == 0 || strcmp(ptr[i], ptr[i - 1])) {
-            size_t l = strlen(ptr[i]) + 1;
-            memcpy(st->compositions + k, ptr[i], l);
-            k += l;
-            st->n_compositions++;
-        }
-    st->compositions_len = len;
-    free(buf);
-    free(ptr);
+    b->spill = spill_bytes ? spill_bytes : (size_t)1 << 20;
+    *out = b;
     return MLSHIFT_OK;
+}
+
+void mlshift_stats_abort(mlshift_stats_builder *b)
+{
+    if (!b)
+        return;
+    mlshift_shift_ws_destroy(b->ws);
+    free(b->spec);
+    ms_strset_free(&b->comps);
+    free(b->mem);
+    if (b->tmp)
+        fclose(b->tmp);
+    free(b->row);
+    mlshift_stats_free(&b->st);
+    free(b);
+}
+
+/* Appends n doubles to the records. */
+static int record(mlshift_stats_builder *b, const double *x, size_t n)
+{
+    b->rec_doubles += n;
+    if (!b->tmp && (b->mem_len + n) * sizeof *x > b->spill) {
+        if (!(b->tmp = tmpfile()) ||
+            fwrite(b->mem, sizeof *x, b->mem_len, b->tmp) != b->mem_len)
+            return -1;
+        free(b->mem);
+        b->mem = NULL;
+        b->mem_len = b->mem_cap = 0;
+    }
+    if (b->tmp)
+        return fwrite(x, sizeof *x, n, b->tmp) == n ? 0 : -1;
+    if (ms_grow((void **)&b->mem, &b->mem_cap, b->mem_len + n, sizeof *x))
+        return -1;
+    memcpy(b->mem + b->mem_len, x, n * sizeof *x);
+    b->mem_len += n;
+    return 0;
+}
+
+/* The record at *off (a count of doubles) into b->row: N, carbon, force
+ * norm, then N eigenvalues. */
+static int read_record(mlshift_stats_builder *b, size_t *off)
+{
+    if (!b->tmp) {
+        size_t N = (size_t)b->mem[*off];
+        memcpy(b->row, b->mem + *off, (N + 3) * sizeof *b->row);
+        *off += N + 3;
+        return 0;
+    }
+    if (fread(b->row, sizeof *b->row, 3, b->tmp) != 3)
+        return -1;
+    size_t N = (size_t)b->row[0];
+    if (N > b->st.natoms_max || fread(b->row + 3, sizeof *b->row, N, b->tmp) != N)
+        return -1;
+    *off += N + 3;
+    return 0;
+}
+
+mlshift_status mlshift_stats_add(mlshift_stats_builder *b,
+                                 const mlshift_frame *f, double force_norm,
+                                 mlshift_error *err)
+{
+    mlshift_train_stats *st = &b->st;
+    size_t s = st->n_structures;
+    mlshift_status status = ms_shift_graph(b->ws, f, st->cutoff, err);
+    if (status == MLSHIFT_OK)
+        status = ms_shift_spectrum(b->ws, st->cutoff, NULL, err);
+    if (status != MLSHIFT_OK) {
+        char msg[sizeof err->message];
+        snprintf(msg, sizeof msg, "%s", err ? err->message : "");
+        return ms_fail(err, status, "stats: structure %zu: %s", s, msg);
+    }
+    size_t nc = 0;
+    for (size_t i = 0; i < f->natoms; i++)
+        nc += f->numbers[i] == 6;
+    double head[3] = {(double)f->natoms,
+                      f->natoms ? (double)nc / (double)f->natoms : 0.0,
+                      force_norm};
+    char formula[FORMULA_W];
+    mlshift_formula(f, formula, sizeof formula);
+    if (f->natoms > b->spec_cap) {
+        size_t cap = b->spec_cap;
+        if (ms_grow((void **)&b->spec, &cap, f->natoms, sizeof *b->spec))
+            return ms_fail(err, MLSHIFT_ERR_NOMEM, "stats: out of memory");
+        memset(b->spec + b->spec_cap, 0, (cap - b->spec_cap) * sizeof *b->spec);
+        b->spec_cap = cap;
+    }
+    if (record(b, head, 3) || record(b, b->ws->eig, f->natoms) ||
+        ms_strset_add(&b->comps, formula) < 0)
+        return ms_fail(err, MLSHIFT_ERR_IO, "stats: cannot keep the spectra "
+                       "(out of memory, or the temporary file failed: %s)",
+                       strerror(errno));
+    for (size_t i = 0; i < f->natoms; i++)
+        st->element_atoms[f->numbers[i]]++;
+    if (f->natoms > st->natoms_max)
+        st->natoms_max = f->natoms;
+    b->sum_nat += head[0];
+    b->sum_carbon += head[1];
+    if (!isnan(force_norm)) {
+        b->sum_fn += force_norm;
+        b->n_fn++;
+    }
+    for (size_t l = 0; l < f->natoms; l++)
+        b->spec[l] += b->ws->eig[l];
+    st->n_structures++;
+    return MLSHIFT_OK;
+}
+
+/* st->compositions from the set, sorted. */
+static int compositions(mlshift_stats_builder *b)
+{
+    mlshift_train_stats *st = &b->st;
+    size_t n = b->comps.n;
+    const char **ptr = malloc((n ? n : 1) * sizeof *ptr);
+    st->compositions = malloc(b->comps.len ? b->comps.len : 1);
+    if (!ptr || !st->compositions) {
+        free(ptr);
+        return -1;
+    }
+    for (size_t o = 0, k = 0; k < n; k++, o += strlen(b->comps.buf + o) + 1)
+        ptr[k] = b->comps.buf + o;
+    qsort(ptr, n, sizeof *ptr, cmp_str);
+    for (size_t k = 0; k < n; k++) {
+        size_t l = strlen(ptr[k]) + 1;
+        memcpy(st->compositions + st->compositions_len, ptr[k], l);
+        st->compositions_len += l;
+    }
+    st->n_compositions = n;
+    free(ptr);
+    return 0;
+}
+
+mlshift_status mlshift_stats_finish(mlshift_stats_builder *b,
+                                    mlshift_train_stats *out,
+                                    mlshift_error *err)
+{
+    memset(out, 0, sizeof *out);
+    mlshift_train_stats *st = &b->st;
+    size_t n = st->n_structures;
+    mlshift_status status = MLSHIFT_OK;
+    if (n == 0) {
+        status = ms_fail(err, MLSHIFT_ERR_VALUE, "stats: the training set is empty");
+        goto done;
+    }
+    b->row = malloc((st->natoms_max + 3) * sizeof *b->row);
+    st->spectrum = calloc(st->natoms_max ? st->natoms_max : 1, sizeof *st->spectrum);
+    if (!b->row || !st->spectrum || compositions(b)) {
+        status = ms_fail(err, MLSHIFT_ERR_NOMEM, "stats: out of memory");
+        goto done;
+    }
+    /* Means (population statistics, NaN force norms skipped) and λ̄. */
+    st->natoms_mean = b->sum_nat / (double)n;
+    st->carbon_mean = b->sum_carbon / (double)n;
+    st->n_force = b->n_fn;
+    st->force_norm_mean = b->n_fn ? b->sum_fn / (double)b->n_fn : NAN;
+    snprintf(st->force_source, sizeof st->force_source, "%s",
+             !st->n_force ? "none" : b->has_source ? b->source : "labels");
+    for (size_t l = 0; l < st->natoms_max; l++)
+        st->spectrum[l] = b->spec[l] / (double)n;
+
+    /* Pass 1: deviations from the means, distances to λ̄. */
+    double v[3] = {0, 0, 0}, dsum = 0;
+    size_t dn = 0, off = 0;
+    if (b->tmp && fseek(b->tmp, 0, SEEK_SET))
+        goto io;
+    for (size_t s = 0; s < n; s++) {
+        if (read_record(b, &off))
+            goto io;
+        double *x = b->row;
+        v[0] += (x[0] - st->natoms_mean) * (x[0] - st->natoms_mean);
+        v[1] += (x[1] - st->carbon_mean) * (x[1] - st->carbon_mean);
+        if (!isnan(x[2]))
+            v[2] += (x[2] - st->force_norm_mean) * (x[2] - st->force_norm_mean);
+        double d = mlshift_spectral_distance(x + 3, (size_t)x[0], st->spectrum,
+                                             st->natoms_max);
+        if (!isnan(d)) {
+            dsum += d;
+            dn++;
+        }
+    }
+    st->natoms_std = sqrt(v[0] / (double)n);
+    st->carbon_std = sqrt(v[1] / (double)n);
+    st->force_norm_std = b->n_fn ? sqrt(v[2] / (double)b->n_fn) : NAN;
+    st->spectral_mean = dn ? dsum / (double)dn : NAN;
+
+    /* Pass 2: the distances' deviation and the training flag rates. */
+    double vd = 0;
+    size_t c[4] = {0, 0, 0, 0};
+    off = 0;
+    if (b->tmp && fseek(b->tmp, 0, SEEK_SET))
+        goto io;
+    for (size_t s = 0; s < n; s++) {
+        if (read_record(b, &off))
+            goto io;
+        double *x = b->row;
+        double d = mlshift_spectral_distance(x + 3, (size_t)x[0], st->spectrum,
+                                             st->natoms_max);
+        if (!isnan(d))
+            vd += (d - st->spectral_mean) * (d - st->spectral_mean);
+        c[0] += fabs(x[0] - st->natoms_mean) > st->natoms_std;
+        c[1] += fabs(x[1] - st->carbon_mean) > st->carbon_std;
+        c[2] += fabs(x[2] - st->force_norm_mean) > st->force_norm_std;
+    }
+    st->spectral_std = dn ? sqrt(vd / (double)dn) : NAN;
+    /* c[3] needs spectral_std: a third, cheap read. */
+    off = 0;
+    if (b->tmp && fseek(b->tmp, 0, SEEK_SET))
+        goto io;
+    for (size_t s = 0; s < n; s++) {
+        if (read_record(b, &off))
+            goto io;
+        double d = mlshift_spectral_distance(b->row + 3, (size_t)b->row[0],
+                                             st->spectrum, st->natoms_max);
+        c[3] += d - st->spectral_mean > st->spectral_std;
+    }
+    st->train_ood_size = (double)c[0] / (double)n;
+    st->train_ood_carbon = (double)c[1] / (double)n;
+    st->train_ood_force_norm = st->n_force ? (double)c[2] / (double)st->n_force : NAN;
+    st->train_ood_connectivity = (double)c[3] / (double)n;
+    *out = *st;
+    memset(st, 0, sizeof *st);
+    goto done;
+io:
+    status = ms_fail(err, MLSHIFT_ERR_IO, "stats: cannot read back the "
+                     "temporary spectra: %s", strerror(errno ? errno : EIO));
+done:
+    mlshift_stats_abort(b);
+    return status;
 }
 
 mlshift_status mlshift_stats_compute(const mlshift_frames *fr, double cutoff,
@@ -104,97 +326,21 @@ mlshift_status mlshift_stats_compute(const mlshift_frames *fr, double cutoff,
     size_t n = mlshift_frames_count(fr);
     if (n == 0)
         return ms_fail(err, MLSHIFT_ERR_VALUE, "stats: the training set is empty");
-    if (!(cutoff > 0) || !isfinite(cutoff))
-        return ms_fail(err, MLSHIFT_ERR_VALUE, "stats: cutoff %g Å is not positive",
-                       cutoff);
-    st->cutoff = cutoff;
-    st->n_structures = n;
-    size_t A = mlshift_frames_total_atoms(fr);
-    double *x = malloc(3 * n * sizeof *x);       /* natoms, carbon, force norm */
-    double *eig = malloc(A * sizeof *eig);       /* every spectrum, back to back */
-    double *dist = malloc(n * sizeof *dist);
-    mlshift_shift_ws *ws = mlshift_shift_ws_create();
-    mlshift_status status = MLSHIFT_OK;
-    if (!x || !eig || !dist || !ws) {
-        status = ms_fail(err, MLSHIFT_ERR_NOMEM, "stats: out of memory");
-        goto done;
-    }
-    double *nat = x, *carbon = x + n, *fnorm = x + 2 * n;
-    size_t off = 0;
-    for (size_t s = 0; s < n; s++) {
+    mlshift_stats_builder *b;
+    /* In memory: the frames are already there, the records are smaller. */
+    mlshift_status status = mlshift_stats_begin(cutoff, source, SIZE_MAX, &b, err);
+    for (size_t s = 0; s < n && status == MLSHIFT_OK; s++) {
         mlshift_frame f;
         mlshift_frames_get(fr, s, &f);
-        size_t nc = 0;
-        for (size_t i = 0; i < f.natoms; i++) {
-            st->element_atoms[f.numbers[i]]++;
-            nc += f.numbers[i] == 6;
-        }
-        nat[s] = (double)f.natoms;
-        carbon[s] = f.natoms ? (double)nc / (double)f.natoms : 0.0;
-        fnorm[s] = force_norms ? force_norms[s] : mlshift_frame_mean_force_norm(&f);
-        if (f.natoms > st->natoms_max)
-            st->natoms_max = f.natoms;
-        status = ms_shift_graph(ws, &f, cutoff, err);
-        if (status == MLSHIFT_OK)
-            status = ms_shift_spectrum(ws, cutoff, NULL, err);
-        if (status != MLSHIFT_OK) {
-            char msg[sizeof err->message];
-            snprintf(msg, sizeof msg, "%s", err ? err->message : "");
-            status = ms_fail(err, status, "stats: structure %zu: %s", s, msg);
-            goto done;
-        }
-        memcpy(eig + off, ws->eig, f.natoms * sizeof *eig);
-        off += f.natoms;
+        status = mlshift_stats_add(b, &f, force_norms ? force_norms[s]
+                                          : mlshift_frame_mean_force_norm(&f),
+                                   err);
     }
-    mean_std(nat, n, &st->natoms_mean, &st->natoms_std);
-    mean_std(carbon, n, &st->carbon_mean, &st->carbon_std);
-    st->n_force = mean_std(fnorm, n, &st->force_norm_mean, &st->force_norm_std);
-    snprintf(st->force_source, sizeof st->force_source, "%s",
-             !st->n_force ? "none" : source ? source : "labels");
-
-    /* λ̄: element-wise mean of the zero-padded spectra. */
-    st->spectrum = calloc(st->natoms_max, sizeof *st->spectrum);
-    if (!st->spectrum) {
-        status = ms_fail(err, MLSHIFT_ERR_NOMEM, "stats: out of memory");
-        goto done;
+    if (status != MLSHIFT_OK) {
+        mlshift_stats_abort(b);
+        return status;
     }
-    off = 0;
-    for (size_t s = 0; s < n; s++) {
-        size_t N = (size_t)nat[s];
-        for (size_t l = 0; l < N; l++)
-            st->spectrum[l] += eig[off + l];
-        off += N;
-    }
-    for (size_t l = 0; l < st->natoms_max; l++)
-        st->spectrum[l] /= (double)n;
-    off = 0;
-    for (size_t s = 0; s < n; s++) {
-        size_t N = (size_t)nat[s];
-        dist[s] = mlshift_spectral_distance(eig + off, N, st->spectrum,
-                                            st->natoms_max);
-        off += N;
-    }
-    mean_std(dist, n, &st->spectral_mean, &st->spectral_std);
-    size_t c[4] = {0, 0, 0, 0};
-    for (size_t s = 0; s < n; s++) {
-        c[0] += fabs(nat[s] - st->natoms_mean) > st->natoms_std;
-        c[1] += fabs(carbon[s] - st->carbon_mean) > st->carbon_std;
-        c[2] += fabs(fnorm[s] - st->force_norm_mean) > st->force_norm_std;
-        c[3] += dist[s] - st->spectral_mean > st->spectral_std;
-    }
-    st->train_ood_size = (double)c[0] / (double)n;
-    st->train_ood_carbon = (double)c[1] / (double)n;
-    st->train_ood_force_norm = st->n_force ? (double)c[2] / (double)st->n_force : NAN;
-    st->train_ood_connectivity = (double)c[3] / (double)n;
-    status = collect_compositions(fr, st, err);
-done:
-    free(x);
-    free(eig);
-    free(dist);
-    mlshift_shift_ws_destroy(ws);
-    if (status != MLSHIFT_OK)
-        mlshift_stats_free(st);
-    return status;
+    return mlshift_stats_finish(b, st, err);
 }
 
 /* ------------------------------------------------------------- the file */
