@@ -609,7 +609,7 @@ int cmd_md(int argc, char **argv)
         (o.monitor && monitor_open(&o, &calc, ttt_prior, &mon)))
         goto done;
     if (mlshift_md_create(&f, vel, &calc, &o.md, &md, &err)) {
-        cli_fail("md: %s", err.message);
+        cli_fail("%s%s", strncmp(err.message, "md:", 3) ? "md: " : "", err.message);
         goto done;
     }
     if (o.coll_ref && set_reference(&o, md, &f))
