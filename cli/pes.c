@@ -221,7 +221,7 @@ static int plot_map(const pes_opts *o, const double *E, const double *g, size_t 
                 ser[ns++] = (plot_series){NULL, s4, s4 + 2, 2, colours[l], -1, 0};
             }
         }
-        snprintf(titles[k], sizeof titles[k], "%s: E - E(0), %d levels in [%.3g, %.3g] eV",
+        snprintf(titles[k], sizeof titles[k], "%s: %d levels, %.3g to %.3g eV",
                  label(o, k), NL, lo, hi);
         pan[k] = (plot_panel){titles[k], "mode 1 (Å)", "mode 2 (Å)", ser + first,
                               ns - first, NAN, NAN, 0};
