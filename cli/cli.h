@@ -174,5 +174,6 @@ int cmd_evaluate(int argc, char **argv);
 int cmd_md(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_relax(int argc, char **argv);
+int cmd_pes(int argc, char **argv);
 
 #endif /* MLSHIFT_CLI_H */

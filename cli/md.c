@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "md_calc.h"
 
 static const char help[] =
     "usage: mlshift md (--model M [--head main|prior] [--radius R] | --prior SPEC)\n"
@@ -64,6 +64,13 @@ static const char help[] =
     "                      info spectral_distance= force_norm= ood_force=T|F\n"
     "                      ood_connectivity=T|F monitor_cutoff=, and the same\n"
     "                      columns in the log\n"
+    "  --ttt-on-shift      with --model and --monitor: when --ttt-sustain K (3)\n"
+    "                      saved frames in a row are flagged, adapt the model\n"
+    "                      by --ttt-steps N (20) TTT steps (SGD, --ttt-lr 1e-3,\n"
+    "                      --ttt-batch 8) on the last --ttt-window W (10) saved\n"
+    "                      frames labelled by --ttt-prior SPEC, then continue;\n"
+    "                      at most --ttt-max M (10) times (0: no limit); frames\n"
+    "                      get adapted=T|F, the log an adapted column\n"
     "  --quiet             no progress line or summary on stderr\n"
     "Stops (reported, exit 0, the trajectory ends with the stopped frame):\n"
     "  NaN/Inf; T outside [--t-min, --t-max] K (default 0.1, 1e5; 0 = none);\n"
@@ -77,12 +84,14 @@ static const char help[] =
     "--steps 2000 -o cu_md.extxyz --log cu_md.csv\n";
 
 typedef struct opts {
-    const char *model, *head, *prior, *start, *out, *log, *coll_ref;
-    const char *monitor, *refine, *radii;
-    double radius, time_ps;
+    md_calc_opts c;
+    const char *start, *out, *log, *coll_ref;
+    const char *monitor, *refine, *radii, *ttt_prior;
+    double time_ps;
     uint64_t frame, steps, every;
-    int have_steps, have_time, draw, quiet;
+    int have_steps, have_time, draw, quiet, ttt;
     mlshift_md_options md;
+    mlshift_md_adapt_options adapt;
 } opts;
 
 static volatile sig_atomic_t interrupted;
@@ -110,10 +119,12 @@ static int option(cli_args *a, opts *o)
 {
     const char *v;
     mlshift_md_options *m = &o->md;
-    if (cli_value(a, "--model", &o->model) || cli_value(a, "--head", &o->head) ||
-        cli_value(a, "--prior", &o->prior) || cli_value(a, "-o", &o->out) ||
+    int r = md_calc_option(a, &o->c);
+    if (r)
+        return r;
+    if (cli_value(a, "-o", &o->out) ||
         cli_value(a, "--output", &o->out) || cli_value(a, "--log", &o->log) ||
-        cli_value(a, "--monitor", &o->monitor) ||
+        cli_value(a, "--monitor", &o->monitor) || cli_value(a, "--ttt-prior", &o->ttt_prior) ||
         cli_value(a, "--refine-radius", &o->refine) || cli_value(a, "--radii", &o->radii))
         return 1;
     if (cli_value(a, "--collapse-reference", &o->coll_ref)) {
@@ -123,7 +134,7 @@ static int option(cli_args *a, opts *o)
     if (cli_value(a, "--integrator", &v) || cli_value(a, "--ensemble", &v))
         return parse_integrator(v, &m->integrator) ? -1 : 1;
     struct { const char *name; double *dst; } dbl[] = {
-        {"--radius", &o->radius}, {"--dt", &m->dt_fs},
+        {"--ttt-lr", &o->adapt.lr}, {"--dt", &m->dt_fs},
         {"--temperature", &m->temperature_K}, {"--friction", &m->friction_per_fs},
         {"--ttime", &m->ttime}, {"--time", &o->time_ps}, {"--t-min", &m->t_min_K},
         {"--t-max", &m->t_max_K}, {"--collapse-threshold", &m->collapse_A}};
@@ -140,6 +151,20 @@ static int option(cli_args *a, opts *o)
         return cli_parse_u64("--save-every", v, &o->every) ? -1 : 1;
     if (cli_value(a, "--frame", &v))
         return cli_parse_u64("--frame", v, &o->frame) ? -1 : 1;
+    struct { const char *name; size_t *dst; } sz[] = {
+        {"--ttt-sustain", &o->adapt.sustain}, {"--ttt-window", &o->adapt.window},
+        {"--ttt-steps", &o->adapt.steps}, {"--ttt-batch", &o->adapt.batch},
+        {"--ttt-max", &o->adapt.max_adaptations}};
+    for (size_t k = 0; k < sizeof sz / sizeof sz[0]; k++)
+        if (cli_value(a, sz[k].name, &v)) {
+            uint64_t u;
+            if (cli_parse_u64(sz[k].name, v, &u))
+                return -1;
+            *sz[k].dst = (size_t)u;
+            return 1;
+        }
+    if (cli_flag(a, "--ttt-on-shift"))
+        return o->ttt = 1;
     if (cli_value(a, "--seed", &v))
         return cli_parse_u64("--seed", v, &m->seed) ? -1 : 1;
     if (cli_flag(a, "--fix-com"))
@@ -160,19 +185,26 @@ static int check(opts *o)
         return cli_fail("md: no START file (see mlshift md --help)");
     if (!o->out)
         return cli_fail("md: no trajectory file: give -o TRAJ.extxyz");
-    if (!o->model == !o->prior)
-        return cli_fail("md: give exactly one of --model M and --prior SPEC");
-    if (o->prior && (o->head || o->radius != 0 || o->refine))
-        return cli_fail("md: --head, --radius and --refine-radius go with --model, "
-                        "not --prior");
-    if (o->refine && o->radius != 0)
+    if (md_calc_check("md", &o->c))
+        return CLI_ERROR;
+    if (o->c.prior && o->refine)
+        return cli_fail("md: --refine-radius goes with --model, not --prior");
+    if (o->refine && o->c.radius != 0)
         return cli_fail("md: give --radius R or --refine-radius STATS, not both");
     if (o->radii && !o->refine)
         return cli_fail("md: --radii goes with --refine-radius");
-    if (o->head && strcmp(o->head, "main") && strcmp(o->head, "prior"))
-        return cli_fail("md: --head %s: main or prior", o->head);
-    if (o->radius < 0)
-        return cli_fail("md: --radius must be > 0");
+    if (o->ttt && (!o->c.model || !o->monitor || !o->ttt_prior))
+        return cli_fail("md: --ttt-on-shift needs --model M, --monitor STATS and "
+                        "--ttt-prior SPEC");
+    if (o->ttt_prior && !o->ttt)
+        return cli_fail("md: --ttt-prior goes with --ttt-on-shift");
+    if (o->ttt && (!o->adapt.sustain || !o->adapt.window || !o->adapt.steps ||
+                   !o->adapt.batch || !(o->adapt.lr > 0)))
+        return cli_fail("md: --ttt-sustain, --ttt-window, --ttt-steps and "
+                        "--ttt-batch must be >= 1, --ttt-lr > 0");
+    if (!(o->md.temperature_K >= 0 && o->md.temperature_K <= 1e6))
+        return cli_fail("md: --temperature %g K is not in [0, 1e6] K",
+                        o->md.temperature_K);
     if (o->have_steps && o->have_time)
         return cli_fail("md: give --steps or --time, not both");
     if (!(o->md.dt_fs > 0 && o->md.dt_fs <= 100))
@@ -197,16 +229,8 @@ static int load_start(const opts *o, mlshift_frames **fr, mlshift_frame *f,
 {
     mlshift_error err;
     *vel = NULL;
-    *fr = mlshift_frames_create();
-    if (!*fr)
-        return cli_fail("out of memory");
-    if (mlshift_read(*fr, o->start, NULL, &err))
-        return cli_fail("%s", err.message);
-    size_t n = mlshift_frames_count(*fr);
-    if (o->frame >= n)
-        return cli_fail("md: --frame %llu: %s holds %zu frame%s",
-                        (unsigned long long)o->frame, o->start, n, n == 1 ? "" : "s");
-    mlshift_frames_get(*fr, (size_t)o->frame, f);
+    if (md_load_frame("md", o->start, o->frame, fr, f))
+        return CLI_ERROR;
     if (f->flags & MLSHIFT_HAS_FIXED)
         for (size_t i = 0; i < f->natoms; i++)
             if (f->fixed[i])
@@ -253,6 +277,8 @@ typedef struct shift_monitor {
     double cutoff;               /* Å */
     size_t frames, flag_force, flag_conn;
     double first_flag_ps;        /* NaN until a frame is flagged */
+    mlshift_md_adapter *adapter; /* --ttt-on-shift, else NULL */
+    mlshift_md *md;              /* the run, which adaptation changes */
 } shift_monitor;
 
 typedef struct sink {
@@ -279,18 +305,31 @@ static int monitor(sink *s, const mlshift_md *md, const mlshift_md_state *st,
     shift_monitor *m = s->mon;
     mlshift_md_monitor r;
     mlshift_error err;
-    if (mlshift_md_monitor_state(md, &m->st, m->cutoff, m->ws, &r, &err)) {
-        cli_fail("md: --monitor: %s", err.message);
+    int adapted = 0;
+    if (m->adapter ? mlshift_md_adapt(m->md, m->adapter, &r, &adapted, &err)
+                   : mlshift_md_monitor_state(md, &m->st, m->cutoff, m->ws, &r, &err)) {
+        cli_fail("md: --%s: %s", m->adapter ? "ttt-on-shift" : "monitor", err.message);
         return s->failed = 1;
     }
     const char *of = r.ood_force < 0 ? "" : r.ood_force ? "T" : "F";
     snprintf(extra, cap, "spectral_distance=%.17g force_norm=%.17g%s%s "
-             "ood_connectivity=%s monitor_cutoff=%.17g", r.spectral_distance,
+             "ood_connectivity=%s monitor_cutoff=%.17g%s", r.spectral_distance,
              r.force_norm, *of ? " ood_force=" : "", of,
-             r.ood_connectivity ? "T" : "F", r.cutoff);
-    snprintf(cols, ccap, ",%.10g,%.10g,%s,%s", r.spectral_distance, r.force_norm,
+             r.ood_connectivity ? "T" : "F", r.cutoff,
+             !m->adapter ? "" : adapted ? " adapted=T" : " adapted=F");
+    snprintf(cols, ccap, ",%.10g,%.10g,%s,%s%s", r.spectral_distance, r.force_norm,
              r.ood_force < 0 ? "" : r.ood_force ? "1" : "0",
-             r.ood_connectivity ? "1" : "0");
+             r.ood_connectivity ? "1" : "0", !m->adapter ? "" : adapted ? ",1" : ",0");
+    if (adapted && !s->o->quiet) {
+        mlshift_md_adapt_report ar;
+        mlshift_md_adapter_report(m->adapter, &ar);
+        fprintf(stderr, "%smlshift: md: TTT on shift at %.6g ps (%zu flagged frames in "
+                "a row): %zu steps on %zu frames, prior loss %.4g -> %.4g\n",
+                !s->o->quiet && isatty(2) ? "\n" : "", st->time_fs * 1e-3,
+                s->o->adapt.sustain, s->o->adapt.steps,
+                ar.frames < s->o->adapt.window ? ar.frames : s->o->adapt.window,
+                ar.prior_loss_before, ar.prior_loss_after);
+    }
     m->frames++;
     m->flag_force += r.ood_force > 0;
     m->flag_conn += r.ood_connectivity != 0;
@@ -374,7 +413,8 @@ static int simulate(const opts *o, mlshift_md *md, shift_monitor *mon)
     sink s = {o, -1, -1, NULL, {0}, 0, o->steps, 0, 0, 0, mon};
     int rc = CLI_ERROR;
     char header[256];
-    snprintf(header, sizeof header, "%s%s\n", log_header, mon ? log_header_monitor : "");
+    snprintf(header, sizeof header, "%s%s%s\n", log_header, mon ? log_header_monitor : "",
+             mon && mon->adapter ? ",adapted" : "");
     if ((s.traj = open_out(o->out, NULL)) < 0 ||
         (o->log && (s.log = open_out(o->log, header)) < 0))
         goto done;
@@ -414,6 +454,19 @@ static int simulate(const opts *o, mlshift_md *md, shift_monitor *mon)
             fprintf(stderr, "mlshift: md: monitor at %g Å: %zu of %zu frames flagged "
                     "on force norm, %zu on connectivity; %s\n", mon->cutoff,
                     mon->flag_force, mon->frames, mon->flag_conn, first);
+        }
+        if (mon && mon->adapter) {
+            mlshift_md_adapt_report ar;
+            mlshift_md_adapter_report(mon->adapter, &ar);
+            if (ar.adaptations)
+                fprintf(stderr, "mlshift: md: TTT on shift: adapted %zu time%s (first at "
+                        "%.6g ps, last at %.6g ps), %zu TTT steps; %zu of %zu frames "
+                        "flagged\n", ar.adaptations, ar.adaptations == 1 ? "" : "s",
+                        ar.first_ps, ar.last_ps, ar.ttt_steps, ar.flagged, ar.frames);
+            else
+                fprintf(stderr, "mlshift: md: TTT on shift: never adapted (%zu of %zu "
+                        "frames flagged, never %zu in a row)\n", ar.flagged, ar.frames,
+                        o->adapt.sustain);
         }
         if (ms.stop)
             fprintf(stderr, "mlshift: md: stopped (%s): %s\n",
@@ -484,7 +537,7 @@ done:
 
 /* --monitor: statistics and scratch; the cutoff is the run's. */
 static int monitor_open(const opts *o, const mlshift_md_calculator *calc,
-                        shift_monitor *m)
+                        mlshift_prior *prior, shift_monitor *m)
 {
     mlshift_error err;
     m->first_flag_ps = NAN;
@@ -494,6 +547,14 @@ static int monitor_open(const opts *o, const mlshift_md_calculator *calc,
         return cli_fail("out of memory");
     m->cutoff = !calc->model ? m->st.cutoff
                 : calc->cutoff > 0 ? calc->cutoff : mlshift_model_cutoff(calc->model);
+    if (!o->ttt)
+        return 0;
+    mlshift_md_adapt_options ao = o->adapt;
+    ao.stats = &m->st;
+    ao.cutoff = m->cutoff;
+    ao.prior = prior;
+    if (mlshift_md_adapter_create(&ao, &m->adapter, &err))
+        return cli_fail("md: --ttt-on-shift: %s", err.message);
     return 0;
 }
 
@@ -503,6 +564,7 @@ int cmd_md(int argc, char **argv)
     memset(&o, 0, sizeof o);
     mlshift_md_options_default(&o.md);
     o.md.integrator = MLSHIFT_MD_LANGEVIN;
+    mlshift_md_adapt_options_default(&o.adapt);
     o.steps = 1000;
     o.every = 10;
     cli_args a = {argc, 1, argv, "md", 0};
@@ -529,39 +591,30 @@ int cmd_md(int argc, char **argv)
     int rc = CLI_ERROR;
     mlshift_error err;
     mlshift_frames *fr = NULL;
-    mlshift_prior *prior = NULL;
-    mlshift_model *model = NULL;
+    mlshift_prior *ttt_prior = NULL;
+    md_calc mc;
     mlshift_md *md = NULL;
     double *vel = NULL;
     mlshift_frame f;
-    mlshift_md_calculator calc = {0};
     shift_monitor mon;
     memset(&mon, 0, sizeof mon);
-    if (o.prior) {
-        if (mlshift_prior_create(o.prior, &prior, &err)) {
-            cli_fail("%s", err.message);
-            goto done;
-        }
-        calc.prior = prior;
-    } else {
-        if (mlshift_model_load(o.model, &model, &err)) {
-            cli_fail("%s", err.message);
-            goto done;
-        }
-        calc.model = model;
-        calc.head = o.head && !strcmp(o.head, "prior") ? MLSHIFT_HEAD_PRIOR
-                                                        : MLSHIFT_HEAD_MAIN;
-        calc.cutoff = o.radius;
+    if (md_calc_open(&o.c, &mc))
+        goto done;
+    mlshift_md_calculator calc = mc.calc;
+    if (o.ttt && mlshift_prior_create(o.ttt_prior, &ttt_prior, &err)) {
+        cli_fail("md: --ttt-prior: %s", err.message);
+        goto done;
     }
     if (load_start(&o, &fr, &f, &vel) || (o.refine && refine(&o, &f, &calc)) ||
-        (o.monitor && monitor_open(&o, &calc, &mon)))
+        (o.monitor && monitor_open(&o, &calc, ttt_prior, &mon)))
         goto done;
     if (mlshift_md_create(&f, vel, &calc, &o.md, &md, &err)) {
-        cli_fail("md: %s", err.message);
+        cli_fail("%s%s", strncmp(err.message, "md:", 3) ? "md: " : "", err.message);
         goto done;
     }
     if (o.coll_ref && set_reference(&o, md, &f))
         goto done;
+    mon.md = md;
     if (!o.quiet)
         fprintf(stderr, "mlshift: md: %zu atoms, %s, dt %g fs, %s, %llu steps\n",
                 f.natoms, o.md.integrator == MLSHIFT_MD_VERLET ? "velocity Verlet (NVE)"
@@ -571,12 +624,13 @@ int cmd_md(int argc, char **argv)
                 (unsigned long long)o.steps);
     rc = simulate(&o, md, o.monitor ? &mon : NULL);
 done:
+    mlshift_md_adapter_destroy(mon.adapter);
     mlshift_shift_ws_destroy(mon.ws);
     mlshift_stats_free(&mon.st);
     mlshift_md_destroy(md);
     mlshift_frames_destroy(fr);
-    mlshift_prior_destroy(prior);
-    mlshift_model_destroy(model);
+    md_calc_close(&mc);
+    mlshift_prior_destroy(ttt_prior);
     free(vel);
     return rc;
 }

@@ -28,6 +28,7 @@ static const command commands[] = {
     {"md", cmd_md, "molecular dynamics: Verlet, Langevin, Nose-Hoover; any calculator"},
     {"analyze", cmd_analyze, "MD quality: stability, h(r) MAE, NVE drift (MDsim's)"},
     {"relax", cmd_relax, "FIRE or BFGS relaxation (ASE's) with any calculator"},
+    {"pes", cmd_pes, "energy map along the two leading Hessian modes, several models"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

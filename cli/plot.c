@@ -105,7 +105,7 @@ static void panel(FILE *fp, const plot_panel *p, double ox, double oy)
     for (size_t s = 0; s < p->n_series; s++) {
         const plot_series *sr = &p->series[s];
         const char *col = sr->color ? sr->color : "#1f77b4";
-        if (sr->points || !sr->step) { /* markers; on plain lines too */
+        if (sr->points > 0 || (!sr->step && !sr->points)) { /* markers; on plain lines too */
             for (size_t i = 0; i < sr->n; i++) {
                 double y = p->logy ? log10(sr->y[i]) : sr->y[i];
                 if (isfinite(sr->x[i]) && isfinite(y))
@@ -114,7 +114,7 @@ static void panel(FILE *fp, const plot_panel *p, double ox, double oy)
                             SY(y), col);
             }
         }
-        if (!sr->points) {
+        if (sr->points <= 0) {
             fprintf(fp, "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"1.6\" "
                     "points=\"", col);
             double py = NAN;
@@ -129,6 +129,8 @@ static void panel(FILE *fp, const plot_panel *p, double ox, double oy)
             }
             fprintf(fp, "\"/>\n");
         }
+        if (!sr->label)
+            continue;
         /* Legend: one row above the plot area, entries side by side. */
         double lx = ox + ML + 118.0 * (double)(s % 3);
         double ly = oy + MT - 6 - 12.0 * (double)((p->n_series - 1) / 3 - s / 3);

@@ -8,11 +8,12 @@
 #include <stddef.h>
 
 typedef struct plot_series {
-    const char *label;
+    const char *label;      /* NULL: no legend entry */
     const double *x, *y;    /* (n,) each; NaN points are skipped */
     size_t n;
     const char *color;      /* CSS colour */
-    int points;             /* 1: markers, 0: a line */
+    int points;             /* 1: markers, 0: a line, -1: a line without
+                               markers (contours) */
     int step;               /* 1: draw as a step line (spectra) */
 } plot_series;
 

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cli.h"
+#include "md_calc.h"
 
 static const char help[] =
     "usage: mlshift relax (--model M [--head main|prior] [--radius R] | --prior SPEC)\n"
@@ -31,6 +31,10 @@ static const char help[] =
     "  --alpha X           BFGS initial Hessian, eV/Å² (default 70)\n"
     "  --dt X              FIRE initial time step, ASE's units (default 0.1)\n"
     "  -o, --output OUT    the relaxation's frames (extxyz)\n"
+    "  --reference SPEC    then continue from the model's minimum with this\n"
+    "                      prior (emt, lj, xtb:gfn2, sgdml:MODEL) to --fmax and\n"
+    "                      report its steps as \"extra_steps\" (paper A.3.1.1);\n"
+    "                      OUT holds both stages (info stage=model|reference)\n"
     "  --quiet             no summary on stderr\n"
     "\n"
     "A relaxation that does not converge in N steps is reported (\"converged\":\n"
@@ -39,8 +43,8 @@ static const char help[] =
     "example: mlshift relax --prior emt cu.extxyz --optimizer bfgs -o cu_relaxed.extxyz\n";
 
 typedef struct relax_opts {
-    const char *model, *head, *prior, *start, *out;
-    double radius;
+    md_calc_opts c;
+    const char *start, *out, *reference;
     uint64_t frame, steps;
     int quiet;
     mlshift_relax_options ro;
@@ -49,9 +53,11 @@ typedef struct relax_opts {
 static int option(cli_args *a, relax_opts *o)
 {
     const char *v;
-    if (cli_value(a, "--model", &o->model) || cli_value(a, "--head", &o->head) ||
-        cli_value(a, "--prior", &o->prior) || cli_value(a, "-o", &o->out) ||
-        cli_value(a, "--output", &o->out))
+    int r = md_calc_option(a, &o->c);
+    if (r)
+        return r;
+    if (cli_value(a, "-o", &o->out) || cli_value(a, "--output", &o->out) ||
+        cli_value(a, "--reference", &o->reference))
         return 1;
     if (cli_value(a, "--optimizer", &v)) {
         if (!strcmp(v, "fire"))
@@ -63,7 +69,7 @@ static int option(cli_args *a, relax_opts *o)
         return 1;
     }
     struct { const char *name; double *dst; } dbl[] = {
-        {"--radius", &o->radius}, {"--fmax", &o->ro.fmax},
+        {"--fmax", &o->ro.fmax},
         {"--maxstep", &o->ro.maxstep}, {"--alpha", &o->ro.alpha}, {"--dt", &o->ro.dt}};
     for (size_t k = 0; k < sizeof dbl / sizeof dbl[0]; k++)
         if (cli_value(a, dbl[k].name, &v)) {
@@ -88,29 +94,31 @@ static int check(const relax_opts *o)
         return cli_fail("relax: no START file (see mlshift relax --help)");
     if (!o->out)
         return cli_fail("relax: no output file: give -o OUT.extxyz");
-    if (!o->model == !o->prior)
-        return cli_fail("relax: give exactly one of --model M and --prior SPEC");
-    if (o->prior && (o->head || o->radius != 0))
-        return cli_fail("relax: --head and --radius go with --model, not --prior");
-    if (o->head && strcmp(o->head, "main") && strcmp(o->head, "prior"))
-        return cli_fail("relax: --head %s: main or prior", o->head);
+    if (md_calc_check("relax", &o->c))
+        return CLI_ERROR;
     if (!strcmp(o->out, o->start))
         return cli_fail("relax: the output would overwrite START");
     return 0;
 }
 
 /* Appends the current structure with info "step=K fmax=F". */
+typedef struct relax_sink {
+    mlshift_frames *traj;
+    const char *stage;          /* NULL, or "model" / "reference" */
+} relax_sink;
+
 static int observe(void *ctx, const mlshift_relax *r)
 {
-    mlshift_frames *traj = ctx;
+    relax_sink *rs = ctx;
+    mlshift_frames *traj = rs->traj;
     mlshift_relax_state s;
     mlshift_frame f;
-    char info[96];
+    char info[128];
     mlshift_error err;
     mlshift_relax_get_state(r, &s);
     mlshift_relax_frame(r, &f);
-    snprintf(info, sizeof info, "step=%llu fmax=%.17g", (unsigned long long)s.step,
-             s.fmax);
+    snprintf(info, sizeof info, "step=%llu fmax=%.17g%s%s", (unsigned long long)s.step,
+             s.fmax, rs->stage ? " stage=" : "", rs->stage ? rs->stage : "");
     f.info = info;
     if (mlshift_frames_append(traj, &f, "relax", &err)) {
         cli_fail("relax: %s", err.message);
@@ -119,51 +127,101 @@ static int observe(void *ctx, const mlshift_relax *r)
     return 0;
 }
 
+/* One relaxation from start with calc, its frames appended to rs->traj.
+ * *s0, *s receive the first and last states. */
+static int run_one(const relax_opts *o, const mlshift_frame *start,
+                   const mlshift_md_calculator *calc, relax_sink *rs,
+                   mlshift_relax **r, mlshift_relax_state *s0, mlshift_relax_state *s)
+{
+    mlshift_error err;
+    size_t before = mlshift_frames_count(rs->traj);
+    if (mlshift_relax_create(start, calc, &o->ro, r, &err))
+        return cli_fail("relax%s: %s", rs->stage && !strcmp(rs->stage, "reference")
+                        ? " --reference" : "", err.message);
+    mlshift_relax_get_state(*r, s0);
+    if (observe(rs, *r))
+        return CLI_ERROR;
+    if (mlshift_relax_run(*r, o->steps, observe, rs, &err))
+        return cli_fail("relax: %s", err.message);
+    mlshift_relax_get_state(*r, s);
+    if (mlshift_frames_count(rs->traj) != before + s->step + 1)
+        return CLI_ERROR; /* an append failed (reported) */
+    return CLI_OK;
+}
+
+static void print_state(const char *name, const mlshift_relax_state *s0,
+                        const mlshift_relax_state *s)
+{
+    printf("\"optimizer\":\"%s\",\"steps\":%llu,\"converged\":%s,\"fmax\":%.10g,"
+           "\"fmax_start\":%.10g,\"energy\":%.17g,\"energy_start\":%.17g,"
+           "\"atoms\":%zu", name, (unsigned long long)s->step,
+           s->converged ? "true" : "false", s->fmax, s0->fmax, s->energy, s0->energy,
+           s->natoms);
+}
+
+/* The relaxation, and with --reference the continuation from its last
+ * structure with the reference calculator (paper A.3.1.1: the extra steps
+ * the reference needs after the model's minimum). */
 static int relax(const relax_opts *o, const mlshift_frame *start,
                  const mlshift_md_calculator *calc)
 {
     mlshift_error err;
-    mlshift_relax *r = NULL;
-    mlshift_frames *traj = mlshift_frames_create();
+    mlshift_relax *r = NULL, *rr = NULL;
+    mlshift_prior *ref = NULL;
+    relax_sink rs = {mlshift_frames_create(), o->reference ? "model" : NULL};
     int rc = CLI_ERROR;
-    if (!traj) {
+    mlshift_relax_state s0, s, r0, r1;
+    if (!rs.traj) {
         cli_fail("out of memory");
         goto done;
     }
-    if (mlshift_relax_create(start, calc, &o->ro, &r, &err)) {
-        cli_fail("relax: %s", err.message);
+    if (o->reference && mlshift_prior_create(o->reference, &ref, &err)) {
+        cli_fail("relax: --reference: %s", err.message);
         goto done;
     }
-    mlshift_relax_state s0, s;
-    mlshift_relax_get_state(r, &s0);
-    if (observe(traj, r))
+    if (run_one(o, start, calc, &rs, &r, &s0, &s))
         goto done;
-    if (mlshift_relax_run(r, o->steps, observe, traj, &err)) {
-        cli_fail("relax: %s", err.message);
-        goto done;
+    if (ref) {
+        mlshift_frame f;
+        mlshift_relax_frame(r, &f);
+        mlshift_md_calculator rc_ = {0};
+        rc_.prior = ref;
+        rs.stage = "reference";
+        if (run_one(o, &f, &rc_, &rs, &rr, &r0, &r1))
+            goto done;
     }
-    mlshift_relax_get_state(r, &s);
-    if (mlshift_frames_count(traj) != s.step + 1)
-        goto done; /* an append failed (reported) */
-    if (mlshift_write_extxyz(traj, o->out, NULL, &err)) {
+    if (mlshift_write_extxyz(rs.traj, o->out, NULL, &err)) {
         cli_fail("%s", err.message);
         goto done;
     }
     const char *name = o->ro.method == MLSHIFT_RELAX_FIRE ? "fire" : "bfgs";
-    printf("{\"optimizer\":\"%s\",\"steps\":%llu,\"converged\":%s,\"fmax\":%.10g,"
-           "\"fmax_start\":%.10g,\"energy\":%.17g,\"energy_start\":%.17g,"
-           "\"atoms\":%zu}\n", name, (unsigned long long)s.step,
-           s.converged ? "true" : "false", s.fmax, s0.fmax, s.energy, s0.energy,
-           s.natoms);
-    if (!o->quiet)
+    putchar('{');
+    print_state(name, &s0, &s);
+    if (ref) {
+        printf(",\"reference\":{\"spec\":");
+        cli_json_string(stdout, o->reference);
+        printf(",");
+        print_state(name, &r0, &r1);
+        printf(",\"extra_steps\":%llu}", (unsigned long long)r1.step);
+    }
+    printf("}\n");
+    if (!o->quiet) {
         fprintf(stderr, "mlshift: relax: %s, %llu steps, %s: fmax %.3g eV/Å, energy "
                 "%.6f eV (%+.6f)\n", name, (unsigned long long)s.step,
                 s.converged ? "converged" : "NOT converged", s.fmax, s.energy,
                 s.energy - s0.energy);
+        if (ref)
+            fprintf(stderr, "mlshift: relax: --reference %s from the model's minimum "
+                    "(fmax %.3g eV/Å there): %llu extra steps, %s, energy %.6f eV\n",
+                    o->reference, r0.fmax, (unsigned long long)r1.step,
+                    r1.converged ? "converged" : "NOT converged", r1.energy);
+    }
     rc = CLI_OK;
 done:
     mlshift_relax_destroy(r);
-    mlshift_frames_destroy(traj);
+    mlshift_relax_destroy(rr);
+    mlshift_prior_destroy(ref);
+    mlshift_frames_destroy(rs.traj);
     return rc;
 }
 
@@ -194,40 +252,12 @@ int cmd_relax(int argc, char **argv)
     if (check(&o))
         return CLI_ERROR;
     int rc = CLI_ERROR;
-    mlshift_error err;
-    mlshift_frames *fr = mlshift_frames_create();
-    mlshift_prior *prior = NULL;
-    mlshift_model *model = NULL;
-    mlshift_md_calculator calc = {0};
-    if (!fr) {
-        cli_fail("out of memory");
-        goto done;
-    }
-    if (o.prior ? mlshift_prior_create(o.prior, &prior, &err)
-                : mlshift_model_load(o.model, &model, &err)) {
-        cli_fail("%s", err.message);
-        goto done;
-    }
-    calc.prior = prior;
-    calc.model = model;
-    calc.head = o.head && !strcmp(o.head, "prior") ? MLSHIFT_HEAD_PRIOR : MLSHIFT_HEAD_MAIN;
-    calc.cutoff = o.radius;
-    if (mlshift_read(fr, o.start, NULL, &err)) {
-        cli_fail("%s", err.message);
-        goto done;
-    }
-    size_t n = mlshift_frames_count(fr);
-    if (o.frame >= n) {
-        cli_fail("relax: --frame %llu: %s holds %zu frame%s", (unsigned long long)o.frame,
-                 o.start, n, n == 1 ? "" : "s");
-        goto done;
-    }
+    mlshift_frames *fr = NULL;
+    md_calc mc;
     mlshift_frame f;
-    mlshift_frames_get(fr, (size_t)o.frame, &f);
-    rc = relax(&o, &f, &calc);
-done:
+    if (!md_calc_open(&o.c, &mc) && !md_load_frame("relax", o.start, o.frame, &fr, &f))
+        rc = relax(&o, &f, &mc.calc);
     mlshift_frames_destroy(fr);
-    mlshift_prior_destroy(prior);
-    mlshift_model_destroy(model);
+    md_calc_close(&mc);
     return rc;
 }

@@ -690,6 +690,83 @@ mlshift_status mlshift_read_extxyz_velocities(const char *path, size_t index,
                                               size_t natoms, double *velocities,
                                               int *found, mlshift_error *err);
 
+/* One single point of any MD calculator: energy (eV) and forces (N, 3)
+ * eV/Å of frame f (what MD, relaxation and the maps below call). */
+mlshift_status mlshift_md_calculator_compute(const mlshift_md_calculator *calc,
+                                             const mlshift_frame *f, double *energy,
+                                             double *forces, mlshift_error *err);
+
+/* Test-time training during MD when the shift monitor flags a sustained
+ * shift (the paper's "recalculate θ′ when a new OOD region is
+ * encountered"; docs/md.md). Every saved frame is monitored as
+ * mlshift_md_monitor_state does and kept in a window of the last `window`
+ * frames; after `sustain` consecutive flagged frames (either flag), the
+ * model of the run's calculator is adapted in place by `steps` TTT steps
+ * (paper eq. 7: only its TTT subset learns, on the prior head's loss)
+ * on the window's structures labelled by `prior`; the forces are then
+ * recomputed and the run continues. The counter restarts after each
+ * adaptation; at most max_adaptations (0: no limit). The model must have
+ * a prior head trained on this prior's labels. */
+typedef struct mlshift_md_adapt_options {
+    const mlshift_train_stats *stats;   /* the monitor's training statistics */
+    double cutoff;              /* monitor cutoff, Å (<= 0: the run's) */
+    mlshift_prior *prior;       /* labels for TTT */
+    size_t sustain;             /* K consecutive flagged frames (default 3) */
+    size_t window;              /* recent frames TTT learns from (default 10) */
+    size_t steps;               /* TTT steps per adaptation (default 20) */
+    size_t batch;               /* TTT batch (default 8) */
+    double lr;                  /* SGD learning rate (default 1e-3; momentum
+                                   0.9, weight decay 1e-3: the paper's MD17) */
+    size_t max_adaptations;     /* default 10 */
+    uint64_t seed;              /* TTT batches (default 1) */
+} mlshift_md_adapt_options;
+void mlshift_md_adapt_options_default(mlshift_md_adapt_options *o);
+
+typedef struct mlshift_md_adapter mlshift_md_adapter;
+/* o->stats and o->prior must outlive the adapter. */
+mlshift_status mlshift_md_adapter_create(const mlshift_md_adapt_options *o,
+                                         mlshift_md_adapter **out,
+                                         mlshift_error *err);
+void mlshift_md_adapter_destroy(mlshift_md_adapter *a);
+/* Call on each saved state of md (a model calculator): *mon gets the
+ * monitor's numbers, *adapted 1 when this frame set off an adaptation
+ * (the model and md's forces have then changed). */
+mlshift_status mlshift_md_adapt(mlshift_md *md, mlshift_md_adapter *a,
+                                mlshift_md_monitor *mon, int *adapted,
+                                mlshift_error *err);
+typedef struct mlshift_md_adapt_report {
+    size_t frames;              /* frames seen */
+    size_t flagged;             /* of them flagged */
+    size_t adaptations;
+    double first_ps, last_ps;   /* times of the first and last (NaN: none) */
+    size_t ttt_steps;           /* TTT steps in all */
+    double prior_loss_before, prior_loss_after;  /* of the last adaptation,
+                                   over its window */
+} mlshift_md_adapt_report;
+void mlshift_md_adapter_report(const mlshift_md_adapter *a,
+                               mlshift_md_adapt_report *r);
+
+/* Hessian of calc at frame f by central differences of forces:
+ * H_{ia,jb} = −(F_jb(x + h e_ia) − F_jb(x − h e_ia)) / 2h, eV/Å², 6N
+ * calls (ASE's Vibrations, nfree 2, delta h), then symmetrised
+ * ½(H + Hᵀ) as ASE does; H is (3N, 3N) row-major. *asymmetry (if
+ * non-NULL) gets the largest |H − Hᵀ|/2 removed. 0 < h < 1 Å. */
+mlshift_status mlshift_hessian(const mlshift_md_calculator *calc,
+                               const mlshift_frame *f, double h, double *H,
+                               double *asymmetry, mlshift_error *err);
+/* The k eigenpairs of symmetric H (d, d) with the largest eigenvalues,
+ * descending (LAPACK dsyevd): eig (k,), vec (k, d) unit rows, each with its
+ * largest-magnitude component positive. */
+mlshift_status mlshift_hessian_modes(const double *H, size_t d, size_t k,
+                                     double *eig, double *vec, mlshift_error *err);
+/* Energies of calc on the plane x + a·u + b·w through frame f: E (na, nb),
+ * E[i·nb + j] at (a[i], b[j]) Å along directions u, w (N, 3). */
+mlshift_status mlshift_pes_grid(const mlshift_md_calculator *calc,
+                                const mlshift_frame *f, const double *u,
+                                const double *w, const double *a, size_t na,
+                                const double *b, size_t nb, double *E,
+                                mlshift_error *err);
+
 /* ---------------------------------------------------------- relaxation */
 
 /* Geometry optimisation with any MD calculator, step for step ASE 3.22's

@@ -48,4 +48,13 @@ for k in ["pre", "ft", "plain"]:
         res[k + "_train"] = {x: r.get(x) for x in ["frames", "val_frames", "steps", "seconds",
                                                     "val_force_mae_meV_main",
                                                     "val_force_mae_meV_prior"]}
+# Table 7 (bench/md17/table7): MD stability and h(r) MAE before/after TTT
+for t7 in (os.path.join(out, "table7", "table7.json"), os.path.join(out, "table7.json")):
+    if os.path.exists(t7):
+        with open(t7) as fp:
+            t = json.load(fp)
+        res["md_table7"] = {"time_ps": t["time_ps"],
+                            "rows": [{k: v for k, v in r.items() if k != "runs"}
+                                     for r in t["rows"]]}
+        break
 print(json.dumps(res, indent=1))

@@ -34,6 +34,19 @@ mlshift_status ms_calc_check(const mlshift_md_calculator *c, mlshift_error *err)
     return MLSHIFT_OK;
 }
 
+mlshift_status ms_check_start(const mlshift_frame *f, const char *who,
+                              mlshift_error *err)
+{
+    if (!f || !f->natoms || !f->numbers || !f->positions)
+        return ms_fail(err, MLSHIFT_ERR_VALUE, "%s: the start frame has no atoms", who);
+    for (size_t i = 0; i < f->natoms; i++)
+        for (int k = 0; k < 3; k++)
+            if (!isfinite(f->positions[3 * i + k]))
+                return ms_fail(err, MLSHIFT_ERR_VALUE, "%s: atom %zu: position is "
+                               "not finite", who, i);
+    return MLSHIFT_OK;
+}
+
 mlshift_status ms_md_forces(mlshift_md *md, mlshift_error *err)
 {
     mlshift_frame f = {0};

@@ -104,10 +104,8 @@ mlshift_status mlshift_md_create(const mlshift_frame *start,
         opt = &def;
     }
     mlshift_status st;
-    if (!start || !calc || !start->natoms || !start->numbers || !start->positions)
-        return ms_fail(err, MLSHIFT_ERR_VALUE, "md: no start frame, atoms or "
-                       "calculator");
-    if ((st = check_options(opt, err)) || (st = ms_calc_check(calc, err)))
+    if ((st = ms_check_start(start, "md", err)) || (st = check_options(opt, err)) ||
+        (st = ms_calc_check(calc, err)))
         return st;
     size_t n = start->natoms;
     for (size_t i = 0; i < n; i++) {
@@ -115,10 +113,9 @@ mlshift_status mlshift_md_create(const mlshift_frame *start,
             return ms_fail(err, MLSHIFT_ERR_VALUE, "md: atom %zu: element %d has "
                            "no mass", i, start->numbers[i]);
         for (int k = 0; k < 3; k++)
-            if (!isfinite(start->positions[3 * i + k]) ||
-                (velocities && !isfinite(velocities[3 * i + k])))
-                return ms_fail(err, MLSHIFT_ERR_VALUE, "md: atom %zu: position "
-                               "or velocity is not finite", i);
+            if (velocities && !isfinite(velocities[3 * i + k]))
+                return ms_fail(err, MLSHIFT_ERR_VALUE, "md: atom %zu: velocity "
+                               "is not finite", i);
     }
     mlshift_md *md = calloc(1, sizeof *md);
     if (!md || alloc_state(md, n)) {

@@ -39,6 +39,11 @@ mlshift_status ms_calc_compute(const mlshift_md_calculator *c,
 /* Exactly one of function, prior and model; a known head; a finite cutoff. */
 mlshift_status ms_calc_check(const mlshift_md_calculator *c, mlshift_error *err);
 
+/* What every run (MD, relaxation, Hessian, PES) needs of its start frame:
+ * atoms, numbers, finite positions. who names the caller in the message. */
+mlshift_status ms_check_start(const mlshift_frame *f, const char *who,
+                              mlshift_error *err);
+
 /* The calculator on the current positions: md->epot, md->f. */
 mlshift_status ms_md_forces(mlshift_md *md, mlshift_error *err);
 

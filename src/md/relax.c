@@ -131,11 +131,10 @@ mlshift_status mlshift_relax_create(const mlshift_frame *start,
         opt = &def;
     }
     mlshift_status st;
-    if ((st = check_options(opt, err)) || (st = ms_calc_check(calc, err)))
+    if ((st = ms_check_start(start, "relax", err)) || (st = check_options(opt, err)) ||
+        (st = ms_calc_check(calc, err)))
         return st;
     size_t n = start->natoms;
-    if (!n)
-        return ms_fail(err, MLSHIFT_ERR_VALUE, "relax: the start frame has no atoms");
     mlshift_relax *r = calloc(1, sizeof *r);
     if (!r)
         return ms_fail(err, MLSHIFT_ERR_NOMEM, "relax: out of memory");

@@ -53,3 +53,10 @@ mlshift_status mlshift_model_compute(mlshift_model *mm, const mlshift_frame *f,
     return ms_model_predict(&mm->ws, mm->m, f, 1, (ms_head)head, cutoff, energy,
                             forces, err);
 }
+
+/* The model inside a handle, for the library's own users of the internal
+ * model API (MD's test-time training on shift, src/md/adapt.c). */
+ms_model *ms_model_of(mlshift_model *mm)
+{
+    return mm->m;
+}

@@ -119,9 +119,15 @@ if r[0] == 0:
 
 # Bad input: exit 2, nothing written.
 bad = os.path.join(TMP, "bad.extxyz")
+u13 = read(start)
+u13.set_chemical_symbols(["U"] * len(u13))
+write(os.path.join(TMP, "u13.extxyz"), u13)
 for args, what in ((("--prior", "emt", start, "--optimizer", "lbfgs"), "unknown optimizer"),
                    (("--prior", "emt", start, "--fmax", "0"), "fmax 0"),
                    (("--prior", "nonsense", start), "unknown prior"),
+                   (("--prior", "emt", os.path.join(TMP, "u13.extxyz")), "an element EMT lacks"),
+                   (("--prior", "emt", start, "--maxstep", "nan"), "maxstep NaN"),
+                   (("--prior", "emt", start, "--reference", "nonsense"), "unknown reference"),
                    (("--prior", "emt", "--model", "m.model", start), "two calculators"),
                    (("--prior", "emt", os.path.join(TMP, "missing.extxyz")), "missing START"),
                    (("--prior", "emt", start, "--frame", "5"), "frame out of range")):
