@@ -29,7 +29,7 @@ XTB_LIBS    := $(shell pkg-config --libs xtb 2>/dev/null || echo -lxtb)
 # and warning flags are always added, whatever is given on the command line.
 OPT      := $(if $(DEBUG),-O0,-O2)
 CFLAGS   ?= $(OPT) -g
-STD_FLAGS := -std=c11 -Wall -Wextra -Wpedantic -fPIC -fno-math-errno -D_POSIX_C_SOURCE=200809L \
+STD_FLAGS := -std=c11 -Wall -Wextra -Wpedantic -fPIC -fvisibility=hidden -fno-math-errno -D_POSIX_C_SOURCE=200809L \
              $(if $(NATIVE),-march=native,) $(if $(or $(WERROR),$(CI)),-Werror,)
 ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS)
 CPPFLAGS += -Iinclude -Isrc $(HDF5_CFLAGS) $(XTB_CFLAGS)
