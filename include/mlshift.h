@@ -853,8 +853,11 @@ MLSHIFT_API const char *mlshift_version(void);
  *     thread that resolves a relative path at that moment sees the
  *     temporary directory. Give absolute paths in threaded programs that
  *     use xtb.
- *   - BLAS threads: xtb and sGDML set OpenBLAS to one thread around their
- *     calls when neither OMP_NUM_THREADS nor OPENBLAS_NUM_THREADS is set.
+ *   - BLAS threads: the xtb prior sets OpenBLAS (process-wide) to one
+ *     thread around its calls when neither OMP_NUM_THREADS nor
+ *     OPENBLAS_NUM_THREADS is set. Everything else uses OpenBLAS as the
+ *     process configured it; the mlshift command runs it on one thread, and
+ *     sGDML's sums differ in the last digits (1e-9 eV/Å) with more.
  *   - output temporaries (mlshift_outputs_begin …): per thread, and one
  *     process-wide list for mlshift_remove_temporaries. */
 
