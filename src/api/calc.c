@@ -4,6 +4,7 @@
  * cutoff fixed or refined per structure (paper eq. 4), the errors against a
  * set's labels, and the library's version. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -281,7 +282,11 @@ mlshift_status mlshift_evaluate(mlshift_calc *c, const mlshift_frames *fr, mlshi
         mlshift_frames_get(fr, k, &f);
         double E;
         if ((s = mlshift_calc_compute(c, &f, &E, F, NULL, NULL, err)) != MLSHIFT_OK) {
-            name_frame(s, k, err);
+            if (err) {
+                char buf[sizeof err->message];
+                snprintf(buf, sizeof buf, "%s", err->message);
+                ms_fail(err, s, "evaluate: frame %zu: %s", k, buf);
+            }
             break;
         }
         for (size_t i = 0; i < 3 * f.natoms; i++) {

@@ -4,7 +4,9 @@ defines (`nm -D --defined-only`) is a function declared in
 include/mlshift.h, and every function declared there is exported (the
 library is built with -fvisibility=hidden; the header's pragma and
 MLSHIFT_API make its declarations public). The static library still
-carries the internal functions the tests link."""
+carries the internal functions the tests link. And the commands that are
+clients of the public header alone compile with nothing but include/ on
+the include path (no src/), so they cannot reach an internal header."""
 import os
 import re
 import subprocess
@@ -42,4 +44,14 @@ for name in ("ms_model_predict", "ms_train", "ms_fail"):
 ar = subprocess.run(["nm", "--defined-only", os.path.join(build, "libmlshift.a")],
                     capture_output=True, text=True)
 check(" T ms_model_predict" in ar.stdout, "the static library keeps internal functions for tests")
+public_cli = ["model.c", "sgdml.c", "train.c", "ttt.c", "trainio.c", "evaluate.c", "info.c",
+              "mlshift.c"]
+for name in public_cli:
+    src = os.path.join(ROOT, "cli", name)
+    r = subprocess.run(["cc", "-fsyntax-only", "-std=c11", "-D_POSIX_C_SOURCE=200809L",
+                        "-I" + os.path.join(ROOT, "include"), src], capture_output=True, text=True)
+    check(r.returncode == 0, "cli/%s compiles with include/ alone: %s" % (name, r.stderr[-800:]))
+    text = re.sub(r"/\*.*?\*/", " ", open(src).read(), flags=re.S)
+    internal = sorted(set(re.findall(r"\b(ms_\w+|MS_\w+)", text)))
+    check(not internal, "cli/%s names no internal identifier: %s" % (name, internal[:10]))
 done()
