@@ -466,7 +466,9 @@ mlshift_status mlshift_frame_spectrum(const mlshift_frame *f, double cutoff,
  *   "emt"               effective-medium theory with ASE's parameters
  *   "xtb:gfn2" | "xtb:gfn1" | "xtb:gfnff" [",charge=Q,uhf=U"]   libxtb
  *   "sgdml:MODEL"       an sGDML model file (ours, or a 2018 sGDML .npz)
- * A prior is not thread-safe; use one per thread. */
+ * A prior is not thread-safe; use one per thread (the xtb prior also
+ * shares one libxtb environment behind a process-wide lock: see
+ * "process-wide state" at the end of this header). */
 typedef struct mlshift_prior mlshift_prior;
 
 /* What a prior can do, as bits of mlshift_prior_caps(). */
