@@ -498,8 +498,8 @@ int cmd_train(int argc, char **argv)
             pl = p.loss;
         }
     } else if (mi.record) {
-        pf = cli_meta_number(mi.record, "prior_f_mse_in_dist");
-        pl = cli_meta_number(mi.record, "prior_loss_in_dist");
+        pf = mlshift_model_record_number(m, "prior_f_mse_in_dist");
+        pl = mlshift_model_record_number(m, "prior_loss_in_dist");
     }
     meta = record(&o, &c, files, nfiles, ntr, nva, pf, pl, mi.record);
     if (!meta || mlshift_model_set_record(m, meta, &err) || mlshift_model_save(m, o.out, &err)) {

@@ -22,23 +22,6 @@ void cli_duration(double s, char *buf, size_t cap)
         snprintf(buf, cap, "%.0fs", s);
 }
 
-double cli_meta_number(const char *meta, const char *key)
-{
-    if (!meta)
-        return NAN;
-    char pat[96];
-    snprintf(pat, sizeof pat, "\"%s\":", key);
-    const char *p = strstr(meta, pat);
-    if (!p)
-        return NAN;
-    p += strlen(pat);
-    while (*p == ' ')
-        p++;
-    char *end;
-    double x = strtod(p, &end);
-    return end == p ? NAN : x;
-}
-
 typedef struct labelling {
     const char *spec;
     int tty;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* What `train` and `ttt` share: prior labels (from the frames' own
  * prior_energy/prior_forces, or computed with a prior and cached), the
- * progress line, the model's training record. */
+ * progress line. */
 #ifndef MLSHIFT_CLI_TRAINIO_H
 #define MLSHIFT_CLI_TRAINIO_H
 
@@ -16,9 +16,6 @@
 int cli_prior_labels(mlshift_dataset *d, const char *spec, const char *cache,
                      const cli_frames_opts *o, char **files, size_t nfiles,
                      const size_t *idx, const char *ekey, const char *fkey);
-
-/* A number stored under "key": in a model's JSON record, or NAN. */
-double cli_meta_number(const char *meta, const char *key);
 
 /* "1h02m", "3m05s", "12s" */
 void cli_duration(double s, char *buf, size_t cap);

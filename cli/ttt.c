@@ -250,7 +250,7 @@ static int run_group(const topts *o, const mlshift_model *base, mlshift_dataset 
         cli_fail("out of memory");
         goto done;
     }
-    double ind = cli_meta_number(bmeta, "prior_f_mse_in_dist");
+    double ind = mlshift_model_record_number(base, "prior_f_mse_in_dist");
     snprintf(meta, cap,
              "{\"prior_f_mse_in_dist\":%.9g,\"mode\":\"ttt\",\"group\":\"%s\",\"prior\":\"%s\","
              "\"steps\":%zu,\"lr\":%g,\"frames\":%zu,\"prior_loss\":[%.9g,%.9g]%s%s}",
