@@ -275,7 +275,7 @@ static void test_model_files(void)
         mlshift_frames_append(fr, &f, "test", &err);
     }
     mlshift_model *ms[3] = {m, l, cl};
-    double eb[3][3], fb[3][12], es[3], fs[12];
+    double eb[3][3], fb[3][3 * 11], es[3], fs[12]; /* 4 + 3 + 4 atoms */
     for (int k = 0; k < 3; k++) {
         mlshift_calc *c = NULL;
         mlshift_calc_from_model(ms[k], MLSHIFT_HEAD_MAIN, 0, &c, &err);
