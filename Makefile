@@ -29,7 +29,7 @@ XTB_LIBS    := $(shell pkg-config --libs xtb 2>/dev/null || echo -lxtb)
 # and warning flags are always added, whatever is given on the command line.
 OPT      := $(if $(DEBUG),-O0,-O2)
 CFLAGS   ?= $(OPT) -g
-STD_FLAGS := -std=c11 -Wall -Wextra -Wpedantic -fPIC -fno-math-errno -D_POSIX_C_SOURCE=200809L \
+STD_FLAGS := -std=c11 -Wall -Wextra -Wpedantic -fPIC -fvisibility=hidden -fno-math-errno -D_POSIX_C_SOURCE=200809L \
              $(if $(NATIVE),-march=native,) $(if $(or $(WERROR),$(CI)),-Werror,)
 ALL_CFLAGS = $(STD_FLAGS) $(CFLAGS)
 CPPFLAGS += -Iinclude -Isrc $(HDF5_CFLAGS) $(XTB_CFLAGS)
@@ -75,6 +75,14 @@ $(B)/tests/%: tests/%.c $(B)/libmlshift.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(B)/libmlshift.a $(LDFLAGS) $(LDLIBS)
 
+# The optimisers with their internal functions exported, for the ctypes
+# reference test against torch.optim (tests/reference/test_optim_torch.py):
+# libmlshift.so exports only the public API.
+$(B)/tests/libmlshift_optim.so: src/train/optim.c $(B)/libmlshift.a $(HEADERS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -fvisibility=default -shared -o $@ $< $(B)/libmlshift.a \
+		$(LDFLAGS) $(LDLIBS)
+
 $(B)/bench/%: bench/%.c $(B)/libmlshift.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(B)/libmlshift.a $(LDFLAGS) $(LDLIBS)
@@ -92,7 +100,7 @@ check: deps
 	@$(MAKE) --no-print-directory test
 	@$(MAKE) --no-print-directory test-san
 
-test: build $(TESTS)
+test: build $(TESTS) $(B)/tests/libmlshift_optim.so
 	@scripts/run-tests $(B)
 
 test-san:

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /* mlshift evaluate: a model's errors against the frames' own labels, with
  * the paper's metrics (reference-notes §1.6): force MAE over all 3N
- * components, energy MAE per structure. Uses only the public API. */
+ * components, energy MAE per structure (mlshift_evaluate). Uses only the
+ * public API. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,12 +29,13 @@ int cmd_evaluate(int argc, char **argv)
     cli_frames_opts o = {0};
     cli_args a = {argc, 1, argv, "evaluate", 0};
     const char *mpath = NULL, *head = "main", *v;
-    double radius = 0, *F = NULL;
+    double radius = 0;
     char **files = calloc((size_t)argc + 1, sizeof *files);
     size_t nfiles = 0;
     int rc = CLI_ERROR;
     mlshift_frames *fr = NULL;
     mlshift_model *m = NULL;
+    mlshift_calc *calc = NULL;
     mlshift_error err;
     if (!files)
         return cli_fail("out of memory");
@@ -70,54 +72,24 @@ int cmd_evaluate(int argc, char **argv)
     }
     if (cli_load_frames(&o, files, nfiles, &fr, NULL, NULL, NULL))
         goto done;
-    size_t n = mlshift_frames_count(fr), atoms = 0, ne = 0, nmax = 0;
-    for (size_t k = 0; k < n; k++) {
-        mlshift_frame f;
-        mlshift_frames_get(fr, k, &f);
-        nmax = f.natoms > nmax ? f.natoms : nmax;
-    }
-    F = malloc((3 * nmax + 1) * sizeof *F);
-    if (!F) {
-        cli_fail("out of memory");
+    mlshift_errors e;
+    if (mlshift_calc_from_model(m, h, radius, &calc, &err) ||
+        mlshift_evaluate(calc, fr, &e, &err)) {
+        cli_fail("%s", err.message);
         goto done;
     }
-    double fae = 0, fse = 0, eae = 0;
-    for (size_t k = 0; k < n; k++) {
-        mlshift_frame f;
-        mlshift_frames_get(fr, k, &f);
-        if (!(f.flags & MLSHIFT_HAS_FORCES)) {
-            cli_fail("evaluate: frame %zu has no force labels", k);
-            goto done;
-        }
-        double E;
-        if (mlshift_model_compute(m, &f, h, radius, &E, F, &err)) {
-            cli_fail("evaluate: frame %zu: %s", k, err.message);
-            goto done;
-        }
-        for (size_t i = 0; i < 3 * f.natoms; i++) {
-            double d = F[i] - f.forces[i];
-            fae += fabs(d);
-            fse += d * d;
-        }
-        atoms += f.natoms;
-        if (f.flags & MLSHIFT_HAS_ENERGY) {
-            eae += fabs(E - f.energy);
-            ne++;
-        }
-    }
-    double c = (double)(3 * (atoms ? atoms : 1));
     printf("{\"model\":\"%s\",\"head\":\"%s\",\"frames\":%zu,\"atoms\":%zu,"
            "\"force_mae_meV\":%.4f,\"force_rmse_meV\":%.4f,\"energy_mae_meV\":",
-           mpath, head, n, atoms, 1e3 * fae / c, 1e3 * sqrt(fse / c));
-    if (ne)
-        printf("%.4f}\n", 1e3 * eae / (double)ne);
+           mpath, head, e.frames, e.atoms, 1e3 * e.force_mae, 1e3 * e.force_rmse);
+    if (e.energy_frames)
+        printf("%.4f}\n", 1e3 * e.energy_mae);
     else
         printf("null}\n");
     rc = CLI_OK;
 done:
+    mlshift_calc_destroy(calc);
     mlshift_model_destroy(m);
     mlshift_frames_destroy(fr);
     free(files);
-    free(F);
     return rc;
 }

@@ -6,7 +6,8 @@
 #include <string.h>
 
 #include "cli.h"
-#include "model/model.h"
+
+#define MAX_ELEMENTS 118
 
 static const char help[] =
     "usage: mlshift model init --arch painn|schnet --elements H,C,N,O [options] -o MODEL\n"
@@ -45,7 +46,7 @@ static int parse_elements(const char *s, int *z, int *n)
         int q = mlshift_element_number(tok);
         if (!q)
             return cli_fail("model init: --elements: '%s' is not an element symbol", tok);
-        if (*n == MS_MODEL_MAXEL)
+        if (*n == MAX_ELEMENTS)
             return cli_fail("model init: --elements: too many");
         z[(*n)++] = q;
     }
@@ -67,7 +68,7 @@ static int model_init(int argc, char **argv)
 {
     cli_args a = {argc, 2, argv, "model init", 0};
     const char *out = NULL, *els = NULL, *arch = "painn", *v;
-    ms_model_hyper h;
+    mlshift_model_hyper h;
     int F = -1, K = -1, T = -1, k = -1, j = -1;
     double rc = 5.0;
     uint64_t seed = 0;
@@ -117,28 +118,31 @@ static int model_init(int argc, char **argv)
     const char *outs[1] = {out};
     if (cli_outputs_check("model init", NULL, 0, outs, 1))
         return CLI_ERROR;
-    int z[MS_MODEL_MAXEL], nz = 0;
+    int z[MAX_ELEMENTS], nz = 0;
     if (parse_elements(els, z, &nz))
         return CLI_ERROR;
-    ms_model_hyper_default(&h, strcmp(arch, "painn") ? MS_ARCH_SCHNET : MS_ARCH_PAINN);
+    mlshift_model_hyper_default(&h, strcmp(arch, "painn") ? MLSHIFT_ARCH_SCHNET
+                                                          : MLSHIFT_ARCH_PAINN);
     if (F > 0)
-        h.F = F;
+        h.features = F;
     if (K > 0)
-        h.K = K;
+        h.rbf = K;
     if (T > 0)
-        h.T = T;
-    h.k_rep = k >= 0 ? k : h.T - 1;
-    h.j_ttt = j >= 0 ? j : (h.k_rep < 1 ? h.k_rep : 1);
-    h.r_basis = rc;
-    ms_model *m = NULL;
+        h.blocks = T;
+    h.rep_blocks = k >= 0 ? k : h.blocks - 1;
+    h.ttt_blocks = j >= 0 ? j : (h.rep_blocks < 1 ? h.rep_blocks : 1);
+    h.cutoff = rc;
+    mlshift_model *m = NULL;
     mlshift_error err;
-    if (ms_model_create(&m, &h, z, nz, seed, &err) || ms_model_save(m, out, &err)) {
-        ms_model_destroy(m);
+    if (mlshift_model_create(&h, z, nz, seed, &m, &err) || mlshift_model_save(m, out, &err)) {
+        mlshift_model_destroy(m);
         return cli_fail("%s", err.message);
     }
+    mlshift_model_info in;
+    mlshift_model_get_info(m, &in);
     fprintf(stderr, "mlshift: %s model, %zu parameters, written to %s\n",
-            ms_arch_name(h.arch), m->P, out);
-    ms_model_destroy(m);
+            mlshift_arch_name(h.arch), in.n_params, out);
+    mlshift_model_destroy(m);
     return CLI_OK;
 }
 
@@ -159,41 +163,41 @@ static int model_info(int argc, char **argv)
     }
     if (!path)
         return cli_fail("model info: give the model file");
-    ms_model *m;
+    mlshift_model *m;
     mlshift_error err;
-    if (ms_model_load(&m, path, &err))
+    if (mlshift_model_load(path, &m, &err))
         return cli_fail("%s", err.message);
-    const ms_model_hyper *h = &m->h;
+    mlshift_model_info in;
+    mlshift_model_get_info(m, &in);
+    const mlshift_model_hyper *h = &in.hyper;
     printf("model:        %s\n", path);
-    printf("architecture: %s\n", ms_arch_name(h->arch));
-    printf("features:     %d\nrbf:          %d\nblocks:       %d\n", h->F, h->K, h->T);
+    printf("architecture: %s\n", mlshift_arch_name(h->arch));
+    printf("features:     %d\nrbf:          %d\nblocks:       %d\n", h->features, h->rbf,
+           h->blocks);
     printf("split:        representation = embedding + blocks 0..%d; "
            "TTT subset = embedding + blocks 0..%d; heads main, prior = blocks %d..%d + "
-           "readout\n", h->k_rep - 1, h->j_ttt - 1, h->k_rep, h->T - 1);
+           "readout\n", h->rep_blocks - 1, h->ttt_blocks - 1, h->rep_blocks, h->blocks - 1);
     printf("cutoff:       %g Å (training; radial basis; default run-time cutoff)\n",
-           h->r_basis);
+           h->cutoff);
     printf("units:        eV, Å, eV/Å\n");
     printf("elements:    ");
-    for (int i = 0; i < m->n_el; i++)
-        printf(" %s", mlshift_element_symbol(m->z[i]));
-    printf("\nstatistics:   %zu bytes\n", m->stats_len);
-    printf("parameters:   %zu in %zu tensors\n", m->P, m->n_params);
-    for (int g = 0; g < MS_NGROUPS; g++) {
-        size_t nt = 0;
-        for (size_t i = 0; i < m->n_params; i++)
-            nt += m->param[i].group == g;
-        printf("  %-16s %9zu in %3zu tensors\n", ms_group_name(g),
-               ms_model_group_size(m, g), nt);
+    for (int i = 0; i < in.n_elements; i++)
+        printf(" %s", mlshift_element_symbol(in.elements[i]));
+    printf("\nstatistics:   %zu bytes\n", in.stats_len);
+    printf("parameters:   %zu in %zu tensors\n", in.n_params, in.n_tensors);
+    for (int g = 0; g < MLSHIFT_NGROUPS; g++)
+        printf("  %-16s %9zu in %3zu tensors\n", mlshift_group_name(g), in.group_params[g],
+               in.group_tensors[g]);
+    for (size_t i = 0; tensors && i < in.n_tensors; i++) {
+        mlshift_tensor_info t;
+        if (mlshift_model_tensor(m, i, &t, &err))
+            break;
+        printf("  %-32s %-14s (", t.name, mlshift_group_name(t.group));
+        for (int d = 0; d < t.ndim; d++)
+            printf(d ? ", %zu" : "%zu", t.shape[d]);
+        printf(")%s\n", t.trainable ? "" : " statistic");
     }
-    if (tensors)
-        for (size_t i = 0; i < m->n_params; i++) {
-            const ms_param *p = &m->param[i];
-            printf("  %-32s %-14s (", p->name, ms_group_name(p->group));
-            for (int d = 0; d < p->ndim; d++)
-                printf(d ? ", %zu" : "%zu", p->shape[d]);
-            printf(")%s\n", p->trainable ? "" : " statistic");
-        }
-    ms_model_destroy(m);
+    mlshift_model_destroy(m);
     return CLI_OK;
 }
 

@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "cli.h"
-#include "prior/sgdml.h"
 
 static const char help[] =
     "usage: mlshift sgdml train DATA... --samples M -o MODEL [options]\n"
@@ -155,7 +154,7 @@ int cmd_sgdml(int argc, char **argv)
             fprintf(stderr, "mlshift: sgdml train: no frames left for "
                     "validation; sigma = %g\n", grid[0]);
     }
-    ms_sgdml_train_opts t = {0};
+    mlshift_sgdml_options t = {0};
     t.samples = samples;
     t.val = val;
     t.sigmas = grid;
@@ -165,17 +164,10 @@ int cmd_sgdml(int argc, char **argv)
     t.max_memory = maxmem;
     t.no_perms = no_perms;
     t.full_grid = full_grid;
-    ms_sgdml_model mo;
-    ms_sgdml_train_report rep;
+    mlshift_sgdml_report rep;
     mlshift_error err;
-    mlshift_status s = ms_sgdml_train(fr, &t, &mo, &rep, &err);
+    mlshift_status s = mlshift_sgdml_train(fr, &t, out, &rep, &err);
     mlshift_frames_destroy(fr);
-    if (s != MLSHIFT_OK) {
-        cli_fail("%s", err.message);
-        goto done;
-    }
-    s = ms_sgdml_save(&mo, out, &err);
-    ms_sgdml_model_free(&mo);
     if (s != MLSHIFT_OK) {
         cli_fail("%s", err.message);
         goto done;
@@ -194,8 +186,8 @@ int cmd_sgdml(int argc, char **argv)
     }
     printf("{\"model\":\"%s\",\"frames\":%zu,\"samples\":%llu,\"val\":%llu,"
            "\"perms\":%d,\"sigma\":%g,\"seconds\":%.3f}\n", out, nf,
-           (unsigned long long)samples, (unsigned long long)val, rep.nperms,
-           rep.sigma, rep.train_seconds);
+           (unsigned long long)samples, (unsigned long long)val, rep.perms,
+           rep.sigma, rep.seconds);
     rc = CLI_OK;
 done:
     free(files);

@@ -12,6 +12,8 @@
 #include "opttab.h"
 #include "trainio.h"
 
+#define MAX_ELEMENTS 118
+
 static const char help[] =
     "usage: mlshift train --mode pretrain|finetune|joint|plain -o MODEL TRAIN... [options]\n"
     "\n"
@@ -88,7 +90,7 @@ static void jnum(FILE *fp, const char *key, double x, int comma)
     cli_json_num(fp, x);
 }
 
-static void on_event(const ms_train_event *ev, void *ctx)
+static void on_event(const mlshift_train_event *ev, void *ctx)
 {
     progress *p = ctx;
     const int hm = p->heads & 1, hp = p->heads & 2;
@@ -147,55 +149,59 @@ static int parse_elements(const char *s, int *z, int *n)
     snprintf(buf, sizeof buf, "%s", s);
     for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
         int zz = mlshift_element_number(tok);
-        if (!zz || *n >= MS_MODEL_MAXEL)
+        if (!zz || *n >= MAX_ELEMENTS)
             return cli_fail("train: --elements: '%s' is not an element", tok);
         z[(*n)++] = zz;
     }
     return *n ? 0 : cli_fail("train: --elements is empty");
 }
 
-static int data_elements(const ms_dataset *d, int *z, int *n)
+static int data_elements(const mlshift_dataset *d, int *z, int *n)
 {
-    char seen[MS_MODEL_MAXEL + 1] = {0};
-    for (size_t k = 0; k < d->n; k++)
-        for (size_t i = 0; i < d->f[k].natoms; i++) {
-            int zz = d->f[k].numbers[i];
-            if (zz >= 1 && zz <= MS_MODEL_MAXEL)
+    char seen[MAX_ELEMENTS + 1] = {0};
+    for (size_t k = 0; k < mlshift_dataset_count(d); k++) {
+        mlshift_frame f;
+        mlshift_dataset_frame(d, k, &f);
+        for (size_t i = 0; i < f.natoms; i++) {
+            int zz = f.numbers[i];
+            if (zz >= 1 && zz <= MAX_ELEMENTS)
                 seen[zz] = 1;
         }
+    }
     *n = 0;
-    for (int zz = 1; zz <= MS_MODEL_MAXEL; zz++)
+    for (int zz = 1; zz <= MAX_ELEMENTS; zz++)
         if (seen[zz])
             z[(*n)++] = zz;
     return 0;
 }
 
-static int make_model(const opts *o, const ms_dataset *d, ms_model **m)
+static int make_model(const opts *o, const mlshift_dataset *d, mlshift_model **m)
 {
     mlshift_error err;
     if (o->init) {
-        if (ms_model_load(m, o->init, &err))
+        if (mlshift_model_load(o->init, m, &err))
             return cli_fail("%s", err.message);
         return CLI_OK;
     }
-    ms_model_hyper h;
+    mlshift_model_hyper h;
     if (strcmp(o->arch, "painn") && strcmp(o->arch, "schnet"))
         return cli_fail("train: --arch '%s': painn or schnet", o->arch);
-    ms_model_hyper_default(&h, strcmp(o->arch, "painn") ? MS_ARCH_SCHNET : MS_ARCH_PAINN);
+    mlshift_model_hyper_default(&h, strcmp(o->arch, "painn") ? MLSHIFT_ARCH_SCHNET
+                                                             : MLSHIFT_ARCH_PAINN);
     if (o->features)
-        h.F = o->features;
+        h.features = o->features;
     if (o->rbf)
-        h.K = o->rbf;
+        h.rbf = o->rbf;
     if (o->blocks)
-        h.T = o->blocks;
-    h.k_rep = o->rep_blocks >= 0 ? o->rep_blocks : h.T - 1;
-    h.j_ttt = o->ttt_blocks >= 0 ? o->ttt_blocks : 1;
+        h.blocks = o->blocks;
+    h.rep_blocks = o->rep_blocks >= 0 ? o->rep_blocks : h.blocks - 1;
+    h.ttt_blocks = o->ttt_blocks >= 0 ? o->ttt_blocks : 1;
     if (o->cutoff > 0)
-        h.r_basis = o->cutoff;
-    int z[MS_MODEL_MAXEL], nz = 0;
+        h.cutoff = o->cutoff;
+    int z[MAX_ELEMENTS], nz = 0;
     if (o->elements ? parse_elements(o->elements, z, &nz) : data_elements(d, z, &nz))
         return CLI_ERROR;
-    if (ms_model_create(m, &h, z, nz, o->model_seed, &err))
+    if (mlshift_model_create(&h, z, nz, o->model_seed, m, &err))
         return cli_fail("train: %s", err.message);
     return CLI_OK;
 }
@@ -216,7 +222,7 @@ static unsigned long file_crc(const char *path)
 
 /* The training record: what made this model, and the in-distribution
  * prior loss TTT's stop rule compares with. */
-static char *record(const opts *o, const ms_train_config *c, char **files, size_t nfiles,
+static char *record(const opts *o, const mlshift_train_config *c, char **files, size_t nfiles,
                     size_t ntrain, size_t nval, double prior_f_mse, double prior_loss,
                     const char *prev)
 {
@@ -233,8 +239,8 @@ static char *record(const opts *o, const ms_train_config *c, char **files, size_
       "\"energy_weight\":%g,\"force_weight\":%g,\"l2mae\":%d,\"prior\":\"%s\","
       "\"frames\":%zu,\"val_frames\":%zu,\"files\":[",
       isfinite(prior_f_mse) ? prior_f_mse : -1, isfinite(prior_loss) ? prior_loss : -1,
-      ms_train_mode_name(c->mode), o->optimizer, c->opt.lr, c->epochs, c->batch,
-      (unsigned long long)c->seed, c->w_e, c->w_f, c->l2mae, o->prior ? o->prior : "file",
+      mlshift_train_mode_name(c->mode), o->optimizer, c->opt.lr, c->epochs, c->batch,
+      (unsigned long long)c->seed, c->energy_weight, c->force_weight, c->l2mae, o->prior ? o->prior : "file",
       ntrain, nval);
     for (size_t k = 0; k < nfiles; k++)
         P("%s{\"path\":\"%s\",\"crc32\":\"%08lx\"}", k ? "," : "", files[k], file_crc(files[k]));
@@ -248,7 +254,8 @@ static char *record(const opts *o, const ms_train_config *c, char **files, size_
 
 static int build_sets(const opts *o, cli_frames_opts *fo, char **files, size_t nfiles,
                       char **vfiles, size_t nv, mlshift_frames **fr, mlshift_frames **vfr,
-                      ms_dataset *tr, ms_dataset *va, size_t **tidx, size_t **vidx)
+                      mlshift_dataset **tr, mlshift_dataset **va, size_t **tidx,
+                      size_t **vidx)
 {
     size_t *parts[3] = {NULL, NULL, NULL}, counts[3] = {0, 0, 0};
     int split = fo->split && !fo->part;
@@ -257,11 +264,11 @@ static int build_sets(const opts *o, cli_frames_opts *fo, char **files, size_t n
         return CLI_ERROR;
     free(parts[2]);
     size_t n = split ? counts[0] : mlshift_frames_count(*fr);
-    if (ms_dataset_init(tr, *fr, split ? parts[0] : NULL, n, &err))
+    if (mlshift_dataset_create(*fr, split ? parts[0] : NULL, n, tr, &err))
         return free(parts[0]), free(parts[1]), cli_fail("%s", err.message);
     *tidx = parts[0];
     if (split && counts[1]) {
-        if (ms_dataset_init(va, *fr, parts[1], counts[1], &err))
+        if (mlshift_dataset_create(*fr, parts[1], counts[1], va, &err))
             return free(parts[1]), cli_fail("%s", err.message);
         *vidx = parts[1];
     } else {
@@ -274,8 +281,9 @@ static int build_sets(const opts *o, cli_frames_opts *fo, char **files, size_t n
         vo.dedup_key = NULL;
         if (cli_load_frames(&vo, vfiles, nv, vfr, NULL, NULL, NULL))
             return CLI_ERROR;
-        ms_dataset_free(va);
-        if (ms_dataset_init(va, *vfr, NULL, mlshift_frames_count(*vfr), &err))
+        mlshift_dataset_destroy(*va);
+        *va = NULL;
+        if (mlshift_dataset_create(*vfr, NULL, mlshift_frames_count(*vfr), va, &err))
             return cli_fail("%s", err.message);
     }
     (void)o;
@@ -327,8 +335,8 @@ int cmd_train(int argc, char **argv)
     size_t nfiles = 0, nv = 0, *tidx = NULL, *vidx = NULL;
     int rc = CLI_ERROR;
     mlshift_frames *fr = NULL, *vfr = NULL;
-    ms_dataset tr = {0}, va = {0};
-    ms_model *m = NULL;
+    mlshift_dataset *tr = NULL, *va = NULL;
+    mlshift_model *m = NULL;
     char *ckpt = NULL, *cache = NULL, *meta = NULL;
     progress pg = {0};
     if (!files || !vfiles) {
@@ -358,53 +366,46 @@ int cmd_train(int argc, char **argv)
             goto done;
         }
     }
-    ms_train_mode mode;
     if (!o.mode) {
         cli_fail("train: --mode pretrain|finetune|joint|plain is required");
         goto done;
     }
-    if (!strcmp(o.mode, "pretrain"))
-        mode = MS_MODE_PRETRAIN;
-    else if (!strcmp(o.mode, "finetune"))
-        mode = MS_MODE_FINETUNE;
-    else if (!strcmp(o.mode, "joint"))
-        mode = MS_MODE_JOINT;
-    else if (!strcmp(o.mode, "plain"))
-        mode = MS_MODE_PLAIN;
-    else {
+    int mode_i = mlshift_train_mode_parse(o.mode);
+    if (mode_i < 0) {
         cli_fail("train: --mode '%s': pretrain, finetune, joint or plain", o.mode);
         goto done;
     }
+    mlshift_train_mode mode = (mlshift_train_mode)mode_i;
     if (!o.out || !nfiles) {
         cli_fail("train: needs -o MODEL and at least one training file (--help)");
         goto done;
     }
-    if (mode == MS_MODE_FINETUNE && !o.init) {
+    if (mode == MLSHIFT_TRAIN_FINETUNE && !o.init) {
         cli_fail("train: --mode finetune needs --init MODEL (a pre-trained model)");
         goto done;
     }
-    ms_train_config c;
-    ms_train_config_default(&c, mode);
-    int kind_i = ms_opt_kind_parse(o.optimizer);
-    ms_opt_kind kind = (ms_opt_kind)kind_i;
+    mlshift_train_config c;
+    mlshift_train_config_default(&c, mode);
+    int kind_i = mlshift_optimizer_parse(o.optimizer);
+    mlshift_optimizer kind = (mlshift_optimizer)kind_i;
     if (kind_i < 0) {
         cli_fail("train: --optimizer '%s': adamw, adam or sgd", o.optimizer);
         goto done;
     }
-    ms_optim_config_default(&c.opt, kind);
+    mlshift_optim_config_default(&c.opt, kind);
     c.opt.lr = o.lr;
-    c.opt.momentum = kind == MS_OPT_SGD ? o.momentum : 0;
+    c.opt.momentum = kind == MLSHIFT_OPT_SGD ? o.momentum : 0;
     c.opt.weight_decay = o.wd;
-    c.opt.amsgrad = kind != MS_OPT_SGD && o.amsgrad;
-    if (kind != MS_OPT_SGD)
+    c.opt.amsgrad = kind != MLSHIFT_OPT_SGD && o.amsgrad;
+    if (kind != MLSHIFT_OPT_SGD)
         c.opt.eps = 1e-7;
     c.opt.clip_norm = o.clip;
     c.opt.ema_decay = o.ema;
     c.epochs = o.epochs;
     c.batch = o.batch;
     c.seed = fo.seed;
-    c.w_e = o.we;
-    c.w_f = o.wf;
+    c.energy_weight = o.we;
+    c.force_weight = o.wf;
     c.l2mae = o.l2mae;
     c.plateau_patience = o.plateau;
     c.plateau_factor = o.pfactor;
@@ -429,28 +430,32 @@ int cmd_train(int argc, char **argv)
         goto done;
     if (build_sets(&o, &fo, files, nfiles, vfiles, nv, &fr, &vfr, &tr, &va, &tidx, &vidx))
         goto done;
-    int need_prior = mode == MS_MODE_PRETRAIN || mode == MS_MODE_JOINT;
+    int need_prior = mode == MLSHIFT_TRAIN_PRETRAIN || mode == MLSHIFT_TRAIN_JOINT;
+    size_t ntr = mlshift_dataset_count(tr), nva = va ? mlshift_dataset_count(va) : 0;
     if (need_prior) {
-        if (cli_prior_labels(&tr, o.prior, cache, &fo, files, nfiles, tidx, o.ekey, o.fkey))
+        if (cli_prior_labels(tr, o.prior, cache, &fo, files, nfiles, tidx, o.ekey, o.fkey))
             goto done;
-        if (va.n && !nv && cli_prior_labels(&va, o.prior, NULL, &fo, files, nfiles, vidx,
-                                            o.ekey, o.fkey))
+        if (nva && !nv && cli_prior_labels(va, o.prior, NULL, &fo, files, nfiles, vidx,
+                                           o.ekey, o.fkey))
             goto done;
-        if (va.n && nv) {
+        if (nva && nv) {
             cli_frames_opts vo = fo;
             vo.split = vo.part = vo.dedup_key = NULL;
-            if (cli_prior_labels(&va, o.prior, NULL, &vo, vfiles, nv, NULL, o.ekey, o.fkey))
+            if (cli_prior_labels(va, o.prior, NULL, &vo, vfiles, nv, NULL, o.ekey, o.fkey))
                 goto done;
         }
     }
-    if (make_model(&o, &tr, &m))
+    if (make_model(&o, tr, &m))
         goto done;
+    mlshift_model_info mi;
+    mlshift_model_get_info(m, &mi);
+    const char *prev = mi.record;
     /* finetune: h_M starts as a copy of h_P when h_M was never trained (the
      * --init model was pre-trained); a fine-tuned or adapted model keeps its
      * main head (few-shot fine-tuning on a new molecule, Fig. 14) */
     c.copy_prior_head = o.copy_head >= 0 ? o.copy_head
-                        : !m->meta || strstr(m->meta, "\"mode\":\"pretrain\"") ==
-                                          strstr(m->meta, "\"mode\":");
+                        : !prev || strstr(prev, "\"mode\":\"pretrain\"") ==
+                                       strstr(prev, "\"mode\":");
     if (o.metrics && !(pg.metrics = fopen(o.metrics, o.resume ? "a" : "w"))) {
         cli_fail("train: --metrics %s: cannot open", o.metrics);
         goto done;
@@ -459,15 +464,17 @@ int cmd_train(int argc, char **argv)
     pg.quiet = fo.quiet;
     pg.mode = o.mode;
     pg.last = -1e9;
-    pg.heads = (mode != MS_MODE_PRETRAIN) | (mode == MS_MODE_PRETRAIN || mode == MS_MODE_JOINT) << 1;
+    pg.heads = (mode != MLSHIFT_TRAIN_PRETRAIN) |
+               (mode == MLSHIFT_TRAIN_PRETRAIN || mode == MLSHIFT_TRAIN_JOINT) << 1;
     c.progress = on_event;
     c.progress_ctx = &pg;
     if (!fo.quiet)
         fprintf(stderr, "train %s: %zu training frames, %zu validation, %s %dx%d, %zu parameters\n",
-                o.mode, tr.n, va.n, ms_arch_name(m->h.arch), m->h.F, m->h.T, m->P);
-    ms_train_report rep;
+                o.mode, ntr, nva, mlshift_arch_name(mi.hyper.arch), mi.hyper.features,
+                mi.hyper.blocks, mi.n_params);
+    mlshift_train_report rep;
     mlshift_error err;
-    if (ms_train(m, &tr, va.n ? &va : NULL, &c, o.resume, &rep, &err)) {
+    if (mlshift_train(m, tr, nva ? va : NULL, &c, o.resume, &rep, &err)) {
         cli_fail("%s", err.message);
         goto done;
     }
@@ -479,32 +486,30 @@ int cmd_train(int argc, char **argv)
     }
     /* the in-distribution prior loss, for TTT's stop rule */
     double pf = NAN, pl = NAN;
-    if (tr.F[MS_HEAD_PRIOR]) {
-        ms_loss_config lc = {{0, 0}, {0, 0}, 0, 0};
-        lc.w_e[MS_HEAD_PRIOR] = 0;
-        lc.w_f[MS_HEAD_PRIOR] = c.w_f;
-        ms_loss_ws ws;
-        ms_loss_ws_init(&ws);
-        const ms_dataset *ind = va.n && va.F[MS_HEAD_PRIOR] ? &va : &tr;
-        ms_loss_parts p;
-        if (!ms_loss_eval(&ws, m, ind, c.batch, 0, &lc, &p, &err)) {
-            pf = p.f_mse[MS_HEAD_PRIOR];
+    mlshift_model_get_info(m, &mi); /* the record again: training kept it */
+    if (mlshift_dataset_labels(tr, MLSHIFT_HEAD_PRIOR) & 2) {
+        mlshift_loss_config lc = {{0, 0}, {0, 0}, 0, 0};
+        lc.w_f[MLSHIFT_HEAD_PRIOR] = c.force_weight;
+        const mlshift_dataset *ind =
+            nva && (mlshift_dataset_labels(va, MLSHIFT_HEAD_PRIOR) & 2) ? va : tr;
+        mlshift_loss_parts p;
+        if (!mlshift_dataset_loss(m, ind, c.batch, 0, &lc, &p, &err)) {
+            pf = p.f_mse[MLSHIFT_HEAD_PRIOR];
             pl = p.loss;
         }
-        ms_loss_ws_free(&ws);
-    } else if (m->meta) {
-        pf = cli_meta_number(m->meta, "prior_f_mse_in_dist");
-        pl = cli_meta_number(m->meta, "prior_loss_in_dist");
+    } else if (mi.record) {
+        pf = mlshift_model_record_number(m, "prior_f_mse_in_dist");
+        pl = mlshift_model_record_number(m, "prior_loss_in_dist");
     }
-    meta = record(&o, &c, files, nfiles, tr.n, va.n, pf, pl, m->meta);
-    if (!meta || ms_model_set_meta(m, meta, &err) || ms_model_save(m, o.out, &err)) {
+    meta = record(&o, &c, files, nfiles, ntr, nva, pf, pl, mi.record);
+    if (!meta || mlshift_model_set_record(m, meta, &err) || mlshift_model_save(m, o.out, &err)) {
         cli_fail("%s", meta ? err.message : "out of memory");
         goto done;
     }
     printf("{\"mode\":\"%s\",\"model\":\"%s\",\"frames\":%zu,\"val_frames\":%zu,\"steps\":%zu,"
            "\"epochs\":%d,\"seconds\":%.1f,\"weights\":\"%s\",\"stopped_early\":%d,"
            "\"underdetermined_atom_refs\":[%d,%d]",
-           o.mode, o.out, tr.n, va.n, rep.steps, rep.epochs, rep.seconds,
+           o.mode, o.out, ntr, nva, rep.steps, rep.epochs, rep.seconds,
            rep.weights == 2 ? "best-val" : rep.weights == 1 ? "ema" : "last", rep.stopped_early,
            rep.underdetermined[0], rep.underdetermined[1]);
     if (rep.have_val) {
@@ -521,9 +526,9 @@ int cmd_train(int argc, char **argv)
 done:
     if (pg.metrics)
         fclose(pg.metrics);
-    ms_model_destroy(m);
-    ms_dataset_free(&tr);
-    ms_dataset_free(&va);
+    mlshift_model_destroy(m);
+    mlshift_dataset_destroy(tr);
+    mlshift_dataset_destroy(va);
     mlshift_frames_destroy(fr);
     mlshift_frames_destroy(vfr);
     free(tidx);

@@ -73,7 +73,7 @@ typedef struct tlog {
     size_t n, nm, cap;
 } tlog;
 
-static void remember(tlog *l, const ms_ttt_event *ev)
+static void remember(tlog *l, const mlshift_ttt_event *ev)
 {
     if (l->n == l->cap) {
         size_t c = l->cap ? 2 * l->cap : 1024;
@@ -113,7 +113,7 @@ static int plot_group(const tlog *l, const char *path, double before, double aft
     return plot_write(path, title, p, before > 0 ? 2 : 1);
 }
 
-static void on_step(const ms_ttt_event *ev, void *ctx)
+static void on_step(const mlshift_ttt_event *ev, void *ctx)
 {
     tlog *l = ctx;
     remember(l, ev);
@@ -138,26 +138,11 @@ static void on_step(const ms_ttt_event *ev, void *ctx)
     fprintf(stderr, " ETA %s%s", eta, l->tty ? "   " : "\n");
 }
 
-static int preset(const char *p, ms_ttt_config *c)
+static int preset(const char *p, mlshift_ttt_config *c)
 {
-    ms_ttt_config_default(c);
-    if (!strcmp(p, "md17"))
-        return 0;
-    if (!strcmp(p, "spice")) {
-        c->opt.lr = 1e-4;
-        c->steps = 250;
-    } else if (!strcmp(p, "md22")) {
-        c->opt.lr = 1e-5;
-        c->steps = 50;
-    } else if (!strcmp(p, "oc20")) {
-        ms_optim_config_default(&c->opt, MS_OPT_ADAM);
-        c->opt.lr = 1e-4;
-        c->opt.weight_decay = 1e-3;
-        c->opt.clip_norm = 10;
-        c->steps = 11;
-    } else {
+    mlshift_error err;
+    if (mlshift_ttt_config_preset(c, p, &err))
         return cli_fail("ttt: --preset '%s': md17, spice, md22 or oc20", p);
-    }
     return 0;
 }
 
@@ -207,13 +192,13 @@ static int parse_list(const char *s, double *v, size_t *k)
     return *k ? 0 : cli_fail("ttt: --lr-candidates is empty");
 }
 
-static int run_group(const topts *o, const ms_model *base, ms_dataset *d, const char *group,
-                     const char *path, const char *plot, ms_ttt_config c, FILE *logfp,
-                     int quiet, int first)
+static int run_group(const topts *o, const mlshift_model *base, mlshift_dataset *d,
+                     const char *group, const char *path, const char *plot,
+                     mlshift_ttt_config c, FILE *logfp, int quiet, int first)
 {
     mlshift_error err;
-    ms_model *m = NULL;
-    if (ms_model_clone(&m, base, &err))
+    mlshift_model *m = NULL;
+    if (mlshift_model_clone(base, &m, &err))
         return cli_fail("%s", err.message);
     int rc = CLI_ERROR;
     double lr_used = c.opt.lr;
@@ -224,7 +209,7 @@ static int run_group(const topts *o, const ms_model *base, ms_dataset *d, const 
         size_t k;
         if (parse_list(o->cands, cand, &k))
             goto done;
-        if (ms_ttt_probe_lr(m, d, &c, cand, k, o->probe, &lr_used, loss, &err)) {
+        if (mlshift_ttt_probe_lr(m, d, &c, cand, k, o->probe, &lr_used, loss, &err)) {
             cli_fail("ttt %s: %s", group, err.message);
             goto done;
         }
@@ -244,8 +229,8 @@ static int run_group(const topts *o, const ms_model *base, ms_dataset *d, const 
     l.last = -1e9;
     c.progress = on_step;
     c.progress_ctx = &l;
-    ms_ttt_report r;
-    if (ms_ttt(m, d, &c, &r, &err)) {
+    mlshift_ttt_report r;
+    if (mlshift_ttt(m, d, &c, &r, &err)) {
         cli_fail("ttt %s: %s", group, err.message);
         goto done;
     }
@@ -255,28 +240,32 @@ static int run_group(const topts *o, const ms_model *base, ms_dataset *d, const 
     if (l.tty && !quiet)
         fputc('\n', stderr);
     /* the adapted model's record: TTT on top of the model's own */
-    size_t cap = 512 + (base->meta ? strlen(base->meta) : 0) + strlen(group);
+    mlshift_model_info bi;
+    mlshift_model_get_info(base, &bi);
+    const char *bmeta = bi.record;
+    size_t nd = mlshift_dataset_count(d);
+    size_t cap = 512 + (bmeta ? strlen(bmeta) : 0) + strlen(group);
     char *meta = malloc(cap);
     if (!meta) {
         cli_fail("out of memory");
         goto done;
     }
-    double ind = cli_meta_number(base->meta, "prior_f_mse_in_dist");
+    double ind = mlshift_model_record_number(base, "prior_f_mse_in_dist");
     snprintf(meta, cap,
              "{\"prior_f_mse_in_dist\":%.9g,\"mode\":\"ttt\",\"group\":\"%s\",\"prior\":\"%s\","
              "\"steps\":%zu,\"lr\":%g,\"frames\":%zu,\"prior_loss\":[%.9g,%.9g]%s%s}",
              isfinite(ind) ? ind : -1, group, o->prior ? o->prior : "file", r.steps, lr_used,
-             d->n, r.prior_before, r.prior_after, base->meta ? ",\"init\":" : "",
-             base->meta ? base->meta : "");
-    int bad = ms_model_set_meta(m, meta, &err) != MLSHIFT_OK;
+             nd, r.prior_before, r.prior_after, bmeta ? ",\"init\":" : "",
+             bmeta ? bmeta : "");
+    int bad = mlshift_model_set_record(m, meta, &err) != MLSHIFT_OK;
     free(meta);
-    if (bad || ms_model_save(m, path, &err)) {
+    if (bad || mlshift_model_save(m, path, &err)) {
         cli_fail("%s", err.message);
         goto done;
     }
     static const char *why[] = {"all steps", "patience", "reached in-distribution prior loss"};
     if (!quiet) {
-        fprintf(stderr, "ttt %s: %zu frames, %zu steps (%s), %.1f s\n", group, d->n, r.steps,
+        fprintf(stderr, "ttt %s: %zu frames, %zu steps (%s), %.1f s\n", group, nd, r.steps,
                 why[r.stop_reason], r.seconds);
         fprintf(stderr, "  prior loss          %10.4g -> %10.4g\n", r.prior_before, r.prior_after);
         fprintf(stderr, "  prior force MAE     %10.1f -> %10.1f meV/Å\n",
@@ -288,7 +277,7 @@ static int run_group(const topts *o, const ms_model *base, ms_dataset *d, const 
     printf("%s{\"group\":\"%s\",\"model\":\"%s\",\"frames\":%zu,\"steps\":%zu,\"stop\":\"%s\","
            "\"lr\":%g,\"seconds\":%.1f,\"prior_loss\":[%.6g,%.6g],"
            "\"prior_force_mae_meV\":[%.3f,%.3f]",
-           first ? "" : ",", group, path, d->n, r.steps, why[r.stop_reason], lr_used, r.seconds,
+           first ? "" : ",", group, path, nd, r.steps, why[r.stop_reason], lr_used, r.seconds,
            r.prior_before, r.prior_after, 1e3 * r.prior_f_mae_before, 1e3 * r.prior_f_mae_after);
     if (r.have_main)
         printf(",\"main_force_mae_meV\":[%.3f,%.3f]", 1e3 * r.main_f_mae_before,
@@ -297,7 +286,7 @@ static int run_group(const topts *o, const ms_model *base, ms_dataset *d, const 
     rc = CLI_OK;
 done:
     free(l.step), free(l.loss), free(l.avg), free(l.mstep), free(l.mmae);
-    ms_model_destroy(m);
+    mlshift_model_destroy(m);
     return rc;
 }
 
@@ -337,7 +326,7 @@ int cmd_ttt(int argc, char **argv)
     char(*names)[64] = NULL;
     int rc = CLI_ERROR;
     mlshift_frames *fr = NULL;
-    ms_model *m = NULL;
+    mlshift_model *m = NULL;
     cli_output *logout = NULL;
     FILE *logfp = NULL;
     char *cache = NULL, *path = NULL, *plot = NULL;
@@ -366,21 +355,21 @@ int cmd_ttt(int argc, char **argv)
         cli_fail("ttt: needs --model MODEL, -o OUT and test files (--help)");
         goto done;
     }
-    ms_ttt_config c;
+    mlshift_ttt_config c;
     if (preset(o.preset, &c))
         goto done;
     if (o.optimizer) {
-        int ki = ms_opt_kind_parse(o.optimizer);
-        ms_opt_kind k = (ms_opt_kind)ki;
+        int ki = mlshift_optimizer_parse(o.optimizer);
+        mlshift_optimizer k = (mlshift_optimizer)ki;
         if (ki < 0) {
             cli_fail("ttt: --optimizer '%s': sgd, adam or adamw", o.optimizer);
             goto done;
         }
         double lr = c.opt.lr, wd = c.opt.weight_decay;
-        ms_optim_config_default(&c.opt, k);
+        mlshift_optim_config_default(&c.opt, k);
         c.opt.lr = lr;
         c.opt.weight_decay = wd;
-        if (k == MS_OPT_SGD)
+        if (k == MLSHIFT_OPT_SGD)
             c.opt.momentum = 0.9;
     }
     if (o.lr && strcmp(o.lr, "auto")) {
@@ -395,25 +384,25 @@ int cmd_ttt(int argc, char **argv)
         o.lr = "preset";
     if (o.steps)
         c.steps = o.steps;
-    if (o.momentum >= 0 && c.opt.kind == MS_OPT_SGD)
+    if (o.momentum >= 0 && c.opt.kind == MLSHIFT_OPT_SGD)
         c.opt.momentum = o.momentum;
     if (o.wd >= 0)
         c.opt.weight_decay = o.wd;
     c.opt.clip_norm = o.clip;
     c.batch = o.batch;
     c.seed = fo.seed;
-    c.w_e = o.we;
-    c.w_f = o.wf;
+    c.energy_weight = o.we;
+    c.force_weight = o.wf;
     c.l2mae = o.l2mae;
-    c.r_cut = o.radius;
+    c.cutoff = o.radius;
     c.patience = o.patience;
     c.eval_every = o.eval_every;
     c.eval_frames = o.eval_frames;
-    if (ms_model_load(&m, o.model, &err)) {
+    if (mlshift_model_load(o.model, &m, &err)) {
         cli_fail("%s", err.message);
         goto done;
     }
-    double target = cli_meta_number(m->meta, "prior_f_mse_in_dist");
+    double target = mlshift_model_record_number(m, "prior_f_mse_in_dist");
     c.target_f_mse = !o.no_target && target > 0 ? target : 0;
     if (cli_load_frames(&fo, files, nfiles, &fr, NULL, NULL, NULL))
         goto done;
@@ -444,8 +433,8 @@ int cmd_ttt(int argc, char **argv)
         for (size_t i = 0; i < n; i++)
             if (gid[i] == g)
                 idx[k++] = i;
-        ms_dataset d;
-        if (ms_dataset_init(&d, fr, idx, k, &err)) {
+        mlshift_dataset *d = NULL;
+        if (mlshift_dataset_create(fr, idx, k, &d, &err)) {
             cli_fail("%s", err.message);
             goto done;
         }
@@ -467,13 +456,13 @@ int cmd_ttt(int argc, char **argv)
         const char *outs[4] = {path, cache, o.log, plotpath}, *in[1] = {o.model};
         if (cli_outputs_check("ttt", in, 1, outs, 4) ||
             cli_outputs_check("ttt", (const char *const *)files, nfiles, outs, 4)) {
-            ms_dataset_free(&d);
+            mlshift_dataset_destroy(d);
             goto done;
         }
-        int r = cli_prior_labels(&d, o.prior, cache, &fo, files, nfiles, idx, o.ekey, o.fkey);
+        int r = cli_prior_labels(d, o.prior, cache, &fo, files, nfiles, idx, o.ekey, o.fkey);
         if (!r)
-            r = run_group(&o, m, &d, names[g], path, plotpath, c, logfp, fo.quiet, g == 0);
-        ms_dataset_free(&d);
+            r = run_group(&o, m, d, names[g], path, plotpath, c, logfp, fo.quiet, g == 0);
+        mlshift_dataset_destroy(d);
         if (r)
             goto done;
     }
@@ -486,7 +475,7 @@ int cmd_ttt(int argc, char **argv)
     rc = CLI_OK;
 done:
     cli_output_abort(logout);
-    ms_model_destroy(m);
+    mlshift_model_destroy(m);
     mlshift_frames_destroy(fr);
     free(files);
     free(names);

@@ -38,6 +38,19 @@ extern "C" {
 
 #define MLSHIFT_VERSION "0.1.0"
 
+/* Exports. libmlshift.so is built with -fvisibility=hidden: only what this
+ * header declares is exported (tests/reference/test_api_symbols.py lists the
+ * library's dynamic symbols and fails on any other). The pragma below makes
+ * every declaration up to the matching pop at the end of this file public,
+ * so a section appended here needs nothing more; MLSHIFT_API marks the
+ * same thing on one declaration, for compilers without the pragma. */
+#if defined(__GNUC__) && __GNUC__ >= 4
+#define MLSHIFT_API __attribute__((visibility("default")))
+#pragma GCC visibility push(default)
+#else
+#define MLSHIFT_API
+#endif
+
 /* ------------------------------------------------------------------ status */
 
 typedef enum mlshift_status {
@@ -455,7 +468,9 @@ mlshift_status mlshift_frame_spectrum(const mlshift_frame *f, double cutoff,
  *   "emt"               effective-medium theory with ASE's parameters
  *   "xtb:gfn2" | "xtb:gfn1" | "xtb:gfnff" [",charge=Q,uhf=U"]   libxtb
  *   "sgdml:MODEL"       an sGDML model file (ours, or a 2018 sGDML .npz)
- * A prior is not thread-safe; use one per thread. */
+ * A prior is not thread-safe; use one per thread (the xtb prior also
+ * shares one libxtb environment behind a process-wide lock: see
+ * "process-wide state" at the end of this header). */
 typedef struct mlshift_prior mlshift_prior;
 
 /* What a prior can do, as bits of mlshift_prior_caps(). */
@@ -1008,6 +1023,518 @@ void mlshift_stats_abort(mlshift_stats_builder *b);
 #define MLSHIFT_SINGLE_PRECISION_ATOMS 2000
 void mlshift_spectrum_ws_set_exact(mlshift_spectrum_ws *ws, int exact);
 void mlshift_shift_ws_set_exact(mlshift_shift_ws *ws, int exact);
+
+/* =================================================================== */
+/* The product's spine: models, training, test-time training and one    */
+/* calculator for a prior or a model alike. The command line, the ASE    */
+/* binding (python/mlshift_ase.py) and examples/ use only these calls.   */
+/* =================================================================== */
+
+/* ------------------------------------------------------------- version */
+
+/* The library's version, "MAJOR.MINOR.PATCH" (MLSHIFT_VERSION of the
+ * library that is running, which may differ from the header compiled
+ * against). */
+MLSHIFT_API const char *mlshift_version(void);
+
+/* ------------------------------------------------------ process-wide state
+ *
+ * Every handle (frames, prior, model, calculator, data set, MD run) is
+ * independent: two threads may use two handles at once, one handle is used
+ * by one thread at a time. The exceptions, all inside the library:
+ *   - the xtb prior: libxtb 6.5 keeps module state and its output unit per
+ *     process, so all xtb priors share one libxtb environment and every
+ *     libxtb call of the process is serialised by one lock (xtb priors are
+ *     thread-safe but do not run in parallel). Loading a calculator (the
+ *     first compute of a prior, and each change of the atoms) changes the
+ *     process's working directory to a private temporary one for the
+ *     duration of that call, under the lock, and restores it: another
+ *     thread that resolves a relative path at that moment sees the
+ *     temporary directory. Give absolute paths in threaded programs that
+ *     use xtb.
+ *   - BLAS threads: the xtb prior sets OpenBLAS (process-wide) to one
+ *     thread around its calls when neither OMP_NUM_THREADS nor
+ *     OPENBLAS_NUM_THREADS is set. Everything else uses OpenBLAS as the
+ *     process configured it; the mlshift command runs it on one thread, and
+ *     sGDML's sums differ in the last digits (1e-9 eV/Å) with more.
+ *   - output temporaries (mlshift_outputs_begin …): per thread, and one
+ *     process-wide list for mlshift_remove_temporaries. */
+
+/* ------------------------------------------------- models: create, save */
+
+typedef enum mlshift_arch {
+    MLSHIFT_ARCH_PAINN = 0,
+    MLSHIFT_ARCH_SCHNET = 1
+} mlshift_arch;
+
+/* Hyper-parameters: everything that fixes the parameter shapes. */
+typedef struct mlshift_model_hyper {
+    mlshift_arch arch;
+    int features;       /* F, features per atom (default 128) */
+    int rbf;            /* K, radial basis functions (default 20) */
+    int blocks;         /* T, message/interaction blocks (default 3) */
+    int rep_blocks;     /* k, blocks in the shared representation, 0..T
+                           (default T − 1) */
+    int ttt_blocks;     /* j, blocks in the TTT subset, 0..k (default 1) */
+    double cutoff;      /* training cutoff, Å: the radial basis and the
+                           default run-time cutoff (default 5) */
+} mlshift_model_hyper;
+
+/* Fills *h with the defaults above for arch. */
+MLSHIFT_API void mlshift_model_hyper_default(mlshift_model_hyper *h,
+                                             mlshift_arch arch);
+/* A model with seeded random weights (Glorot-uniform matrices, zero
+ * biases, scale 1, shift and reference energies 0) for the elements z
+ * (n_el distinct atomic numbers). A bad hyper-parameter is an error naming
+ * it. */
+MLSHIFT_API mlshift_status mlshift_model_create(const mlshift_model_hyper *h,
+                                                const int *z, int n_el,
+                                                uint64_t seed,
+                                                mlshift_model **out,
+                                                mlshift_error *err);
+/* Writes the model file atomically (docs/models.md). */
+MLSHIFT_API mlshift_status mlshift_model_save(const mlshift_model *m,
+                                              const char *path,
+                                              mlshift_error *err);
+/* A deep copy (weights, statistics, training record). */
+MLSHIFT_API mlshift_status mlshift_model_clone(const mlshift_model *m,
+                                               mlshift_model **out,
+                                               mlshift_error *err);
+
+/* Groups of parameters (paper A.1.1.1): the TTT subset and the rest of the
+ * representation g_R, the main head h_M, the prior head h_P. */
+enum {
+    MLSHIFT_GROUP_TTT = 0,
+    MLSHIFT_GROUP_REP = 1,
+    MLSHIFT_GROUP_MAIN = 2,
+    MLSHIFT_GROUP_PRIOR = 3,
+    MLSHIFT_NGROUPS = 4
+};
+/* "ttt", "representation", "main", "prior"; NULL for another number. */
+MLSHIFT_API const char *mlshift_group_name(int group);
+/* "painn", "schnet". */
+MLSHIFT_API const char *mlshift_arch_name(mlshift_arch a);
+
+/* What a model is. Pointers stay valid while the model lives and is not
+ * changed (trained, given a new record). */
+typedef struct mlshift_model_info {
+    mlshift_model_hyper hyper;
+    int n_elements;
+    const int *elements;        /* (n_elements,) atomic numbers */
+    size_t n_params;            /* scalars in all parameters */
+    size_t n_tensors;
+    size_t group_params[MLSHIFT_NGROUPS];   /* scalars per group */
+    size_t group_tensors[MLSHIFT_NGROUPS];  /* tensors per group */
+    size_t stats_len;           /* bytes of training statistics carried */
+    const char *record;         /* the training record, JSON (what made
+                                   this model: mode, optimiser, data files
+                                   and their CRC-32, the in-distribution
+                                   prior loss), or NULL */
+} mlshift_model_info;
+MLSHIFT_API void mlshift_model_get_info(const mlshift_model *m,
+                                        mlshift_model_info *info);
+
+/* One named parameter tensor. */
+typedef struct mlshift_tensor_info {
+    const char *name;           /* e.g. "blocks.0.message.W1" */
+    int group;                  /* MLSHIFT_GROUP_* */
+    int trainable;              /* 0: a statistic set from data (atom_ref,
+                                   scale, shift) */
+    int ndim;
+    size_t shape[3];
+} mlshift_tensor_info;
+/* Tensor i < info.n_tensors. */
+MLSHIFT_API mlshift_status mlshift_model_tensor(const mlshift_model *m,
+                                                size_t i,
+                                                mlshift_tensor_info *out,
+                                                mlshift_error *err);
+
+/* Replaces the training record (a JSON object, copied; NULL clears it). */
+MLSHIFT_API mlshift_status mlshift_model_set_record(mlshift_model *m,
+                                                    const char *json,
+                                                    mlshift_error *err);
+/* The number stored under "key" at the top of the record, or NaN. */
+MLSHIFT_API double mlshift_model_record_number(const mlshift_model *m,
+                                               const char *key);
+/* The training statistics the model carries (bytes, e.g. a stats file as
+ * mlshift_stats_write writes it), *len bytes, or NULL. */
+MLSHIFT_API const void *mlshift_model_stats(const mlshift_model *m,
+                                            size_t *len);
+MLSHIFT_API mlshift_status mlshift_model_set_stats(mlshift_model *m,
+                                                   const void *data,
+                                                   size_t len,
+                                                   mlshift_error *err);
+
+/* ---------------------------------------------------------- calculator */
+
+/* One calculator for a prior or a model alike: energy, forces, per-atom
+ * energies and the virial of a structure, one structure or a batch. It
+ * borrows the prior or model (which must outlive it). Not thread-safe:
+ * one calculator (and one model or prior) per thread. */
+typedef struct mlshift_calc mlshift_calc;
+
+MLSHIFT_API mlshift_status mlshift_calc_from_prior(mlshift_prior *p,
+                                                   mlshift_calc **out,
+                                                   mlshift_error *err);
+/* A model through `head` at run-time cutoff `cutoff` Å (<= 0: the
+ * model's training cutoff). */
+MLSHIFT_API mlshift_status mlshift_calc_from_model(mlshift_model *m,
+                                                   mlshift_head head,
+                                                   double cutoff,
+                                                   mlshift_calc **out,
+                                                   mlshift_error *err);
+MLSHIFT_API void mlshift_calc_destroy(mlshift_calc *c);
+/* A model's run-time cutoff, Å (<= 0: the training cutoff); radius
+ * refinement by hand (e.g. once per molecule before MD). Ends automatic
+ * refinement. A prior: MLSHIFT_ERR_VALUE. */
+MLSHIFT_API mlshift_status mlshift_calc_set_cutoff(mlshift_calc *c,
+                                                   double cutoff,
+                                                   mlshift_error *err);
+/* Automatic test-time radius refinement (paper eq. 4): every compute
+ * first chooses the structure's radius among radii[0..k) and the training
+ * cutoff st->cutoff with mlshift_refine_radius, as `mlshift predict
+ * --refine-radius` does. st and radii are copied. A prior:
+ * MLSHIFT_ERR_VALUE. Note that the radius then changes with the geometry:
+ * for MD fix it with mlshift_calc_set_cutoff. */
+MLSHIFT_API mlshift_status mlshift_calc_set_refinement(
+    mlshift_calc *c, const mlshift_train_stats *st, const double *radii,
+    size_t k, mlshift_error *err);
+/* The cutoff the last compute used, Å (the refined radius under automatic
+ * refinement); a prior: 0. */
+MLSHIFT_API double mlshift_calc_last_cutoff(const mlshift_calc *c);
+
+/* What a calculator can return, as bits of mlshift_calc_caps(). */
+enum {
+    MLSHIFT_CALC_FORCES = 1u << 0,
+    MLSHIFT_CALC_ENERGIES = 1u << 1,    /* per-atom energies */
+    MLSHIFT_CALC_VIRIAL = 1u << 2,      /* virial (periodic or not) */
+    MLSHIFT_CALC_PERIODIC = 1u << 3     /* periodic cells */
+};
+MLSHIFT_API unsigned mlshift_calc_caps(const mlshift_calc *c);
+
+/* Energy (eV) and, when non-NULL, forces (N, 3) eV/Å, per-atom energies
+ * (N,) eV summing to the energy, and the virial (3, 3) eV,
+ * W = −Σ_edges r_e ⊗ ∂E/∂r_e (for a prior, as mlshift_prior_compute), so
+ * the stress of a periodic cell of volume V is σ = −W/V (ASE's sign:
+ * σ = (1/V) ∂E/∂ε). A model's virial is the sum over the edges of the
+ * radius graph of each pair vector times the energy's gradient with
+ * respect to it (the model's energy depends on the positions only through
+ * the pair vectors r_e = r_j + S·cell − r_i), which equals −∂E/∂ε under a
+ * homogeneous strain of positions and cell. Per-atom energies of a prior:
+ * MLSHIFT_ERR_UNSUPPORTED. */
+MLSHIFT_API mlshift_status mlshift_calc_compute(mlshift_calc *c,
+                                                const mlshift_frame *f,
+                                                double *energy, double *forces,
+                                                double *energies,
+                                                double *virial,
+                                                mlshift_error *err);
+/* Energies (n,) eV and forces (Σ N, 3) eV/Å (either may be NULL) of frames
+ * idx[0..n) of fr (idx NULL: 0..n-1), in order; a model computes them in
+ * batches of `batch` structures (0: 32), one graph per batch. A failure
+ * names the frame. */
+MLSHIFT_API mlshift_status mlshift_calc_compute_batch(mlshift_calc *c,
+                                                      const mlshift_frames *fr,
+                                                      const size_t *idx,
+                                                      size_t n, size_t batch,
+                                                      double *energy,
+                                                      double *forces,
+                                                      mlshift_error *err);
+/* The calculator as an MD calculator (for mlshift_md_create and
+ * mlshift_relax_create): it fills *out to call c. */
+MLSHIFT_API void mlshift_calc_md(mlshift_calc *c, mlshift_md_calculator *out);
+
+/* Force MAE / RMSE (eV/Å, over all 3N components) and energy MAE (eV per
+ * structure, over the frames with energies) of c against the frames' own
+ * labels (the paper's metrics, reference-notes §1.6). Every frame needs
+ * force labels. */
+typedef struct mlshift_errors {
+    size_t frames, atoms, energy_frames;
+    double force_mae, force_rmse;   /* eV/Å */
+    double energy_mae;              /* eV per structure; NaN without any */
+} mlshift_errors;
+MLSHIFT_API mlshift_status mlshift_evaluate(mlshift_calc *c,
+                                            const mlshift_frames *fr,
+                                            mlshift_errors *out,
+                                            mlshift_error *err);
+
+/* ------------------------------------------------------------ data sets */
+
+/* Frames with labels for each head: the main head h_M learns the
+ * reference labels (the frames' own energies and forces, where every frame
+ * has them), the prior head h_P the prior's. It views the frames (which
+ * must outlive it) and copies the labels. */
+typedef struct mlshift_dataset mlshift_dataset;
+
+/* Frames idx[0..n) of fr (idx NULL: 0..n-1). */
+MLSHIFT_API mlshift_status mlshift_dataset_create(const mlshift_frames *fr,
+                                                  const size_t *idx, size_t n,
+                                                  mlshift_dataset **out,
+                                                  mlshift_error *err);
+MLSHIFT_API void mlshift_dataset_destroy(mlshift_dataset *d);
+MLSHIFT_API size_t mlshift_dataset_count(const mlshift_dataset *d);
+/* Atoms over all frames (the rows of a force label array). */
+MLSHIFT_API size_t mlshift_dataset_atoms(const mlshift_dataset *d);
+/* Frame k's view (k < count). */
+MLSHIFT_API mlshift_status mlshift_dataset_frame(const mlshift_dataset *d,
+                                                 size_t k, mlshift_frame *f);
+/* Whether head has energy (bit 0) and force (bit 1) labels. */
+MLSHIFT_API unsigned mlshift_dataset_labels(const mlshift_dataset *d,
+                                            mlshift_head head);
+/* Sets head's labels: E (n,) eV and F (atoms, 3) eV/Å (either NULL),
+ * copied. */
+MLSHIFT_API mlshift_status mlshift_dataset_set_labels(mlshift_dataset *d,
+                                                      mlshift_head head,
+                                                      const double *E,
+                                                      const double *F,
+                                                      mlshift_error *err);
+/* Called after each frame a prior labels: done of total. */
+typedef void (*mlshift_count_fn)(void *ctx, size_t done, size_t total);
+/* The prior head's labels computed by prior p. With cache (a file path,
+ * or NULL) they are read from it when it holds labels of the same prior
+ * spec and the same frames (a CRC-32 over every frame's positions and
+ * numbers; *reused = 1), and otherwise computed and written to it
+ * atomically (a cache that cannot be written is not an error: *cached =
+ * 0). reused, cached, progress may be NULL. */
+MLSHIFT_API mlshift_status mlshift_dataset_prior_labels(
+    mlshift_dataset *d, mlshift_prior *p, const char *cache, int *reused,
+    int *cached, mlshift_count_fn progress, void *ctx, mlshift_error *err);
+
+/* ----------------------------------------------------------- training */
+
+typedef enum mlshift_train_mode {
+    MLSHIFT_TRAIN_PRETRAIN = 0,   /* g_R + h_P on prior labels */
+    MLSHIFT_TRAIN_FINETUNE = 1,   /* h_M on reference labels, the rest frozen */
+    MLSHIFT_TRAIN_JOINT = 2,      /* prior and main losses in one step */
+    MLSHIFT_TRAIN_PLAIN = 3       /* g_R + h_M on reference labels (baseline) */
+} mlshift_train_mode;
+/* "pretrain", …; and back (-1 for another name). */
+MLSHIFT_API const char *mlshift_train_mode_name(mlshift_train_mode m);
+MLSHIFT_API int mlshift_train_mode_parse(const char *name);
+
+typedef enum mlshift_optimizer {
+    MLSHIFT_OPT_SGD = 0,
+    MLSHIFT_OPT_ADAM = 1,
+    MLSHIFT_OPT_ADAMW = 2
+} mlshift_optimizer;
+/* "sgd", "adam", "adamw" -> the kind, or -1. */
+MLSHIFT_API int mlshift_optimizer_parse(const char *name);
+
+/* torch.optim's rules on float64 (docs/training.md). */
+typedef struct mlshift_optim_config {
+    mlshift_optimizer kind;
+    double lr;                  /* > 0 */
+    double momentum;            /* SGD */
+    double beta1, beta2, eps;   /* Adam/AdamW */
+    int amsgrad;
+    double weight_decay;        /* SGD/Adam: L2 in the gradient; AdamW:
+                                   decoupled */
+    double clip_norm;           /* global gradient norm; 0: off */
+    double ema_decay;           /* EMA of the weights; 0: off */
+} mlshift_optim_config;
+/* lr 1e-3, momentum 0, betas 0.9/0.999, eps 1e-8, nothing else. */
+MLSHIFT_API void mlshift_optim_config_default(mlshift_optim_config *c,
+                                              mlshift_optimizer kind);
+
+/* The loss parts of eq. 6, per head (index mlshift_head). */
+typedef struct mlshift_loss_parts {
+    double loss;                /* Σ_h L_h */
+    double head[2];             /* L_h */
+    double f_mse[2];            /* (eV/Å)² */
+    double f_mae[2];            /* eV/Å over 3N components */
+    double e_mae[2];            /* eV per structure */
+} mlshift_loss_parts;
+
+/* One line of progress: after every step (epoch_end 0) and after every
+ * epoch's validation (epoch_end 1). */
+typedef struct mlshift_train_event {
+    int epoch_end;
+    int epoch, epochs;          /* epoch 0-based */
+    size_t step, steps_total;   /* global step (1-based), planned total */
+    size_t step_in_epoch, steps_per_epoch;
+    double loss, lr, grad_norm;
+    mlshift_loss_parts train;   /* this step's */
+    int have_val;
+    mlshift_loss_parts val;     /* epoch_end: validation */
+    double seconds;             /* since the start of this run */
+    size_t frames_done;
+} mlshift_train_event;
+typedef void (*mlshift_train_progress_fn)(const mlshift_train_event *ev,
+                                          void *ctx);
+
+typedef struct mlshift_train_config {
+    mlshift_train_mode mode;
+    mlshift_optim_config opt;   /* AdamW, amsgrad, lr 1e-3, eps 1e-7, wd
+                                   2e-6, clip 10, EMA 0.999 */
+    int epochs;                 /* 10 */
+    size_t batch;               /* 32 */
+    uint64_t seed;              /* 1: shuffling */
+    double energy_weight;       /* λ_E (1) */
+    double force_weight;        /* λ_F (100) */
+    int l2mae;                  /* force term: mean over atoms of |ΔF_i| */
+    double cutoff;              /* Å; <= 0: the model's */
+    int plateau_patience;       /* epochs (5); 0: no ReduceLROnPlateau */
+    double plateau_factor;      /* 0.8 */
+    double min_lr;              /* 1e-6 */
+    int early_stop;             /* epochs without a better validation loss;
+                                   0: off */
+    size_t checkpoint_every;    /* steps; 0: end of each epoch */
+    const char *checkpoint;     /* path (written atomically), NULL: none */
+    size_t stop_after;          /* stop after this many steps of this run
+                                   (the checkpoint keeps the state); 0 off */
+    int copy_prior_head;        /* finetune: h_M starts as a copy of h_P (1) */
+    mlshift_train_progress_fn progress;
+    void *progress_ctx;
+} mlshift_train_config;
+MLSHIFT_API void mlshift_train_config_default(mlshift_train_config *c,
+                                              mlshift_train_mode mode);
+
+typedef struct mlshift_train_report {
+    size_t steps;               /* global steps taken */
+    int epochs;                 /* completed */
+    int stopped_early;
+    int interrupted;            /* stop_after ended the run */
+    int weights;                /* 0 last, 1 EMA, 2 best validation */
+    int have_val;
+    mlshift_loss_parts val;     /* of the returned weights */
+    int underdetermined[2];     /* rank deficit of each fitted head's
+                                   per-element reference energies */
+    double seconds;
+} mlshift_train_report;
+
+/* Trains m in place (paper eq. 6) on train, validating on val (NULL:
+ * none). pretrain and joint need prior labels, the others reference
+ * labels. resume: a checkpoint of the same configuration; the run then
+ * continues bit-identical to an uninterrupted one. The training record is
+ * left to the caller (mlshift_model_set_record). */
+MLSHIFT_API mlshift_status mlshift_train(mlshift_model *m,
+                                         const mlshift_dataset *train,
+                                         const mlshift_dataset *val,
+                                         const mlshift_train_config *c,
+                                         const char *resume,
+                                         mlshift_train_report *rep,
+                                         mlshift_error *err);
+
+/* The loss of eq. 6 with weights w_e[head], w_f[head] (a head with both 0
+ * is skipped) over all of d in batches of `batch`, no gradient; parts are
+ * means over frames (force terms weighted by atoms). */
+typedef struct mlshift_loss_config {
+    double w_e[2], w_f[2];
+    int l2mae;
+    int center_energy;          /* energy term on ΔE_b − mean ΔE */
+} mlshift_loss_config;
+MLSHIFT_API mlshift_status mlshift_dataset_loss(mlshift_model *m,
+                                                const mlshift_dataset *d,
+                                                size_t batch, double cutoff,
+                                                const mlshift_loss_config *c,
+                                                mlshift_loss_parts *out,
+                                                mlshift_error *err);
+
+/* ------------------------------------------------- test-time training */
+
+typedef struct mlshift_ttt_event {
+    size_t step, steps;
+    double prior_loss;          /* this batch */
+    double prior_loss_avg;      /* running average (the stop rules') */
+    double prior_f_mse;         /* (eV/Å)² this batch */
+    double lr;
+    int have_main;              /* main-task MAE measured at this step */
+    double main_f_mae, main_e_mae;
+} mlshift_ttt_event;
+typedef void (*mlshift_ttt_progress_fn)(const mlshift_ttt_event *ev,
+                                        void *ctx);
+
+typedef struct mlshift_ttt_config {
+    mlshift_optim_config opt;   /* md17: SGD lr 1e-3, momentum 0.9, wd 1e-3,
+                                   clip 10 */
+    size_t steps, batch;        /* 3000, 32 */
+    uint64_t seed;              /* 1 */
+    double energy_weight, force_weight;     /* 1, 100 */
+    int l2mae;
+    double cutoff;              /* Å; <= 0: the model's */
+    size_t patience;            /* steps without a better running prior
+                                   loss; 0: off */
+    double target_f_mse;        /* stop at this running prior force MSE
+                                   (the model's in-distribution value,
+                                   record key "prior_f_mse_in_dist"); <= 0:
+                                   off */
+    size_t eval_every;          /* main-task MAE every so many steps; 0 off */
+    size_t eval_frames;         /* at most this many frames for it; 0 all */
+    mlshift_ttt_progress_fn progress;
+    void *progress_ctx;
+} mlshift_ttt_config;
+
+/* The paper's presets: "md17" (the defaults above), "spice" (lr 1e-4, 250
+ * steps), "md22" (lr 1e-5, 50 steps), "oc20" (Adam lr 1e-4, wd 1e-3, 11
+ * steps); NULL: md17. Another name: MLSHIFT_ERR_VALUE. */
+MLSHIFT_API mlshift_status mlshift_ttt_config_preset(mlshift_ttt_config *c,
+                                                     const char *preset,
+                                                     mlshift_error *err);
+
+typedef struct mlshift_ttt_report {
+    size_t steps;
+    int stop_reason;            /* 0 all steps, 1 patience, 2 reached the
+                                   in-distribution prior loss */
+    double prior_before, prior_after;           /* prior loss over the set */
+    double prior_f_mae_before, prior_f_mae_after;   /* eV/Å */
+    int have_main;
+    double main_f_mae_before, main_f_mae_after; /* eV/Å */
+    double main_e_mae_before, main_e_mae_after; /* eV per structure */
+    double seconds;
+} mlshift_ttt_report;
+
+/* Test-time training (eq. 7): adapts the TTT subset of m in place on the
+ * prior labels of d, everything else frozen; main labels, where d has
+ * them, are only measured. */
+MLSHIFT_API mlshift_status mlshift_ttt(mlshift_model *m,
+                                       const mlshift_dataset *d,
+                                       const mlshift_ttt_config *c,
+                                       mlshift_ttt_report *rep,
+                                       mlshift_error *err);
+/* TTT's learning rate from candidates lr (k,): `probe` steps of each from
+ * the same start, the lowest prior loss wins (no reference label is read);
+ * losses (k,) may be NULL. m is not changed. */
+MLSHIFT_API mlshift_status mlshift_ttt_probe_lr(const mlshift_model *m,
+                                                const mlshift_dataset *d,
+                                                const mlshift_ttt_config *c,
+                                                const double *lr, size_t k,
+                                                size_t probe, double *best,
+                                                double *losses,
+                                                mlshift_error *err);
+
+/* -------------------------------------------------------------- sGDML */
+
+/* Trains an sGDML force field on frames fr (energies and forces
+ * required) and writes it to path (the "sgdml:PATH" prior reads it);
+ * docs/priors-sgdml.md. */
+typedef struct mlshift_sgdml_options {
+    size_t samples;             /* M training points (required) */
+    size_t val;                 /* validation points (0: none: σ = first) */
+    const double *sigmas;       /* (nsig,) σ grid */
+    size_t nsig;
+    uint64_t seed;
+    double lambda;              /* regulariser (0: 1e-10) */
+    double max_memory;          /* bytes for the kernel; 0: physical RAM */
+    int no_perms;               /* identity permutation only */
+    int full_grid;              /* every σ on all M points */
+} mlshift_sgdml_options;
+typedef struct mlshift_sgdml_report {
+    size_t frames;
+    int perms;                  /* permutational symmetries found */
+    double sigma;               /* chosen */
+    double val_rmse[64];        /* (nsig,) kcal/mol/Å on all M points, or NaN */
+    double val_rmse_sub[64];    /* on the first stage's subset, or NaN */
+    size_t sub_samples;         /* points of that subset (0: none) */
+    double seconds;
+} mlshift_sgdml_report;
+MLSHIFT_API mlshift_status mlshift_sgdml_train(const mlshift_frames *fr,
+                                               const mlshift_sgdml_options *o,
+                                               const char *path,
+                                               mlshift_sgdml_report *rep,
+                                               mlshift_error *err);
+
+#if defined(__GNUC__) && __GNUC__ >= 4
+#pragma GCC visibility pop
+#endif
 
 #ifdef __cplusplus
 }

@@ -20,12 +20,10 @@
 #include <string.h>
 
 #include "../core/util.h"
+#include "../model/handle.h"
 #include "../model/model.h"
 #include "../train/train.h"
 #include "md.h"
-
-/* src/model/api.c: the model inside a public handle. */
-ms_model *ms_model_of(mlshift_model *mm);
 
 struct mlshift_md_adapter {
     mlshift_md_adapt_options o;

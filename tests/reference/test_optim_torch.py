@@ -4,8 +4,8 @@
 The same 50 random gradient vectors (several parameter tensors, P = 286, a
 seeded numpy generator) go through torch.optim.{SGD, Adam, AdamW} (with and
 without amsgrad, with and without clip_grad_norm_) and through ms_optim_step,
-called with ctypes from BUILD/libmlshift.so (BUILD = the directory of
-$MLSHIFT_BIN). Final weights agree to 1e-12 relative; so do the clipping
+called with ctypes from BUILD/tests/libmlshift_optim.so (BUILD = the
+directory of $MLSHIFT_BIN; libmlshift.so exports only the public API). Final weights agree to 1e-12 relative; so do the clipping
 norms, a run with a frozen tensor (torch: left out of the optimiser; C: mask
 0), a run whose lr follows ReduceLROnPlateau, the EMA (OCP formula on torch's
 weights) and the plateau scheduler's lr sequence (exactly).
@@ -66,7 +66,7 @@ class Error(ctypes.Structure):
 
 
 def load():
-    path = os.path.join(BUILD, "libmlshift.so")
+    path = os.path.join(BUILD, "tests", "libmlshift_optim.so")
     try:
         lib = ctypes.CDLL(path)
     except OSError as e:
