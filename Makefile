@@ -65,8 +65,13 @@ $(B)/libmlshift.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(B)/libmlshift.so: $(LIB_OBJ)
-	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libmlshift.so.0 -o $@ $^ $(LDFLAGS) $(LDLIBS)
+# Exports: the public API only (mlshift_*). -fvisibility=hidden hides the
+# rest, but GCC exports the ifunc resolvers of the target_clones kernels
+# (src/nn/kernels.c) whatever the visibility; the version script keeps them
+# local too.
+$(B)/libmlshift.so: $(LIB_OBJ) scripts/libmlshift.map
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-soname,libmlshift.so.0 \
+		-Wl,--version-script=scripts/libmlshift.map -o $@ $(LIB_OBJ) $(LDFLAGS) $(LDLIBS)
 
 $(B)/mlshift: $(CLI_OBJ) $(B)/libmlshift.a
 	$(CC) $(ALL_CFLAGS) -o $@ $(CLI_OBJ) $(B)/libmlshift.a $(LDFLAGS) $(LDLIBS)

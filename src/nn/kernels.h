@@ -32,40 +32,49 @@ enum { MS_U_NEG, MS_U_SCALE, MS_U_ADDC, MS_U_POW, MS_U_EXP, MS_U_LOG, MS_U_SQRT,
 
 #define MS_K(dtype, name) ((dtype) == MS_F32 ? name##_f32 : name##_f64)
 
+/* Internal to the library even as ifuncs: GCC gives a target_clones
+ * function and its resolver default visibility whatever
+ * -fvisibility=hidden says, unless the declaration says otherwise. */
+#if defined(__GNUC__)
+#define MS_KERNEL_HIDDEN __attribute__((visibility("hidden")))
+#else
+#define MS_KERNEL_HIDDEN
+#endif
+
 #define MS_KERNEL_DECLS(SFX)                                                          \
     /* y = a ∘ b over the collapsed space o with strides s[y, a, b] */              \
-    void ms_k_binary_##SFX(int op, const size_t o[3], const size_t s[3][3], void *y, \
+    MS_KERNEL_HIDDEN void ms_k_binary_##SFX(int op, const size_t o[3], const size_t s[3][3], void *y, \
                            const void *a, const void *b);                            \
     /* y += a ⊙ b over o (y strides 0 where summed): mul_sum_to */                   \
-    void ms_k_mac3_##SFX(const size_t o[3], const size_t s[3][3], void *y,           \
+    MS_KERNEL_HIDDEN void ms_k_mac3_##SFX(const size_t o[3], const size_t s[3][3], void *y,           \
                          const void *a, const void *b);                              \
     /* y += a over o (strides s[y, a]; y 0 where summed): sum_to */                  \
-    void ms_k_sum3_##SFX(const size_t o[3], const size_t s[2][3], void *y,           \
+    MS_KERNEL_HIDDEN void ms_k_sum3_##SFX(const size_t o[3], const size_t s[2][3], void *y,           \
                          const void *a);                                             \
     /* y = a broadcast: padded output shape po, a's strides sa (0 broadcast) */     \
-    void ms_k_expand_##SFX(const size_t po[3], const size_t sa[3], void *y,          \
+    MS_KERNEL_HIDDEN void ms_k_expand_##SFX(const size_t po[3], const size_t sa[3], void *y,          \
                            const void *a);                                           \
     /* y = f(x), n elements; c the op's constant */                                 \
-    void ms_k_unary_##SFX(int op, double c, size_t n, const void *x, void *y);       \
+    MS_KERNEL_HIDDEN void ms_k_unary_##SFX(int op, double c, size_t n, const void *x, void *y);       \
     /* d = g·f'(x) with y = f(x) (the fused backward without create_graph) */       \
-    void ms_k_unary_bwd_##SFX(int op, double c, size_t n, const void *x,             \
+    MS_KERNEL_HIDDEN void ms_k_unary_bwd_##SFX(int op, double c, size_t n, const void *x,             \
                               const void *y, const void *g, void *d);                \
     /* out row jo(e) (+)= x row jx(e) ⊙ y row jy(e): gather_mul_scatter/sum */      \
-    void ms_k_rows_mac_##SFX(size_t E, const size_t p[3], void *out, const size_t po[3], \
+    MS_KERNEL_HIDDEN void ms_k_rows_mac_##SFX(size_t E, const size_t p[3], void *out, const size_t po[3], \
                              const int32_t *jo, const void *x, const size_t px[3],   \
                              const int32_t *jx, const void *y, const size_t py[3],   \
                              const int32_t *jy);                                     \
     /* row ix[e] of y (R per row) += row e of a */                                  \
-    void ms_k_scatter_add_##SFX(size_t E, size_t R, const int32_t *ix, void *y,      \
+    MS_KERNEL_HIDDEN void ms_k_scatter_add_##SFX(size_t E, size_t R, const int32_t *ix, void *y,      \
                                 const void *a);                                      \
     /* acc[i] += add[i] */                                                          \
-    void ms_k_acc_##SFX(size_t n, void *acc, const void *add);                       \
+    MS_KERNEL_HIDDEN void ms_k_acc_##SFX(size_t n, void *acc, const void *add);                       \
     /* y[i] = v */                                                                  \
-    void ms_k_fill_##SFX(size_t n, void *y, double v);                               \
+    MS_KERNEL_HIDDEN void ms_k_fill_##SFX(size_t n, void *y, double v);                               \
     /* y[i] = x[i] (converted from double) */                                       \
-    void ms_k_from_f64_##SFX(size_t n, void *y, const double *x);                    \
+    MS_KERNEL_HIDDEN void ms_k_from_f64_##SFX(size_t n, void *y, const double *x);                    \
     /* y[i] = x[i] (converted to double) */                                         \
-    void ms_k_to_f64_##SFX(size_t n, double *y, const void *x);
+    MS_KERNEL_HIDDEN void ms_k_to_f64_##SFX(size_t n, double *y, const void *x);
 
 MS_KERNEL_DECLS(f64)
 MS_KERNEL_DECLS(f32)
