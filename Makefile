@@ -24,6 +24,12 @@ HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null)
 HDF5_LIBS   := $(shell pkg-config --libs hdf5 2>/dev/null || echo -lhdf5)
 XTB_CFLAGS  := $(shell pkg-config --cflags xtb 2>/dev/null)
 XTB_LIBS    := $(shell pkg-config --libs xtb 2>/dev/null || echo -lxtb)
+# LAMMPS/KIM (issue 11): the KIM driver is built when Debian's
+# libkim-api-dev and a C++ compiler are there (kim/, docs/lammps.md).
+KIM_OK      := $(shell pkg-config --exists libkim-api 2>/dev/null && command -v $(CXX) >/dev/null && echo 1)
+KIM_CFLAGS  := $(shell pkg-config --cflags libkim-api 2>/dev/null) \
+               -I$(shell pkg-config --variable=prefix libkim-api 2>/dev/null)/share/cmake/kim-api-items
+KIM_LIBS    := $(shell pkg-config --libs libkim-api 2>/dev/null)
 
 # CFLAGS/LDFLAGS are the user's (optimisation, sanitizers); the language
 # and warning flags are always added, whatever is given on the command line.
@@ -79,10 +85,26 @@ $(B)/bench/%: bench/%.c $(B)/libmlshift.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(B)/libmlshift.a $(LDFLAGS) $(LDLIBS)
 
+# The KIM model driver (kim/driver.c + its collection-item record
+# kim/item.cpp), with libmlshift linked in: a KIM collection directory
+# $(B)/kim/model-drivers/mlshift_driver/. Portable models over it:
+# kim/mlshift-kim-model.
+KIM_DRIVER := $(if $(KIM_OK),$(B)/kim/model-drivers/mlshift_driver/libkim-api-model-driver.so)
+.PHONY: kim
+kim: $(KIM_DRIVER)
+
+$(B)/kim/model-drivers/mlshift_driver/libkim-api-model-driver.so: kim/driver.c kim/item.cpp \
+		$(B)/libmlshift.a $(HEADERS)
+	@mkdir -p $(dir $@) $(B)/obj/kim
+	$(CC) $(CPPFLAGS) $(KIM_CFLAGS) $(ALL_CFLAGS) -c kim/driver.c -o $(B)/obj/kim/driver.o
+	$(CXX) $(KIM_CFLAGS) $(CFLAGS) -fPIC -DMLSHIFT_KIM_DRIVER -c kim/item.cpp -o $(B)/obj/kim/item.o
+	$(CXX) $(CFLAGS) -shared -o $@ $(B)/obj/kim/driver.o $(B)/obj/kim/item.o \
+		$(B)/libmlshift.a $(LDFLAGS) $(LDLIBS) $(KIM_LIBS)
+
 # deps: every Debian package (scripts/install-deps); deps-build: only those
 # compiling needs, for `make` and `make install`.
 deps:
-	@scripts/install-deps
+	@MLSHIFT_INTEGRATIONS=optional scripts/install-deps
 
 deps-build:
 	@scripts/install-deps build
@@ -92,7 +114,7 @@ check: deps
 	@$(MAKE) --no-print-directory test
 	@$(MAKE) --no-print-directory test-san
 
-test: build $(TESTS)
+test: build $(TESTS) kim
 	@scripts/run-tests $(B)
 
 test-san:
@@ -123,7 +145,11 @@ fuzz: deps
 install: deps-build
 	@$(MAKE) --no-print-directory install-files
 
-install-files: build
+# KIM collection of the driver (docs/lammps.md): KIM finds it through
+# KIM_API_MODEL_DRIVERS_DIR=$(KIM_DIR)/model-drivers, or system-wide with
+# KIM_DIR=$$(pkg-config --variable=libdir libkim-api)/kim-api.
+KIM_DIR  ?= $(PREFIX)/lib/kim-api
+install-files: build kim
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
 		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(B)/mlshift $(DESTDIR)$(PREFIX)/bin/
@@ -134,6 +160,11 @@ install-files: build
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' \
 		-e 's|@LIBS@|$(LIBS_ALL)|g' \
 		mlshift.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mlshift.pc
+	$(if $(KIM_DRIVER),install -d $(DESTDIR)$(KIM_DIR)/model-drivers/mlshift_driver \
+		$(DESTDIR)$(PREFIX)/share/mlshift/kim)
+	$(if $(KIM_DRIVER),install -m 755 $(KIM_DRIVER) $(DESTDIR)$(KIM_DIR)/model-drivers/mlshift_driver/)
+	$(if $(KIM_DRIVER),install -m 755 kim/mlshift-kim-model $(DESTDIR)$(PREFIX)/bin/)
+	$(if $(KIM_DRIVER),install -m 644 kim/item.cpp $(DESTDIR)$(PREFIX)/share/mlshift/kim/)
 
 clean:
 	rm -rf build build-san build-fuzz

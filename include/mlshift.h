@@ -811,6 +811,28 @@ mlshift_status mlshift_energy_drift(const double *t_ps, const double *etot,
                                     double *drift, double *fluct,
                                     mlshift_error *err);
 
+/* ------------------------------------ models in domain decomposition
+ * (issue 11: the LAMMPS/KIM driver, kim/; docs/lammps.md) */
+
+/* Atomic energies and the forces of a weighted sum of them, for a frame
+ * that holds a process's own atoms and its ghost (padding) atoms:
+ * atom_energies (N,) eV the e_i with Σ_i e_i the model's energy,
+ * *energy = Σ_i w_i e_i (weights (N,); NULL: all 1) and forces (N, 3) eV/Å
+ * = −∂(Σ_i w_i e_i)/∂r_j on every atom j, ghosts included. With w = 1 on
+ * the owned atoms, 0 on ghosts reaching mlshift_model_interaction_range()
+ * beyond them, the energy is the owned atoms' exact share and a ghost's
+ * force is what its owner must add. Outputs may be NULL; head and cutoff
+ * as mlshift_model_compute. */
+mlshift_status mlshift_model_compute_atoms(mlshift_model *m, const mlshift_frame *f,
+                                           mlshift_head head, double cutoff,
+                                           const double *weights, double *energy,
+                                           double *forces, double *atom_energies,
+                                           mlshift_error *err);
+/* How far an atom's energy reaches, Å: blocks × cutoff (each message-
+ * passing block is one hop of at most the cutoff; cutoff <= 0: the
+ * training cutoff). */
+double mlshift_model_interaction_range(const mlshift_model *m, double cutoff);
+
 #ifdef __cplusplus
 }
 #endif

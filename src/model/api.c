@@ -53,3 +53,22 @@ mlshift_status mlshift_model_compute(mlshift_model *mm, const mlshift_frame *f,
     return ms_model_predict(&mm->ws, mm->m, f, 1, (ms_head)head, cutoff, energy,
                             forces, err);
 }
+
+/* ---- issue 11 (KIM driver): atomic energies and the interaction range */
+
+mlshift_status mlshift_model_compute_atoms(mlshift_model *mm, const mlshift_frame *f,
+                                           mlshift_head head, double cutoff,
+                                           const double *weights, double *energy,
+                                           double *forces, double *atom_energies,
+                                           mlshift_error *err)
+{
+    if (head != MLSHIFT_HEAD_MAIN && head != MLSHIFT_HEAD_PRIOR)
+        return ms_fail(err, MLSHIFT_ERR_VALUE, "model: unknown head %d", (int)head);
+    return ms_model_predict_atoms(&mm->ws, mm->m, f, (ms_head)head, cutoff, weights,
+                                  energy, forces, atom_energies, err);
+}
+
+double mlshift_model_interaction_range(const mlshift_model *mm, double cutoff)
+{
+    return mm->m->h.T * (cutoff > 0 ? cutoff : mm->m->h.r_basis);
+}
