@@ -30,6 +30,10 @@ KIM_OK      := $(shell pkg-config --exists libkim-api 2>/dev/null && command -v 
 KIM_CFLAGS  := $(shell pkg-config --cflags libkim-api 2>/dev/null) \
                -I$(shell pkg-config --variable=prefix libkim-api 2>/dev/null)/share/cmake/kim-api-items
 KIM_LIBS    := $(shell pkg-config --libs libkim-api 2>/dev/null)
+# MPI (issue 11): a second command, mlshift-mpi, when Debian's OpenMPI
+# compiler wrapper is there (cli/mpi.c, docs/mpi.md); mlshift needs no MPI.
+MPICC       ?= mpicc
+MPI_OK      := $(shell command -v $(MPICC) >/dev/null && echo 1)
 
 # CFLAGS/LDFLAGS are the user's (optimisation, sanitizers); the language
 # and warning flags are always added, whatever is given on the command line.
@@ -59,7 +63,7 @@ HEADERS  := include/mlshift.h $(wildcard src/*/*.h) $(wildcard cli/*.h) tests/ch
 .PHONY: all build check test test-san bench bench-run demo demo-run fuzz \
         install install-files clean deps deps-build
 all: deps-build
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory build integrations
 
 build: $(B)/libmlshift.a $(B)/libmlshift.so $(B)/mlshift
 
@@ -90,8 +94,20 @@ $(B)/bench/%: bench/%.c $(B)/libmlshift.a $(HEADERS)
 # $(B)/kim/model-drivers/mlshift_driver/. Portable models over it:
 # kim/mlshift-kim-model.
 KIM_DRIVER := $(if $(KIM_OK),$(B)/kim/model-drivers/mlshift_driver/libkim-api-model-driver.so)
-.PHONY: kim
+.PHONY: kim mpi integrations
 kim: $(KIM_DRIVER)
+
+# mlshift-mpi: the same command with cli/mpi.c compiled against MPI.
+MLSHIFT_MPI := $(if $(MPI_OK),$(B)/mlshift-mpi)
+mpi: $(MLSHIFT_MPI)
+
+integrations: kim mpi
+
+$(B)/mlshift-mpi: $(filter-out $(B)/obj/cli/mpi.o,$(CLI_OBJ)) cli/mpi.c $(B)/libmlshift.a $(HEADERS)
+	@mkdir -p $(B)/obj/mpi
+	$(MPICC) $(CPPFLAGS) $(ALL_CFLAGS) -DMLSHIFT_MPI -c cli/mpi.c -o $(B)/obj/mpi/mpi.o
+	$(MPICC) $(ALL_CFLAGS) -o $@ $(filter-out $(B)/obj/cli/mpi.o,$(CLI_OBJ)) $(B)/obj/mpi/mpi.o \
+		$(B)/libmlshift.a $(LDFLAGS) $(LDLIBS)
 
 $(B)/kim/model-drivers/mlshift_driver/libkim-api-model-driver.so: kim/driver.c kim/item.cpp \
 		$(B)/libmlshift.a $(HEADERS)
@@ -114,7 +130,7 @@ check: deps
 	@$(MAKE) --no-print-directory test
 	@$(MAKE) --no-print-directory test-san
 
-test: build $(TESTS) kim
+test: build $(TESTS) integrations
 	@scripts/run-tests $(B)
 
 test-san:
@@ -149,7 +165,7 @@ install: deps-build
 # KIM_API_MODEL_DRIVERS_DIR=$(KIM_DIR)/model-drivers, or system-wide with
 # KIM_DIR=$$(pkg-config --variable=libdir libkim-api)/kim-api.
 KIM_DIR  ?= $(PREFIX)/lib/kim-api
-install-files: build kim
+install-files: build integrations
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
 		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(B)/mlshift $(DESTDIR)$(PREFIX)/bin/
@@ -165,6 +181,7 @@ install-files: build kim
 	$(if $(KIM_DRIVER),install -m 755 $(KIM_DRIVER) $(DESTDIR)$(KIM_DIR)/model-drivers/mlshift_driver/)
 	$(if $(KIM_DRIVER),install -m 755 kim/mlshift-kim-model $(DESTDIR)$(PREFIX)/bin/)
 	$(if $(KIM_DRIVER),install -m 644 kim/item.cpp $(DESTDIR)$(PREFIX)/share/mlshift/kim/)
+	$(if $(MLSHIFT_MPI),install -m 755 $(MLSHIFT_MPI) $(DESTDIR)$(PREFIX)/bin/)
 
 clean:
 	rm -rf build build-san build-fuzz

@@ -11,6 +11,7 @@
 
 #include "opttab.h"
 #include "trainio.h"
+#include "cli_mpi.h" /* issue 11: MPI */
 
 static const char help[] =
     "usage: mlshift train --mode pretrain|finetune|joint|plain -o MODEL TRAIN... [options]\n"
@@ -431,7 +432,9 @@ int cmd_train(int argc, char **argv)
         goto done;
     int need_prior = mode == MS_MODE_PRETRAIN || mode == MS_MODE_JOINT;
     if (need_prior) {
-        if (cli_prior_labels(&tr, o.prior, cache, &fo, files, nfiles, tidx, o.ekey, o.fkey))
+        /* MPI: rank 0 alone writes the prior-label cache */
+        if (cli_prior_labels(&tr, o.prior, cli_mpi_rank() ? NULL : cache, &fo, files, nfiles,
+                             tidx, o.ekey, o.fkey))
             goto done;
         if (va.n && !nv && cli_prior_labels(&va, o.prior, NULL, &fo, files, nfiles, vidx,
                                             o.ekey, o.fkey))
@@ -451,17 +454,19 @@ int cmd_train(int argc, char **argv)
     c.copy_prior_head = o.copy_head >= 0 ? o.copy_head
                         : !m->meta || strstr(m->meta, "\"mode\":\"pretrain\"") ==
                                           strstr(m->meta, "\"mode\":");
-    if (o.metrics && !(pg.metrics = fopen(o.metrics, o.resume ? "a" : "w"))) {
+    if (o.metrics && cli_mpi_rank() == 0 && /* MPI: rank 0 writes the metrics */
+        !(pg.metrics = fopen(o.metrics, o.resume ? "a" : "w"))) {
         cli_fail("train: --metrics %s: cannot open", o.metrics);
         goto done;
     }
     pg.tty = isatty(2);
-    pg.quiet = fo.quiet;
+    pg.quiet = fo.quiet || cli_mpi_rank() != 0; /* MPI: rank 0 reports */
     pg.mode = o.mode;
     pg.last = -1e9;
     pg.heads = (mode != MS_MODE_PRETRAIN) | (mode == MS_MODE_PRETRAIN || mode == MS_MODE_JOINT) << 1;
     c.progress = on_event;
     c.progress_ctx = &pg;
+    cli_mpi_train_config(&c); /* MPI: each rank a shard of every batch (cli/mpi.c) */
     if (!fo.quiet)
         fprintf(stderr, "train %s: %zu training frames, %zu validation, %s %dx%d, %zu parameters\n",
                 o.mode, tr.n, va.n, ms_arch_name(m->h.arch), m->h.F, m->h.T, m->P);
@@ -497,7 +502,8 @@ int cmd_train(int argc, char **argv)
         pl = cli_meta_number(m->meta, "prior_loss_in_dist");
     }
     meta = record(&o, &c, files, nfiles, tr.n, va.n, pf, pl, m->meta);
-    if (!meta || ms_model_set_meta(m, meta, &err) || ms_model_save(m, o.out, &err)) {
+    if (!meta || ms_model_set_meta(m, meta, &err) ||
+        (cli_mpi_rank() == 0 && ms_model_save(m, o.out, &err))) { /* MPI: rank 0 saves */
         cli_fail("%s", meta ? err.message : "out of memory");
         goto done;
     }
