@@ -42,6 +42,7 @@ from ase import Atoms  # noqa: E402
 warnings.simplefilter("ignore")
 tmp = tempfile.mkdtemp(prefix="mlshift-kim-")
 P = lambda x: os.path.join(tmp, x)
+os.chdir(tmp)  # KIM writes kim.log, LAMMPS log.lammps, into the working directory
 driver_dir = os.path.join(build, "kim", "model-drivers")
 check(os.path.exists(os.path.join(driver_dir, "mlshift_driver", "libkim-api-model-driver.so")),
       "the KIM driver was built (make kim) in %s" % driver_dir)
