@@ -103,8 +103,8 @@ run %d
     env = dict(os.environ, KIM_API_MODEL_DRIVERS_DIR=DRIVERS,
                KIM_API_PORTABLE_MODELS_DIR=P("pm"), OMP_NUM_THREADS="1")
     t0 = time.perf_counter()
-    r = subprocess.run(["lmp", "-in", P("in.lmp"), "-log", "none", "-nocite"], cwd=os.path.dirname(P("x")),
-                       capture_output=True, text=True, env=env)
+    r = subprocess.run(["lmp", "-in", P("in.lmp"), "-log", "none", "-nocite"],
+                       cwd=os.path.dirname(P("x")), capture_output=True, text=True, env=env)
     lmp_wall = time.perf_counter() - t0
     if r.returncode != 0:
         print("bench_lammps.py: lmp failed: %s" % (r.stdout[-1000:] + r.stderr[-1000:]),
