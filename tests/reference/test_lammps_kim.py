@@ -8,6 +8,8 @@ driver (kim/, docs/lammps.md) against `mlshift predict` on the same atoms:
   ghost forces fail here);
 - the same Cu run on 2 MPI ranks (mpirun -n 2 lmp: a real domain
   decomposition, ghosts crossing ranks) agrees to 1e-9 as well;
+- the pressure LAMMPS forms from the forces on owned and ghost atoms
+  equals −dE/dV by central differences of `mlshift predict` under strain;
 - a short NVE run conserves the total energy: its spread is below 1 % of
   the potential energy's spread over the run.
 LAMMPS, KIM and OpenMPI come from scripts/install-deps; where that could
@@ -145,13 +147,25 @@ boundary p p p
 read_data %s
 kim interactions Cu
 """ % P("cu.data")
-lmp = lammps_run(setup + "thermo_style custom step pe\nrun 0\n")
+lmp = lammps_run(setup + "thermo_style custom step pe press\nrun 0\n")
 e, f = lammps_energy_forces(lmp, len(cu))
+press = lmp.get_thermo("press")
 lmp.close()
 e_ref, f_ref = predict(cu, cu_model)
 close(e, e_ref, 1e-9, 0, "Cu: LAMMPS/KIM energy vs mlshift predict")
 close(f, f_ref, 1e-9, 0, "Cu: LAMMPS/KIM forces vs mlshift predict")
 check(np.abs(f_ref).max() > 1e-3, "Cu: nonzero forces (the comparison can fail)")
+# pressure at rest = virial/(3V) = −dE/dε /(3V) under uniform strain (1 + ε),
+# central differences of mlshift predict; LAMMPS forms it from Σ r·F over
+# owned and ghost atoms (eV/Å³ → bar: 1.602176634e6)
+eps = 1e-5
+ep = predict(Atoms(cu.numbers, positions=cu.positions * (1 + eps), cell=cu.cell * (1 + eps),
+                   pbc=True), cu_model)[0]
+em = predict(Atoms(cu.numbers, positions=cu.positions * (1 - eps), cell=cu.cell * (1 - eps),
+                   pbc=True), cu_model)[0]
+p_ref = -(ep - em) / (2 * eps) / (3 * cu.get_volume()) * 1.602176634e6
+close(press, p_ref, 1e-3, 1e-6, "Cu: LAMMPS pressure (fdotr over ghosts) vs −dE/dV, bar")
+print("Cu pressure: LAMMPS %.10g bar, -dE/dV %.10g bar" % (press, p_ref))
 
 # --- the same on 2 MPI ranks: ghosts owned by the other rank
 with open(P("in.cu2"), "w") as fh:
