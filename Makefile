@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: MIT
 # mlshift: `make` builds build/libmlshift.{a,so} and build/mlshift;
+# with Debian's KIM API and OpenMPI also the KIM driver build/kim/… and
+# build/mlshift-mpi (docs/lammps.md, docs/mpi.md);
 # `make check` runs every test, then again under ASan+UBSan;
 # `make bench`, `make demo`, `make fuzz`, `make install PREFIX=…`.
 # Each first installs the Debian packages that are missing.
