@@ -11,7 +11,9 @@ driver (kim/, docs/lammps.md) against `mlshift predict` on the same atoms:
 - the pressure LAMMPS forms from the forces on owned and ghost atoms
   equals −dE/dV by central differences of `mlshift predict` under strain;
 - a short NVE run conserves the total energy: its spread is below 1 % of
-  the potential energy's spread over the run.
+  the potential energy's spread over the run;
+- scripts/install-deps fails when it cannot install them, unless make runs
+  it (MLSHIFT_INTEGRATIONS=optional): then a loud warning.
 LAMMPS, KIM and OpenMPI come from scripts/install-deps; where that could
 not install them (make check then says so), this test is SKIPPED; CI runs
 scripts/install-deps strictly and fails before. Not applicable to the
@@ -25,6 +27,40 @@ import warnings
 
 from check import MLSHIFT, ROOT, check, close, data, done, run, skip
 
+
+def install_deps_policy():
+    """scripts/install-deps when apt cannot install the integrations (fake
+    dpkg-query, apt-get and id on PATH): run on its own, as CI runs it, it
+    fails; with MLSHIFT_INTEGRATIONS=optional, as make runs it, it warns
+    loudly and succeeds, and this test then says SKIPPED."""
+    fake = tempfile.mkdtemp(prefix="mlshift-deps-")
+    scripts = {
+        "dpkg-query": '#!/bin/sh\ncase "$3" in lammps|python3-lammps|libkim-api-dev) exit 1 ;; '
+                      'esac\nprintf "install ok installed"\n',
+        "apt-get": '#!/bin/sh\ncase "$*" in *lammps*) exit 100 ;; esac\nexit 0\n',
+        "id": "#!/bin/sh\necho 0\n",
+    }
+    for name, text in scripts.items():
+        with open(os.path.join(fake, name), "w") as fh:
+            fh.write(text)
+        os.chmod(os.path.join(fake, name), 0o755)
+    env = dict(os.environ, PATH=fake + ":" + os.environ["PATH"])
+    env.pop("MLSHIFT_INTEGRATIONS", None)
+    script = os.path.join(ROOT, "scripts", "install-deps")
+    r = subprocess.run([script], capture_output=True, text=True, env=env)
+    check(r.returncode != 0 and "CANNOT INSTALL" in r.stderr,
+          "install-deps alone (CI) fails when LAMMPS/KIM cannot be installed: %d %r"
+          % (r.returncode, r.stderr[-300:]))
+    env["MLSHIFT_INTEGRATIONS"] = "optional"
+    r = subprocess.run([script], capture_output=True, text=True, env=env)
+    check(r.returncode == 0 and "CANNOT INSTALL" in r.stderr and "SKIPPED" in r.stderr,
+          "under make it warns loudly and goes on: %d %r" % (r.returncode, r.stderr[-300:]))
+    r = subprocess.run([script, "build"], capture_output=True, text=True, env=env)
+    check(r.returncode == 0 and "lammps" not in r.stderr,
+          "install-deps build does not touch the integrations: %r" % r.stderr[-300:])
+
+
+install_deps_policy()
 build = os.path.dirname(MLSHIFT)
 if "san" in os.path.basename(build):
     skip("not applicable to the sanitizer build: the KIM driver is loaded into LAMMPS, "
