@@ -151,6 +151,19 @@ mol = Atoms(numbers=z["nuclear_charges"], positions=z["coords"][0])
 mol.positions -= mol.positions.mean(axis=0)
 mol_model = make_model("mlshift_test_HCO", "H,C,O", "3", "4.5", "4")
 write_data(P("mol.data"), mol, [-20] * 3, [20] * 3, ["H", "C", "O"])
+
+# --- bad arguments: exit 2, a message, nothing written
+tool = os.path.join(ROOT, "kim", "mlshift-kim-model")
+with open(P("notamodel"), "w") as fh:
+    fh.write("hello\n")
+for argv, what in (([P("notamodel"), "m1", models_dir], "not an mlshift model"),
+                   ([P("missing.model"), "m2", models_dir], "cannot read"),
+                   ([mol_model, "1bad-name", models_dir], "C identifier")):
+    p = subprocess.run([tool] + argv, capture_output=True, text=True)
+    check(p.returncode == 2 and what in p.stderr and not os.path.exists(
+        os.path.join(models_dir, argv[1])), "mlshift-kim-model %s: %d %r" % (argv[1], p.returncode,
+                                                                        p.stderr))
+
 lmp = lammps_run("""
 kim init mlshift_test_HCO metal
 boundary f f f
