@@ -94,7 +94,8 @@ $(B)/bench/%: bench/%.c $(B)/libmlshift.a $(HEADERS)
 # The KIM model driver (kim/driver.c + its collection-item record
 # kim/item.cpp), with libmlshift linked in: a KIM collection directory
 # $(B)/kim/model-drivers/mlshift_driver/. Portable models over it:
-# kim/mlshift-kim-model.
+# kim/mlshift-kim-model. --exclude-libs: libmlshift's symbols stay inside
+# the driver (a simulator may also load libmlshift.so).
 KIM_DRIVER := $(if $(KIM_OK),$(B)/kim/model-drivers/mlshift_driver/libkim-api-model-driver.so)
 .PHONY: kim mpi integrations
 kim: $(KIM_DRIVER)
@@ -116,7 +117,7 @@ $(B)/kim/model-drivers/mlshift_driver/libkim-api-model-driver.so: kim/driver.c k
 	@mkdir -p $(dir $@) $(B)/obj/kim
 	$(CC) $(CPPFLAGS) $(KIM_CFLAGS) $(ALL_CFLAGS) -c kim/driver.c -o $(B)/obj/kim/driver.o
 	$(CXX) $(KIM_CFLAGS) $(CFLAGS) -fPIC -DMLSHIFT_KIM_DRIVER -c kim/item.cpp -o $(B)/obj/kim/item.o
-	$(CXX) $(CFLAGS) -shared -o $@ $(B)/obj/kim/driver.o $(B)/obj/kim/item.o \
+	$(CXX) $(CFLAGS) -shared -Wl,--exclude-libs,ALL -o $@ $(B)/obj/kim/driver.o $(B)/obj/kim/item.o \
 		$(B)/libmlshift.a $(LDFLAGS) $(LDLIBS) $(KIM_LIBS)
 
 # deps: every Debian package (scripts/install-deps); deps-build: only those
