@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: MIT
 # mlshift: `make` builds build/libmlshift.{a,so} and build/mlshift;
+# with Debian's KIM API and OpenMPI also the KIM driver build/kim/… and
+# build/mlshift-mpi (docs/lammps.md, docs/mpi.md);
 # `make check` runs every test, then again under ASan+UBSan;
 # `make bench`, `make demo`, `make fuzz`, `make install PREFIX=…`.
 # Each first installs the Debian packages that are missing.
@@ -24,6 +26,16 @@ HDF5_CFLAGS := $(shell pkg-config --cflags hdf5 2>/dev/null)
 HDF5_LIBS   := $(shell pkg-config --libs hdf5 2>/dev/null || echo -lhdf5)
 XTB_CFLAGS  := $(shell pkg-config --cflags xtb 2>/dev/null)
 XTB_LIBS    := $(shell pkg-config --libs xtb 2>/dev/null || echo -lxtb)
+# LAMMPS/KIM (issue 11): the KIM driver is built when Debian's
+# libkim-api-dev and a C++ compiler are there (kim/, docs/lammps.md).
+KIM_OK      := $(shell pkg-config --exists libkim-api 2>/dev/null && command -v $(CXX) >/dev/null && echo 1)
+KIM_CFLAGS  := $(shell pkg-config --cflags libkim-api 2>/dev/null) \
+               -I$(shell pkg-config --variable=prefix libkim-api 2>/dev/null)/share/cmake/kim-api-items
+KIM_LIBS    := $(shell pkg-config --libs libkim-api 2>/dev/null)
+# MPI (issue 11): a second command, mlshift-mpi, when Debian's OpenMPI
+# compiler wrapper is there (cli/mpi.c, docs/mpi.md); mlshift needs no MPI.
+MPICC       ?= mpicc
+MPI_OK      := $(shell command -v $(MPICC) >/dev/null && echo 1)
 
 # CFLAGS/LDFLAGS are the user's (optimisation, sanitizers); the language
 # and warning flags are always added, whatever is given on the command line.
@@ -53,7 +65,7 @@ HEADERS  := include/mlshift.h $(wildcard src/*/*.h) $(wildcard cli/*.h) tests/ch
 .PHONY: all build check test test-san bench bench-run demo demo-run fuzz \
         install install-files clean deps deps-build
 all: deps-build
-	@$(MAKE) --no-print-directory build
+	@$(MAKE) --no-print-directory build integrations
 
 build: $(B)/libmlshift.a $(B)/libmlshift.so $(B)/mlshift
 
@@ -92,10 +104,39 @@ $(B)/bench/%: bench/%.c $(B)/libmlshift.a $(HEADERS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -o $@ $< $(B)/libmlshift.a $(LDFLAGS) $(LDLIBS)
 
+# The KIM model driver (kim/driver.c + its collection-item record
+# kim/item.cpp), with libmlshift linked in: a KIM collection directory
+# $(B)/kim/model-drivers/mlshift_driver/. Portable models over it:
+# kim/mlshift-kim-model. --exclude-libs: libmlshift's symbols stay inside
+# the driver (a simulator may also load libmlshift.so).
+KIM_DRIVER := $(if $(KIM_OK),$(B)/kim/model-drivers/mlshift_driver/libkim-api-model-driver.so)
+.PHONY: kim mpi integrations
+kim: $(KIM_DRIVER)
+
+# mlshift-mpi: the same command with cli/mpi.c compiled against MPI.
+MLSHIFT_MPI := $(if $(MPI_OK),$(B)/mlshift-mpi)
+mpi: $(MLSHIFT_MPI)
+
+integrations: kim mpi
+
+$(B)/mlshift-mpi: $(filter-out $(B)/obj/cli/mpi.o,$(CLI_OBJ)) cli/mpi.c $(B)/libmlshift.a $(HEADERS)
+	@mkdir -p $(B)/obj/mpi
+	$(MPICC) $(CPPFLAGS) $(ALL_CFLAGS) -DMLSHIFT_MPI -c cli/mpi.c -o $(B)/obj/mpi/mpi.o
+	$(MPICC) $(ALL_CFLAGS) -o $@ $(filter-out $(B)/obj/cli/mpi.o,$(CLI_OBJ)) $(B)/obj/mpi/mpi.o \
+		$(B)/libmlshift.a $(LDFLAGS) $(LDLIBS)
+
+$(B)/kim/model-drivers/mlshift_driver/libkim-api-model-driver.so: kim/driver.c kim/item.cpp \
+		$(B)/libmlshift.a $(HEADERS)
+	@mkdir -p $(dir $@) $(B)/obj/kim
+	$(CC) $(CPPFLAGS) $(KIM_CFLAGS) $(ALL_CFLAGS) -c kim/driver.c -o $(B)/obj/kim/driver.o
+	$(CXX) $(KIM_CFLAGS) $(CFLAGS) -fPIC -DMLSHIFT_KIM_DRIVER -c kim/item.cpp -o $(B)/obj/kim/item.o
+	$(CXX) $(CFLAGS) -shared -Wl,--exclude-libs,ALL -o $@ $(B)/obj/kim/driver.o $(B)/obj/kim/item.o \
+		$(B)/libmlshift.a $(LDFLAGS) $(LDLIBS) $(KIM_LIBS)
+
 # deps: every Debian package (scripts/install-deps); deps-build: only those
 # compiling needs, for `make` and `make install`.
 deps:
-	@scripts/install-deps
+	@MLSHIFT_INTEGRATIONS=optional scripts/install-deps
 
 deps-build:
 	@scripts/install-deps build
@@ -105,7 +146,7 @@ check: deps
 	@$(MAKE) --no-print-directory test
 	@$(MAKE) --no-print-directory test-san
 
-test: build $(TESTS) $(B)/tests/libmlshift_optim.so
+test: build $(TESTS) $(B)/tests/libmlshift_optim.so integrations
 	@scripts/run-tests $(B)
 
 test-san:
@@ -136,7 +177,11 @@ fuzz: deps
 install: deps-build
 	@$(MAKE) --no-print-directory install-files
 
-install-files: build
+# KIM collection of the driver (docs/lammps.md): KIM finds it through
+# KIM_API_MODEL_DRIVERS_DIR=$(KIM_DIR)/model-drivers, or system-wide with
+# KIM_DIR=$$(pkg-config --variable=libdir libkim-api)/kim-api.
+KIM_DIR  ?= $(PREFIX)/lib/kim-api
+install-files: build integrations
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/lib \
 		$(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 755 $(B)/mlshift $(DESTDIR)$(PREFIX)/bin/
@@ -147,6 +192,12 @@ install-files: build
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|0.1.0|g' \
 		-e 's|@LIBS@|$(LIBS_ALL)|g' \
 		mlshift.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/mlshift.pc
+	$(if $(KIM_DRIVER),install -d $(DESTDIR)$(KIM_DIR)/model-drivers/mlshift_driver \
+		$(DESTDIR)$(PREFIX)/share/mlshift/kim)
+	$(if $(KIM_DRIVER),install -m 755 $(KIM_DRIVER) $(DESTDIR)$(KIM_DIR)/model-drivers/mlshift_driver/)
+	$(if $(KIM_DRIVER),install -m 755 kim/mlshift-kim-model $(DESTDIR)$(PREFIX)/bin/)
+	$(if $(KIM_DRIVER),install -m 644 kim/item.cpp $(DESTDIR)$(PREFIX)/share/mlshift/kim/)
+	$(if $(MLSHIFT_MPI),install -m 755 $(MLSHIFT_MPI) $(DESTDIR)$(PREFIX)/bin/)
 
 clean:
 	rm -rf build build-san build-fuzz

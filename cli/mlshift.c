@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_mpi.h" /* issue 11: MPI (mlshift-mpi), cli/mpi.c */
 
 typedef struct command {
     const char *name;
@@ -83,8 +84,12 @@ int main(int argc, char **argv)
         return CLI_OK;
     }
     for (size_t k = 0; k < N_COMMANDS; k++)
-        if (strcmp(commands[k].name, name) == 0)
-            return commands[k].run(argc - 1, argv + 1);
+        if (strcmp(commands[k].name, name) == 0) {
+            /* MPI (cli/mpi.c): started around the command, aborted on failure */
+            if (cli_mpi_init(&argc, &argv))
+                return CLI_ERROR;
+            return cli_mpi_finish(commands[k].run(argc - 1, argv + 1));
+        }
     cli_fail("unknown command '%s'", name);
     usage(stderr);
     return CLI_ERROR;

@@ -11,6 +11,7 @@
 
 #include "opttab.h"
 #include "trainio.h"
+#include "cli_mpi.h" /* issue 11: MPI */
 
 #define MAX_ELEMENTS 118
 
@@ -433,7 +434,9 @@ int cmd_train(int argc, char **argv)
     int need_prior = mode == MLSHIFT_TRAIN_PRETRAIN || mode == MLSHIFT_TRAIN_JOINT;
     size_t ntr = mlshift_dataset_count(tr), nva = va ? mlshift_dataset_count(va) : 0;
     if (need_prior) {
-        if (cli_prior_labels(tr, o.prior, cache, &fo, files, nfiles, tidx, o.ekey, o.fkey))
+        /* MPI: rank 0 alone writes the prior-label cache */
+        if (cli_prior_labels(tr, o.prior, cli_mpi_rank() ? NULL : cache, &fo, files, nfiles,
+                             tidx, o.ekey, o.fkey))
             goto done;
         if (nva && !nv && cli_prior_labels(va, o.prior, NULL, &fo, files, nfiles, vidx,
                                            o.ekey, o.fkey))
@@ -456,18 +459,20 @@ int cmd_train(int argc, char **argv)
     c.copy_prior_head = o.copy_head >= 0 ? o.copy_head
                         : !prev || strstr(prev, "\"mode\":\"pretrain\"") ==
                                        strstr(prev, "\"mode\":");
-    if (o.metrics && !(pg.metrics = fopen(o.metrics, o.resume ? "a" : "w"))) {
+    if (o.metrics && cli_mpi_rank() == 0 && /* MPI: rank 0 writes the metrics */
+        !(pg.metrics = fopen(o.metrics, o.resume ? "a" : "w"))) {
         cli_fail("train: --metrics %s: cannot open", o.metrics);
         goto done;
     }
     pg.tty = isatty(2);
-    pg.quiet = fo.quiet;
+    pg.quiet = fo.quiet || cli_mpi_rank() != 0; /* MPI: rank 0 reports */
     pg.mode = o.mode;
     pg.last = -1e9;
     pg.heads = (mode != MLSHIFT_TRAIN_PRETRAIN) |
                (mode == MLSHIFT_TRAIN_PRETRAIN || mode == MLSHIFT_TRAIN_JOINT) << 1;
     c.progress = on_event;
     c.progress_ctx = &pg;
+    cli_mpi_train_config(&c); /* MPI: each rank a shard of every batch (cli/mpi.c) */
     if (!fo.quiet)
         fprintf(stderr, "train %s: %zu training frames, %zu validation, %s %dx%d, %zu parameters\n",
                 o.mode, ntr, nva, mlshift_arch_name(mi.hyper.arch), mi.hyper.features,
@@ -502,7 +507,8 @@ int cmd_train(int argc, char **argv)
         pl = mlshift_model_record_number(m, "prior_loss_in_dist");
     }
     meta = record(&o, &c, files, nfiles, ntr, nva, pf, pl, mi.record);
-    if (!meta || mlshift_model_set_record(m, meta, &err) || mlshift_model_save(m, o.out, &err)) {
+    if (!meta || mlshift_model_set_record(m, meta, &err) ||
+        (cli_mpi_rank() == 0 && mlshift_model_save(m, o.out, &err))) { /* MPI: rank 0 saves */
         cli_fail("%s", meta ? err.message : "out of memory");
         goto done;
     }

@@ -14,6 +14,7 @@
 #include "opttab.h"
 #include "plot.h"
 #include "trainio.h"
+#include "cli_mpi.h" /* issue 11: MPI */
 
 static const char help[] =
     "usage: mlshift ttt --model MODEL [--prior SPEC] -o OUT TEST... [options]\n"
@@ -422,13 +423,18 @@ int cmd_ttt(int argc, char **argv)
         goto done;
     }
     if (o.log) {
+        o.log = cli_mpi_rank_path(o.log); /* MPI: LOG.rankR on ranks > 0 */
         if (!(logfp = cli_output_open(&logout, o.log)))
             goto done;
         fprintf(logfp, "group,step,prior_loss,prior_loss_running,prior_force_mse,lr,"
                        "main_force_mae,main_energy_mae\n");
     }
     printf("{\"ttt\":[");
+    if (cli_mpi_stdout_begin()) /* MPI: the groups' report lines, gathered below */
+        goto done;
     for (size_t g = 0; g < ng; g++) {
+        if (!cli_mpi_mine(g)) /* MPI: rank r takes groups r, r + P, … (cli/mpi.c) */
+            continue;
         size_t k = 0;
         for (size_t i = 0; i < n; i++)
             if (gid[i] == g)
@@ -466,6 +472,8 @@ int cmd_ttt(int argc, char **argv)
         if (r)
             goto done;
     }
+    if (cli_mpi_stdout_gather()) /* MPI */
+        goto done;
     printf("]}\n");
     if (logout && cli_output_close(logout)) {
         logout = NULL;

@@ -1361,6 +1361,24 @@ typedef struct mlshift_train_event {
 typedef void (*mlshift_train_progress_fn)(const mlshift_train_event *ev,
                                           void *ctx);
 
+/* The arithmetic of training and TTT steps: float32 graphs (the default:
+ * twice the speed at float64's validation MAE, docs/training.md) or
+ * float64. Weights, optimiser state and reported numbers are double
+ * either way. */
+typedef enum mlshift_dtype { MLSHIFT_FLOAT64 = 0, MLSHIFT_FLOAT32 = 1 } mlshift_dtype;
+
+/* Data parallelism over processes (mlshift-mpi, docs/mpi.md): every rank
+ * holds the same model and data and takes a contiguous shard of every
+ * batch, its loss weighted by its share of the batch's structures and
+ * atoms; allreduce_sum sums x (n,) over the ranks in place (the gradient,
+ * then the step's loss parts), returning nonzero on failure. Needs a loss
+ * without a centred energy term. */
+typedef struct mlshift_train_parallel {
+    int rank, size;
+    int (*allreduce_sum)(void *ctx, double *x, size_t n);
+    void *ctx;
+} mlshift_train_parallel;
+
 typedef struct mlshift_train_config {
     mlshift_train_mode mode;
     mlshift_optim_config opt;   /* AdamW, amsgrad, lr 1e-3, eps 1e-7, wd
@@ -1382,6 +1400,11 @@ typedef struct mlshift_train_config {
     size_t stop_after;          /* stop after this many steps of this run
                                    (the checkpoint keeps the state); 0 off */
     int copy_prior_head;        /* finetune: h_M starts as a copy of h_P (1) */
+    mlshift_dtype dtype;        /* MLSHIFT_FLOAT32 */
+    int threads;                /* parts of a batch computed at once (1) */
+    size_t chunk;               /* structures per part at most (memory: the
+                                   arena holds one part); 0: batch / threads */
+    const mlshift_train_parallel *parallel; /* NULL: one process */
     mlshift_train_progress_fn progress;
     void *progress_ctx;
 } mlshift_train_config;
@@ -1459,6 +1482,9 @@ typedef struct mlshift_ttt_config {
                                    off */
     size_t eval_every;          /* main-task MAE every so many steps; 0 off */
     size_t eval_frames;         /* at most this many frames for it; 0 all */
+    mlshift_dtype dtype;        /* MLSHIFT_FLOAT32 */
+    int threads;                /* parts of a batch computed at once (1) */
+    size_t chunk;               /* structures per part at most; 0: batch / threads */
     mlshift_ttt_progress_fn progress;
     void *progress_ctx;
 } mlshift_ttt_config;
@@ -1531,6 +1557,28 @@ MLSHIFT_API mlshift_status mlshift_sgdml_train(const mlshift_frames *fr,
                                                const char *path,
                                                mlshift_sgdml_report *rep,
                                                mlshift_error *err);
+
+/* ------------------------------------ models in domain decomposition
+ * (issue 11: the LAMMPS/KIM driver, kim/; docs/lammps.md) */
+
+/* Atomic energies and the forces of a weighted sum of them, for a frame
+ * that holds a process's own atoms and its ghost (padding) atoms:
+ * atom_energies (N,) eV the e_i with Σ_i e_i the model's energy,
+ * *energy = Σ_i w_i e_i (weights (N,); NULL: all 1) and forces (N, 3) eV/Å
+ * = −∂(Σ_i w_i e_i)/∂r_j on every atom j, ghosts included. With w = 1 on
+ * the owned atoms, 0 on ghosts reaching mlshift_model_interaction_range()
+ * beyond them, the energy is the owned atoms' exact share and a ghost's
+ * force is what its owner must add. Outputs may be NULL; head and cutoff
+ * as mlshift_model_compute. */
+MLSHIFT_API mlshift_status mlshift_model_compute_atoms(mlshift_model *m, const mlshift_frame *f,
+                                           mlshift_head head, double cutoff,
+                                           const double *weights, double *energy,
+                                           double *forces, double *atom_energies,
+                                           mlshift_error *err);
+/* How far an atom's energy reaches, Å: blocks × cutoff (each message-
+ * passing block is one hop of at most the cutoff; cutoff <= 0: the
+ * training cutoff). */
+MLSHIFT_API double mlshift_model_interaction_range(const mlshift_model *m, double cutoff);
 
 #if defined(__GNUC__) && __GNUC__ >= 4
 #pragma GCC visibility pop

@@ -330,3 +330,22 @@ mlshift_status mlshift_model_set_stats(mlshift_model *mm, const void *data, size
 {
     return ms_model_set_stats(mm->m, data, len, err);
 }
+
+/* ---- issue 11 (KIM driver): atomic energies and the interaction range */
+
+mlshift_status mlshift_model_compute_atoms(mlshift_model *mm, const mlshift_frame *f,
+                                           mlshift_head head, double cutoff,
+                                           const double *weights, double *energy,
+                                           double *forces, double *atom_energies,
+                                           mlshift_error *err)
+{
+    if (head != MLSHIFT_HEAD_MAIN && head != MLSHIFT_HEAD_PRIOR)
+        return ms_fail(err, MLSHIFT_ERR_VALUE, "model: unknown head %d", (int)head);
+    return ms_model_predict_atoms(&mm->ws, mm->m, f, (ms_head)head, cutoff, weights,
+                                  energy, forces, atom_energies, err);
+}
+
+double mlshift_model_interaction_range(const mlshift_model *mm, double cutoff)
+{
+    return mm->m->h.T * (cutoff > 0 ? cutoff : mm->m->h.r_basis);
+}

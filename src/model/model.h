@@ -258,6 +258,14 @@ mlshift_status ms_model_predict(ms_model_ws *ws, const ms_model *m,
                                 const mlshift_frame *f, size_t nf, ms_head head,
                                 double r_cut, double *energy, double *forces,
                                 mlshift_error *err);
+/* One frame: atomic energies e_i (N,) eV, E = Σ_i w_i e_i (weights (N,);
+ * NULL: all 1) and forces −∂E/∂r (N, 3) eV/Å on every atom; any output may
+ * be NULL (src/model/atom_energies.c). */
+mlshift_status ms_model_predict_atoms(ms_model_ws *ws, const ms_model *m,
+                                      const mlshift_frame *f, ms_head head,
+                                      double r_cut, const double *weights,
+                                      double *energy, double *forces,
+                                      double *atom_energies, mlshift_error *err);
 /* The force loss of head on labelled frames and its gradient:
  *   L = w_e/B Σ_b (E_b − E_b^ref)² + w_f/(3N) Σ_i |F_i − F_i^ref|²,
  * F = −dE/dr (with create_graph), grad (P,) = dL/dθ (zeros for frozen and

@@ -272,6 +272,9 @@ void mlshift_train_config_default(mlshift_train_config *c, mlshift_train_mode mo
     c->checkpoint = t.checkpoint;
     c->stop_after = t.stop_after;
     c->copy_prior_head = t.copy_prior_head;
+    c->dtype = t.dtype == MS_F32 ? MLSHIFT_FLOAT32 : MLSHIFT_FLOAT64;
+    c->threads = t.threads;
+    c->chunk = t.chunk;
 }
 
 typedef struct train_relay {
@@ -327,6 +330,15 @@ mlshift_status mlshift_train(mlshift_model *mm, const mlshift_dataset *train,
     t.checkpoint = c->checkpoint;
     t.stop_after = c->stop_after;
     t.copy_prior_head = c->copy_prior_head;
+    t.dtype = c->dtype == MLSHIFT_FLOAT64 ? MS_F64 : MS_F32;
+    t.threads = c->threads;
+    t.chunk = c->chunk;
+    ms_train_parallel par;
+    if (c->parallel) {
+        par = (ms_train_parallel){c->parallel->rank, c->parallel->size,
+                                  c->parallel->allreduce_sum, c->parallel->ctx};
+        t.parallel = &par;
+    }
     train_relay relay = {c->progress, c->progress_ctx};
     if (c->progress) {
         t.progress = train_event;
@@ -393,6 +405,9 @@ static void ttt_out(mlshift_ttt_config *o, const ms_ttt_config *c)
     o->target_f_mse = c->target_f_mse;
     o->eval_every = c->eval_every;
     o->eval_frames = c->eval_frames;
+    o->dtype = c->dtype == MS_F32 ? MLSHIFT_FLOAT32 : MLSHIFT_FLOAT64;
+    o->threads = c->threads;
+    o->chunk = c->chunk;
 }
 
 typedef struct ttt_relay {
@@ -424,6 +439,9 @@ static void ttt_in(ms_ttt_config *c, const mlshift_ttt_config *o, ttt_relay *rel
     c->target_f_mse = o->target_f_mse;
     c->eval_every = o->eval_every;
     c->eval_frames = o->eval_frames;
+    c->dtype = o->dtype == MLSHIFT_FLOAT64 ? MS_F64 : MS_F32;
+    c->threads = o->threads;
+    c->chunk = o->chunk;
     relay->fn = o->progress;
     relay->ctx = o->progress_ctx;
     if (o->progress) {

@@ -148,6 +148,20 @@ typedef struct ms_train_event {
 } ms_train_event;
 typedef void (*ms_train_progress_fn)(const ms_train_event *ev, void *ctx);
 
+/* Data parallelism over processes (cli/mpi.c, docs/mpi.md). Every rank
+ * holds the same model and data and takes a contiguous shard of every
+ * batch, its loss weights scaled by its share of the batch's structures
+ * (energy term) and atoms (force term), so that the shards' losses and
+ * gradients sum to the whole batch's; allreduce_sum then sums, in place,
+ * the gradient (P,) followed by the step's loss parts, one call per step,
+ * and every rank takes the same optimiser step. Needs a loss without
+ * center_energy (it couples the structures of a batch). */
+typedef struct ms_train_parallel {
+    int rank, size;
+    int (*allreduce_sum)(void *ctx, double *x, size_t n);  /* nonzero: failed */
+    void *ctx;
+} ms_train_parallel;
+
 typedef struct ms_train_config {
     ms_train_mode mode;
     ms_optim_config opt;
@@ -169,6 +183,7 @@ typedef struct ms_train_config {
     size_t chunk;               /* structures per part at most (memory); 0: batch / threads */
     ms_train_progress_fn progress;
     void *progress_ctx;
+    const ms_train_parallel *parallel;  /* NULL: one process (issue 11, MPI) */
 } ms_train_config;
 
 void ms_train_config_default(ms_train_config *c, ms_train_mode mode);

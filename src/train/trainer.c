@@ -26,6 +26,10 @@
 #define CKPT_MAGIC "MLSHIFTC"
 #define CKPT_VERSION 1u
 #define TRAINER_BYTES (4 * 8 + 8 * 8 + 4 * 8)
+/* Data parallelism: loss parts summed after the gradient: loss, head[2],
+ * and the metrics times the shard's atoms (f_mse[2], f_mae[2]) or
+ * structures (e_mae[2]). */
+#define PAR_EXTRA 9
 
 const char *ms_train_mode_name(ms_train_mode mode)
 {
@@ -283,7 +287,7 @@ static mlshift_status setup(run *r, ms_model *m, const ms_dataset *train,
     ms_model_freeze(m, groups, 0);
     const size_t P = m->P;
     r->mask = calloc(P ? P : 1, 1);
-    r->grad = calloc(P ? P : 1, sizeof *r->grad);
+    r->grad = calloc(P + PAR_EXTRA, sizeof *r->grad);  /* + the loss parts (MPI) */
     r->best = calloc(P ? P : 1, sizeof *r->best);
     r->perm = calloc(train->n, sizeof *r->perm);
     if (!r->mask || !r->grad || !r->best || !r->perm)
@@ -345,6 +349,57 @@ static void epoch_perm(size_t *perm, size_t n, uint64_t seed, uint64_t epoch)
     for (size_t i = 0; i < n; i++)
         perm[i] = i;
     ms_rng_shuffle(&s, perm, n);
+}
+
+/* ---- data parallelism (issue 11; ms_train_parallel in train.h) */
+
+/* The gradient (into r->grad, zeroed first) and loss parts of the batch
+ * d[idx[0..B)]: the whole batch on one process; with c->parallel this
+ * rank's shard, then one allreduce of the gradient and the parts. */
+static mlshift_status batch_grad(run *r, const ms_dataset *d, const size_t *idx, size_t B,
+                                 ms_loss_parts *parts, mlshift_error *err)
+{
+    const ms_train_parallel *par = r->c->parallel;
+    const size_t P = r->m->P;
+    memset(r->grad, 0, (P + PAR_EXTRA) * sizeof *r->grad);
+    if (!par || par->size <= 1)
+        return ms_loss_grad(&r->ws, r->m, d, idx, B, r->c->r_cut, &r->lc, parts, r->grad, err);
+    if (r->lc.center_energy)
+        return ms_fail(err, MLSHIFT_ERR_UNSUPPORTED,
+                       "train: a centred energy loss cannot be split over processes");
+    size_t lo = B * (size_t)par->rank / (size_t)par->size;
+    size_t hi = B * (size_t)(par->rank + 1) / (size_t)par->size;
+    size_t N = 0, Ns = 0;
+    for (size_t k = 0; k < B; k++) {
+        size_t n = d->f[idx[k]].natoms;
+        N += n;
+        if (k >= lo && k < hi)
+            Ns += n;
+    }
+    ms_loss_parts p;
+    memset(&p, 0, sizeof p);
+    if (hi > lo) {
+        /* w_E/B_s · Σ_shard and w_F/(3N_s) · Σ_shard rescaled to /B and /(3N) */
+        ms_loss_config lc = r->lc;
+        for (int h = 0; h < 2; h++) {
+            lc.w_e[h] *= (double)(hi - lo) / (double)B;
+            lc.w_f[h] *= (double)Ns / (double)(N ? N : 1);
+        }
+        mlshift_status st = ms_loss_grad(&r->ws, r->m, d, idx + lo, hi - lo, r->c->r_cut, &lc,
+                                         &p, r->grad, err);
+        if (st)
+            return st;
+    }
+    double *x = r->grad + P, bs = (double)(hi - lo), ns = (double)Ns;
+    double v[PAR_EXTRA] = {p.loss, p.head[0], p.head[1], p.f_mse[0] * ns, p.f_mse[1] * ns,
+                           p.f_mae[0] * ns, p.f_mae[1] * ns, p.e_mae[0] * bs, p.e_mae[1] * bs};
+    memcpy(x, v, sizeof v);
+    if (par->allreduce_sum(par->ctx, r->grad, P + PAR_EXTRA))
+        return ms_fail(err, MLSHIFT_ERR_IO, "train: the gradient allreduce failed");
+    double n_all = (double)(N ? N : 1), b_all = (double)(B ? B : 1);
+    *parts = (ms_loss_parts){x[0], {x[1], x[2]}, {x[3] / n_all, x[4] / n_all},
+                             {x[5] / n_all, x[6] / n_all}, {x[7] / b_all, x[8] / b_all}};
+    return MLSHIFT_OK;
 }
 
 /* Validation (EMA weights swapped in when kept) and the end-of-epoch
@@ -414,9 +469,7 @@ mlshift_status ms_train(ms_model *m, const ms_dataset *train, const ms_dataset *
             size_t s0 = t->step_in_epoch * c->batch;
             size_t B = n - s0 < c->batch ? n - s0 : c->batch;
             ms_loss_parts parts;
-            memset(r.grad, 0, m->P * sizeof *r.grad);
-            if ((st = ms_loss_grad(&r.ws, m, train, r.perm + s0, B, c->r_cut, &r.lc, &parts,
-                                   r.grad, err)))
+            if ((st = batch_grad(&r, train, r.perm + s0, B, &parts, err)))
                 break;
             ev.grad_norm = ms_optim_step(&r.o, m->theta, r.grad, r.mask);
             t->step_in_epoch++;
