@@ -171,3 +171,14 @@ void cli_json_string(FILE *fp, const char *s)
     }
     fputc('"', fp);
 }
+
+int cli_dtype_parse(const char *cmd, const char *s, mlshift_dtype *dt)
+{
+    if (s && strcmp(s, "float32") == 0)
+        *dt = MLSHIFT_FLOAT32;
+    else if (s && strcmp(s, "float64") == 0)
+        *dt = MLSHIFT_FLOAT64;
+    else
+        return cli_fail("%s: --dtype %s: use float32 or float64", cmd, s ? s : "(none)");
+    return CLI_OK;
+}

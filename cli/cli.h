@@ -12,6 +12,9 @@
 /* Exit codes: 0 success, 2 any error (bad input, bad usage). */
 enum { CLI_OK = 0, CLI_ERROR = 2 };
 
+/* --dtype: "float32" or "float64" into *dt; otherwise reports (naming
+ * cmd) and returns CLI_ERROR. */
+int cli_dtype_parse(const char *cmd, const char *s, mlshift_dtype *dt);
 /* Prints "mlshift: <message>" to stderr and returns CLI_ERROR. */
 int cli_fail(const char *fmt, ...)
 #if defined(__GNUC__)

@@ -43,6 +43,8 @@ static const char help[] =
     "                      N steps (default 0: off)\n"
     "  --no-target         do not stop at the model's in-distribution prior loss\n"
     "  --radius R          run-time cutoff, Å (default: the model's)\n"
+    "  --dtype float32|float64  of the steps (default float32; weights stay double)\n"
+    "  --threads N (1)  --chunk N (0)  parts of a batch at once / structures per part\n"
     "  --group-key K       group frames by this info key instead of composition\n"
     "  --log FILE.csv      per step: group, step, prior loss (batch, running),\n"
     "                      prior force MSE, lr, main force/energy MAE when measured\n"
@@ -57,8 +59,9 @@ static const char help[] =
 
 typedef struct topts {
     const char *model, *prior, *preset, *lr, *optimizer, *group_key, *log, *ekey, *fkey, *out,
-        *cands, *plot;
-    size_t steps, batch, patience, eval_every, eval_frames, probe;
+        *cands, *plot, *dtype;
+    size_t steps, batch, patience, eval_every, eval_frames, probe, chunk;
+    int threads;
     double momentum, wd, clip, we, wf, radius;
     int l2mae, no_target;
 } topts;
@@ -254,9 +257,10 @@ static int run_group(const topts *o, const mlshift_model *base, mlshift_dataset 
     double ind = mlshift_model_record_number(base, "prior_f_mse_in_dist");
     snprintf(meta, cap,
              "{\"prior_f_mse_in_dist\":%.9g,\"mode\":\"ttt\",\"group\":\"%s\",\"prior\":\"%s\","
-             "\"steps\":%zu,\"lr\":%g,\"frames\":%zu,\"prior_loss\":[%.9g,%.9g]%s%s}",
+             "\"steps\":%zu,\"lr\":%g,\"dtype\":\"%s\",\"frames\":%zu,"
+             "\"prior_loss\":[%.9g,%.9g]%s%s}",
              isfinite(ind) ? ind : -1, group, o->prior ? o->prior : "file", r.steps, lr_used,
-             nd, r.prior_before, r.prior_after, bmeta ? ",\"init\":" : "",
+             o->dtype, nd, r.prior_before, r.prior_after, bmeta ? ",\"init\":" : "",
              bmeta ? bmeta : "");
     int bad = mlshift_model_set_record(m, meta, &err) != MLSHIFT_OK;
     free(meta);
@@ -295,7 +299,8 @@ int cmd_ttt(int argc, char **argv)
 {
     topts o = {.preset = "md17", .ekey = "prior_energy", .fkey = "prior_forces",
                .cands = "1e-5,3e-5,1e-4,3e-4,1e-3", .probe = 50, .batch = 32, .we = 1,
-               .wf = 100, .clip = 10, .momentum = -1, .wd = -1};
+               .wf = 100, .clip = 10, .momentum = -1, .wd = -1, .dtype = "float32",
+               .threads = 1};
     const cli_opt tab[] = {
         {"--model", OPT_STR, &o.model, 0, 0, 0}, {"--prior", OPT_STR, &o.prior, 0, 0, 0},
         {"--preset", OPT_STR, &o.preset, 0, 0, 0}, {"--lr", OPT_STR, &o.lr, 0, 0, 0},
@@ -317,6 +322,9 @@ int cmd_ttt(int argc, char **argv)
         {"--force-weight", OPT_DBL, &o.wf, 0, 1e12, 0},
         {"--radius", OPT_DBL, &o.radius, 0, 100, 1}, {"--l2mae", OPT_FLAG, &o.l2mae, 0, 0, 0},
         {"--no-target", OPT_FLAG, &o.no_target, 0, 0, 0},
+        {"--dtype", OPT_STR, &o.dtype, 0, 0, 0},
+        {"--threads", OPT_INT, &o.threads, 1, 64, 0},
+        {"--chunk", OPT_SIZE, &o.chunk, 0, 1e9, 0},
     };
     const size_t ntab = sizeof tab / sizeof tab[0];
     cli_frames_opts fo = {0};
@@ -399,6 +407,10 @@ int cmd_ttt(int argc, char **argv)
     c.patience = o.patience;
     c.eval_every = o.eval_every;
     c.eval_frames = o.eval_frames;
+    if (cli_dtype_parse("ttt", o.dtype, &c.dtype))
+        goto done;
+    c.threads = o.threads;
+    c.chunk = o.chunk;
     if (mlshift_model_load(o.model, &m, &err)) {
         cli_fail("%s", err.message);
         goto done;
