@@ -150,12 +150,18 @@ if e1[0] == 0 and e2[0] == 0 and e3[0] == 0:
 rec = open(adapted, "rb").read()
 check(b'"mode":"ttt"' in rec and b'"mode":"finetune"' in rec,
       "the adapted model's record holds TTT and the model it came from")
+check(rec.count(b'"dtype":"float32"') >= 2,
+      "the records name the steps' arithmetic (float32 by default)")
+r = run("ttt", "--model", ft, "--steps", "2", "--dtype", "double", "-o", P("z.model"), test)
+check(r[0] == 2 and "--dtype" in r[2] and not os.path.exists(P("z.model")),
+      "ttt --dtype double: %r" % r[2])
 
 # --- bad input: exit 2, the option named, nothing written
 bad = P("bad.model")
 for args, what in [(["--lr", "-1"], "--lr"), (["--epochs", "0"], "--epochs"),
                    (["--optimizer", "lbfgs"], "lbfgs"), (["--mode", "pre"], "--mode"),
-                   (["--batch", "2.5"], "--batch")]:
+                   (["--batch", "2.5"], "--batch"), (["--dtype", "float16"], "--dtype"),
+                   (["--threads", "0"], "--threads")]:
     argv = ["--mode", "pretrain", *tiny, "-o", bad, lab]
     if args[0] == "--mode":
         argv = argv[2:]
