@@ -56,8 +56,8 @@ static const char help[] =
     "  --dtype float32|float64  of the steps (float32: twice as fast, the same\n"
     "                      validation MAE; weights are kept in double either way)\n"
     "  --threads N (1)     parts of a batch computed at once\n"
-    "  --chunk N (0)       structures per part at most (bounds memory; 0: the\n"
-    "                      batch / threads)\n"
+    "  --chunk N (8)       structures per part at most (bounds memory at the same\n"
+    "                      speed; 0: the batch / threads)\n"
     "run:\n"
     "  --checkpoint-every STEPS   (default: end of each epoch only)\n"
     "  --resume CKPT       continue a run (same other arguments)\n"
@@ -305,7 +305,7 @@ int cmd_train(int argc, char **argv)
               .optimizer = "adamw", .rep_blocks = -1, .ttt_blocks = -1, .model_seed = 1,
               .epochs = 10, .amsgrad = 1, .plateau = 5, .lr = 1e-3, .momentum = 0.9,
               .wd = 2e-6, .clip = 10, .ema = 0.999, .pfactor = 0.8, .min_lr = 1e-6, .we = 1,
-              .wf = 100, .batch = 32, .copy_head = -1, .dtype = "float32", .threads = 1};
+              .wf = 100, .batch = 32, .copy_head = -1, .threads = 1, .chunk = SIZE_MAX};
     const cli_opt tab[] = {
         {"--mode", OPT_STR, &o.mode, 0, 0, 0}, {"--init", OPT_STR, &o.init, 0, 0, 0},
         {"--arch", OPT_STR, &o.arch, 0, 0, 0}, {"--elements", OPT_STR, &o.elements, 0, 0, 0},
@@ -425,10 +425,11 @@ int cmd_train(int argc, char **argv)
     c.early_stop = o.early;
     c.checkpoint_every = o.ckpt_every;
     c.stop_after = o.stop_after;
-    if (cli_dtype_parse("train", o.dtype, &c.dtype))
+    if (o.dtype && cli_dtype_parse("train", o.dtype, &c.dtype))
         goto done;
     c.threads = o.threads;
-    c.chunk = o.chunk;
+    if (o.chunk != SIZE_MAX) /* else the library's default */
+        c.chunk = o.chunk;
     size_t lo = strlen(o.out);
     ckpt = malloc(lo + 16);
     cache = malloc(lo + 16);

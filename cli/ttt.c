@@ -260,7 +260,8 @@ static int run_group(const topts *o, const mlshift_model *base, mlshift_dataset 
              "\"steps\":%zu,\"lr\":%g,\"dtype\":\"%s\",\"frames\":%zu,"
              "\"prior_loss\":[%.9g,%.9g]%s%s}",
              isfinite(ind) ? ind : -1, group, o->prior ? o->prior : "file", r.steps, lr_used,
-             o->dtype, nd, r.prior_before, r.prior_after, bmeta ? ",\"init\":" : "",
+             c.dtype == MLSHIFT_FLOAT64 ? "float64" : "float32", nd, r.prior_before,
+             r.prior_after, bmeta ? ",\"init\":" : "",
              bmeta ? bmeta : "");
     int bad = mlshift_model_set_record(m, meta, &err) != MLSHIFT_OK;
     free(meta);
@@ -299,8 +300,8 @@ int cmd_ttt(int argc, char **argv)
 {
     topts o = {.preset = "md17", .ekey = "prior_energy", .fkey = "prior_forces",
                .cands = "1e-5,3e-5,1e-4,3e-4,1e-3", .probe = 50, .batch = 32, .we = 1,
-               .wf = 100, .clip = 10, .momentum = -1, .wd = -1, .dtype = "float32",
-               .threads = 1};
+               .wf = 100, .clip = 10, .momentum = -1, .wd = -1,
+               .threads = 1, .chunk = SIZE_MAX};
     const cli_opt tab[] = {
         {"--model", OPT_STR, &o.model, 0, 0, 0}, {"--prior", OPT_STR, &o.prior, 0, 0, 0},
         {"--preset", OPT_STR, &o.preset, 0, 0, 0}, {"--lr", OPT_STR, &o.lr, 0, 0, 0},
@@ -407,10 +408,11 @@ int cmd_ttt(int argc, char **argv)
     c.patience = o.patience;
     c.eval_every = o.eval_every;
     c.eval_frames = o.eval_frames;
-    if (cli_dtype_parse("ttt", o.dtype, &c.dtype))
+    if (o.dtype && cli_dtype_parse("ttt", o.dtype, &c.dtype))
         goto done;
     c.threads = o.threads;
-    c.chunk = o.chunk;
+    if (o.chunk != SIZE_MAX) /* else the library's default */
+        c.chunk = o.chunk;
     if (mlshift_model_load(o.model, &m, &err)) {
         cli_fail("%s", err.message);
         goto done;

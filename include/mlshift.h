@@ -1402,8 +1402,8 @@ typedef struct mlshift_train_config {
     int copy_prior_head;        /* finetune: h_M starts as a copy of h_P (1) */
     mlshift_dtype dtype;        /* MLSHIFT_FLOAT32 */
     int threads;                /* parts of a batch computed at once (1) */
-    size_t chunk;               /* structures per part at most (memory: the
-                                   arena holds one part); 0: batch / threads */
+    size_t chunk;               /* structures per part at most (8; memory:
+                                   the arena holds one part); 0: batch / threads */
     const mlshift_train_parallel *parallel; /* NULL: one process */
     mlshift_train_progress_fn progress;
     void *progress_ctx;

@@ -110,7 +110,16 @@ class _TrainConfig(C.Structure):
                 ("min_lr", C.c_double), ("early_stop", C.c_int),
                 ("checkpoint_every", C.c_size_t), ("checkpoint", C.c_char_p),
                 ("stop_after", C.c_size_t), ("copy_prior_head", C.c_int),
+                ("dtype", C.c_int), ("threads", C.c_int), ("chunk", C.c_size_t),
+                ("parallel", C.c_void_p),
                 ("progress", C.c_void_p), ("progress_ctx", C.c_void_p)]
+
+
+def _dtype(name):
+    """mlshift_dtype of "float32" / "float64"."""
+    if name not in ("float32", "float64"):
+        raise ValueError("dtype %r: float32 or float64" % (name,))
+    return 1 if name == "float32" else 0
 
 
 class _TrainReport(C.Structure):
@@ -125,6 +134,7 @@ class _TTTConfig(C.Structure):
                 ("force_weight", C.c_double), ("l2mae", C.c_int), ("cutoff", C.c_double),
                 ("patience", C.c_size_t), ("target_f_mse", C.c_double),
                 ("eval_every", C.c_size_t), ("eval_frames", C.c_size_t),
+                ("dtype", C.c_int), ("threads", C.c_int), ("chunk", C.c_size_t),
                 ("progress", C.c_void_p), ("progress_ctx", C.c_void_p)]
 
 
@@ -394,7 +404,8 @@ class Model:
         mlshift_train_config (epochs, batch, seed, energy_weight,
         force_weight, l2mae, cutoff, plateau_patience, plateau_factor,
         min_lr, early_stop, checkpoint_every, checkpoint, stop_after,
-        copy_prior_head) and of the optimiser (optimizer, lr, momentum,
+        copy_prior_head, dtype ("float32" or "float64"), threads, chunk) and
+        of the optimiser (optimizer, lr, momentum,
         weight_decay, clip_norm, ema_decay, amsgrad, …). Returns the
         report as a dict."""
         lib = library()
@@ -409,8 +420,10 @@ class Model:
             if key == "checkpoint":
                 keep.append(os.fspath(val_).encode())
                 c.checkpoint = keep[-1]
+            elif key == "dtype":
+                c.dtype = _dtype(val_)
             elif key in dict(_TrainConfig._fields_) and key not in ("mode", "opt", "progress",
-                                                                    "progress_ctx"):
+                                                                    "progress_ctx", "parallel"):
                 setattr(c, key, val_)
             else:
                 raise TypeError("train: unknown keyword %r" % key)
@@ -437,7 +450,8 @@ class Model:
         """Test-time training (eq. 7) in place on the prior labels of ASE
         Atoms; `prior` a spec or a Prior. Keywords: steps, batch, seed,
         energy_weight, force_weight, l2mae, cutoff, patience, target_f_mse,
-        eval_every, eval_frames and the optimiser's. Returns the report."""
+        eval_every, eval_frames, dtype, threads, chunk and the optimiser's.
+        Returns the report."""
         lib = library()
         c = _TTTConfig()
         err = _Error()
@@ -445,8 +459,10 @@ class Model:
                                              C.byref(err)), err)
         _set_optim(c.opt, kw)
         for key, val_ in kw.items():
-            if key in dict(_TTTConfig._fields_) and key not in ("opt", "progress",
-                                                                "progress_ctx"):
+            if key == "dtype":
+                c.dtype = _dtype(val_)
+            elif key in dict(_TTTConfig._fields_) and key not in ("opt", "progress",
+                                                                  "progress_ctx"):
                 setattr(c, key, val_)
             else:
                 raise TypeError("ttt: unknown keyword %r" % key)

@@ -193,32 +193,28 @@ static mlshift_status part_loss(ms_loss_ws *ws, const ms_model *m, const ms_data
     return MLSHIFT_OK;
 }
 
-/* μ_h, the batch mean of the per-atom energy residual of each centred
- * head, from an energy-only pass over the batch in parts of `chunk`. */
-static mlshift_status centre_means(ms_loss_ws *ws, const ms_model *m, const ms_dataset *d,
-                                   const size_t *idx, size_t B, size_t chunk, double r_cut,
-                                   const ms_loss_config *c, double mu[2], mlshift_error *err)
+/* Whether head h's energy term is centred on the batch mean (TTT). */
+static int centred(const ms_loss_config *c, const ms_dataset *d, int h)
 {
-    for (int h = 0; h < 2; h++) {
-        mu[h] = NAN;
-        if (!c->center_energy || !(c->w_e[h] > 0) || !d->E[h])
-            continue;
-        double sum = 0, E[64];
-        for (size_t s0 = 0; s0 < B; s0 += chunk) {
-            size_t n = B - s0 < chunk ? B - s0 : chunk;
-            for (size_t k0 = 0; k0 < n; k0 += 64) { /* E in pieces of 64 */
-                size_t q = n - k0 < 64 ? n - k0 : 64;
-                mlshift_status st = batch_frames(ws, d, idx + s0 + k0, q, err);
-                if (st || (st = ms_model_predict(&ws->mws, m, ws->fb, q, (ms_head)h, r_cut, E,
-                                                 NULL, err)))
-                    return st;
-                for (size_t k = 0; k < q; k++) {
-                    size_t i = idx[s0 + k0 + k], na = d->off[i + 1] - d->off[i];
-                    sum += (E[k] - d->E[h][i]) / (double)(na ? na : 1);
-                }
-            }
+    return c->center_energy && c->w_e[h] > 0 && d->E[h];
+}
+
+/* Σ over the frames d[idx[0..n)] of head h's per-atom energy residual
+ * (E_b − E_b^ref)/N_b, from energy-only passes (pieces of 64), into *sum. */
+static mlshift_status part_residuals(ms_loss_ws *ws, const ms_model *m, const ms_dataset *d,
+                                     const size_t *idx, size_t n, double r_cut, ms_head h,
+                                     double *sum, mlshift_error *err)
+{
+    double E[64];
+    for (size_t k0 = 0; k0 < n; k0 += 64) {
+        size_t q = n - k0 < 64 ? n - k0 : 64;
+        mlshift_status st = batch_frames(ws, d, idx + k0, q, err);
+        if (st || (st = ms_model_predict(&ws->mws, m, ws->fb, q, h, r_cut, E, NULL, err)))
+            return st;
+        for (size_t k = 0; k < q; k++) {
+            size_t i = idx[k0 + k], na = d->off[i + 1] - d->off[i];
+            *sum += (E[k] - d->E[h][i]) / (double)(na ? na : 1);
         }
-        mu[h] = sum / (double)B;
     }
     return MLSHIFT_OK;
 }
@@ -233,22 +229,58 @@ typedef struct part_job {
     double r_cut;
     const ms_loss_config *c;
     const batch_norm *nb;
+    int phase;              /* 0: residual sums of centred heads; 1: the loss */
+    double rsum[2];         /* phase 0: Σ (E − E_ref)/N over this job's parts */
     ms_loss_parts acc;
     double *grad;
     mlshift_status st;
     mlshift_error err;
 } part_job;
 
-/* Parts t, t + T, … of the batch, in order. */
+/* Parts t, t + T, … of the batch, in order: phase 0 sums the energy
+ * residuals of the centred heads, phase 1 adds the parts' loss and
+ * gradient. */
 static void *run_parts(void *arg)
 {
     part_job *j = arg;
     for (size_t p = (size_t)j->t; p < j->nparts && !j->st; p += (size_t)j->T) {
         size_t s0 = p * j->chunk, n = j->B - s0 < j->chunk ? j->B - s0 : j->chunk;
-        j->st = part_loss(j->ws, j->m, j->d, j->idx + s0, n, j->r_cut, j->c, j->nb, &j->acc,
-                          j->grad, &j->err);
+        if (j->phase == 1) {
+            j->st = part_loss(j->ws, j->m, j->d, j->idx + s0, n, j->r_cut, j->c, j->nb,
+                              &j->acc, j->grad, &j->err);
+            continue;
+        }
+        for (int h = 0; h < 2 && !j->st; h++)
+            if (centred(j->c, j->d, h))
+                j->st = part_residuals(j->ws, j->m, j->d, j->idx + s0, n, j->r_cut,
+                                       (ms_head)h, &j->rsum[h], &j->err);
     }
     return NULL;
+}
+
+/* Runs the jobs on threads (job 0 on this one; a thread that cannot start
+ * has its job run here), in a fixed assignment of parts, and returns the
+ * first failure in job order (its message in *err). */
+static mlshift_status run_jobs(part_job *job, size_t T, mlshift_error *err)
+{
+    pthread_t th[64];
+    int started[64] = {0};
+    for (size_t t = 1; t < T; t++)
+        started[t] = pthread_create(&th[t], NULL, run_parts, &job[t]) == 0;
+    run_parts(&job[0]);
+    for (size_t t = 1; t < T; t++) {
+        if (started[t])
+            pthread_join(th[t], NULL);
+        else
+            run_parts(&job[t]);
+    }
+    for (size_t t = 0; t < T; t++)
+        if (job[t].st) {
+            if (err)
+                *err = job[t].err;
+            return job[t].st;
+        }
+    return MLSHIFT_OK;
 }
 
 /* The other threads' workspaces (same dtype as ws) and gradient buffers. */
@@ -304,17 +336,13 @@ mlshift_status ms_loss_grad(ms_loss_ws *ws, const ms_model *m, const ms_dataset 
     mlshift_status st = MLSHIFT_OK;
     if (nparts <= 1) {
         st = part_loss(ws, m, d, idx, B, r_cut, c, &nb, &parts, grad, err);
-    } else if ((st = centre_means(ws, m, d, idx, B, chunk, r_cut, c, nb.mu, err))) {
-        return st;
     } else {
         if (T > nparts)
             T = nparts;
+        T = T > 64 ? 64 : T;
         if (T > 1 && (st = ensure_subs(ws, grad ? m->P : 0, err)))
             return st;
         part_job job[64];
-        T = T > 64 ? 64 : T;
-        pthread_t th[64];
-        int started[64] = {0};
         for (size_t t = 0; t < T; t++) {
             memset(&job[t], 0, sizeof job[t]);
             job[t] = (part_job){.ws = t ? &ws->sub[t - 1] : ws, .m = m, .d = d, .idx = idx,
@@ -326,21 +354,20 @@ mlshift_status ms_loss_grad(ms_loss_ws *ws, const ms_model *m, const ms_dataset 
             } else
                 job[t].grad = grad;
         }
-        for (size_t t = 1; t < T; t++)
-            started[t] = pthread_create(&th[t], NULL, run_parts, &job[t]) == 0;
-        run_parts(&job[0]);
-        for (size_t t = 1; t < T; t++) {
-            if (started[t])
-                pthread_join(th[t], NULL);
-            else /* no thread: do its parts here */
-                run_parts(&job[t]);
-        }
-        for (size_t t = 0; t < T; t++) {
-            if (job[t].st && !st) {
-                st = job[t].st;
-                if (err)
-                    *err = job[t].err;
+        if (centred(c, d, 0) || centred(c, d, 1)) { /* the batch means μ_h first */
+            if ((st = run_jobs(job, T, err)))
+                return st;
+            for (int h = 0; h < 2; h++) {
+                double sum = 0;
+                for (size_t t = 0; t < T; t++)
+                    sum += job[t].rsum[h];
+                nb.mu[h] = centred(c, d, h) ? sum / (double)B : NAN;
             }
+        }
+        for (size_t t = 0; t < T; t++)
+            job[t].phase = 1;
+        st = run_jobs(job, T, err);
+        for (size_t t = 0; t < T && !st; t++) {
             parts.loss += job[t].acc.loss;
             for (int h = 0; h < 2; h++) {
                 parts.head[h] += job[t].acc.head[h];
@@ -348,7 +375,7 @@ mlshift_status ms_loss_grad(ms_loss_ws *ws, const ms_model *m, const ms_dataset 
                 parts.f_mae[h] += job[t].acc.f_mae[h];
                 parts.e_mae[h] += job[t].acc.e_mae[h];
             }
-            if (grad && t && !st)
+            if (grad && t)
                 for (size_t q = 0; q < m->P; q++)
                     grad[q] += job[t].grad[q];
         }

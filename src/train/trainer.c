@@ -74,6 +74,8 @@ void ms_train_config_default(ms_train_config *c, ms_train_mode mode)
     c->copy_prior_head = 1;
     c->dtype = MS_F32; /* test_train: float32 training ends at float64's validation MAE */
     c->threads = 1;
+    c->chunk = 8; /* bench_train: parts of 8 run as fast as the whole batch in a quarter
+                     of the memory (aspirin, F = 128: 101 vs 387 MiB) */
 }
 
 static void loss_config(ms_loss_config *lc, const ms_train_config *c)
