@@ -691,6 +691,22 @@ static int dump_arch(const char *dir, ms_arch arch)
         rc_ |= dump_array(sub, check_msg_("loss_%s", hn), &L, 1);
         rc_ |= dump_array(sub, check_msg_("grad_%s", hn), grad, m->P);
     }
+    /* the same in a float32 graph, main head: for the PyTorch float32 twin */
+    ms_model_ws w32;
+    ms_model_ws_init(&w32);
+    ms_graph_set_dtype(&w32.g, MS_F32);
+    if (!rc_ && (ms_model_predict(&w32, m, f, 3, MS_HEAD_MAIN, rc, E, F, &err) ||
+                 ms_model_loss_grad(&w32, m, f, 3, MS_HEAD_MAIN, rc, we, wf, &L, grad, &err))) {
+        fprintf(stderr, "dump: %s\n", err.message);
+        rc_ = -1;
+    }
+    if (!rc_) {
+        rc_ |= dump_array(sub, "E32_main", E, 3);
+        rc_ |= dump_array(sub, "F32_main", F, 3 * A);
+        rc_ |= dump_array(sub, "loss32_main", &L, 1);
+        rc_ |= dump_array(sub, "grad32_main", grad, m->P);
+    }
+    ms_model_ws_free(&w32);
     free(grad);
     ms_model_ws_free(&ws);
     ms_model_destroy(m);

@@ -120,7 +120,7 @@ def edges(R, n, cell, pbc, rc):
 def geometry(h, R, src, dst, shift, rc):
     r = R[dst] - R[src] + shift                                  # (E, 3)
     d = torch.sqrt((r * r).sum(1, keepdim=True))                 # (E, 1)
-    n = torch.arange(1, h["K"] + 1, dtype=torch.float64)
+    n = torch.arange(1, h["K"] + 1, dtype=R.dtype)
     rbf = torch.sin(n * np.pi * d / h["r_basis"]) / d            # (E, K)
     x = d / rc
     env = 1 - 21 * x**5 + 35 * x**6 - 15 * x**7                  # (E, 1)
@@ -223,6 +223,41 @@ def compare(tmp, arch_name):
             off += k
         check.check(off == cg.size, what + ": gradient covers every parameter")
         check.check(np.abs(F.detach().numpy()).max() > 1e-2, what + ": forces not trivial")
+    # float32: mlshift's float32 graph against the same PyTorch model in
+    # float32 (default dtype float32 for every tensor it makes). Two float32
+    # computations differ by rounding: bars relative to each array's scale.
+    torch.set_default_dtype(torch.float32)
+    try:
+        R32 = torch.tensor(d["R"].reshape(N, 3), dtype=torch.float32, requires_grad=True)
+        P32 = {name: torch.tensor(a, dtype=torch.float32, requires_grad=bool(tr))
+               for name, _, tr, a in tensors}
+        sh32 = shift.float()
+        E = fn(h, P32, "main", R32, species, seg, B, src, dst, sh32, rc)
+        check.check(E.dtype == torch.float32, "%s float32 twin computes in float32" % arch_name)
+        (dEdR,) = torch.autograd.grad(E.sum(), R32, create_graph=True)
+        F = -dEdR
+        loss = we / B * ((E - Eref.float()) ** 2).sum() + \
+            wf / (3 * N) * ((F - Fref.float()) ** 2).sum()
+        names = [nm for nm, _, tr, _ in tensors if tr]
+        grads = torch.autograd.grad(loss, [P32[nm] for nm in names], allow_unused=True)
+        G = {nm: (g if g is not None else torch.zeros_like(P32[nm]))
+             for nm, g in zip(names, grads)}
+        what = "%s float32 main head" % arch_name
+        Ft = F.detach().double().numpy().ravel()
+        fs = np.abs(Ft).max()
+        check.close(d["E32_main"], E.detach().double().numpy().ravel(), 1e-5, 1e-5,
+                    what + ": energies")
+        check.close(d["F32_main"], Ft, 1e-5 * fs, 0, what + ": forces (1e-5 of the largest)")
+        check.close(d["loss32_main"], [loss.item()], 0, 1e-5, what + ": force loss")
+        want = np.concatenate([G[nm].detach().double().numpy().ravel() if tr
+                               else np.zeros(a.size) for nm, _, tr, a in tensors])
+        gs = np.abs(want).max()
+        check.close(d["grad32_main"], want, 1e-5 * gs, 0, what + ": gradient (1e-5 of the largest)")
+        worst = np.abs(d["F32_main"] - Ft).max() / fs
+        print("%s float32: forces within %.2g of the largest, gradient within %.2g" %
+              (arch_name, worst, np.abs(d["grad32_main"] - want).max() / gs))
+    finally:
+        torch.set_default_dtype(torch.float64)
 
 
 def main():
