@@ -115,8 +115,9 @@ static int parse_integrator(const char *v, mlshift_md_integrator *out)
 }
 
 /* One option at a->i; 1 consumed, 0 not ours, -1 bad (reported). */
-static int option(cli_args *a, opts *o)
+static int option(cli_args *a, void *ov)
 {
+    opts *o = ov;
     const char *v;
     mlshift_md_options *m = &o->md;
     int r = md_calc_option(a, &o->c);
@@ -567,24 +568,9 @@ int cmd_md(int argc, char **argv)
     mlshift_md_adapt_options_default(&o.adapt);
     o.steps = 1000;
     o.every = 10;
-    cli_args a = {argc, 1, argv, "md", 0};
-    for (; a.i < argc; a.i++) {
-        if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
-            fputs(help, stdout);
-            return CLI_OK;
-        }
-        int r = option(&a, &o);
-        if (r < 0 || a.bad)
-            return CLI_ERROR;
-        if (r)
-            continue;
-        const char *arg = argv[a.i];
-        if (arg[0] == '-' && arg[1])
-            return cli_fail("md: unknown option '%s' (see mlshift md --help)", arg);
-        if (o.start)
-            return cli_fail("md: one START file only ('%s' and '%s')", o.start, arg);
-        o.start = arg;
-    }
+    int r = md_calc_args(argc, argv, "md", help, option, &o, &o.start);
+    if (r)
+        return r == 1 ? CLI_OK : CLI_ERROR;
     if (check(&o))
         return CLI_ERROR;
 

@@ -68,3 +68,41 @@ int md_load_frame(const char *cmd, const char *path, uint64_t index,
     mlshift_frames_get(*fr, (size_t)index, f);
     return CLI_OK;
 }
+
+int md_calc_args(int argc, char **argv, const char *cmd, const char *help,
+                 int (*option)(cli_args *a, void *o), void *o, const char **start)
+{
+    cli_args a = {argc, 1, argv, cmd, 0};
+    for (; a.i < argc; a.i++) {
+        if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
+            fputs(help, stdout);
+            return 1;
+        }
+        int r = option(&a, o);
+        if (r < 0 || a.bad)
+            return CLI_ERROR;
+        if (r)
+            continue;
+        const char *arg = argv[a.i];
+        if (arg[0] == '-' && arg[1])
+            return cli_fail("%s: unknown option '%s' (see mlshift %s --help)", cmd, arg, cmd);
+        if (*start)
+            return cli_fail("%s: one START file only ('%s' and '%s')", cmd, *start, arg);
+        *start = arg;
+    }
+    return CLI_OK;
+}
+
+int md_calc_positive_option(cli_args *a, const char *cmd, const md_calc_positive *t, size_t n)
+{
+    const char *v;
+    for (size_t k = 0; k < n; k++)
+        if (cli_value(a, t[k].name, &v)) {
+            if (cli_parse_double(t[k].name, v, t[k].dst))
+                return -1;
+            if (!(*t[k].dst > 0))
+                return cli_fail("%s: %s must be > 0", cmd, t[k].name), -1;
+            return 1;
+        }
+    return 0;
+}

@@ -56,8 +56,9 @@ typedef struct pes_opts {
     int relax, quiet;
 } pes_opts;
 
-static int option(cli_args *a, pes_opts *o)
+static int option(cli_args *a, void *ov)
 {
+    pes_opts *o = ov;
     const char *v, *m = NULL, *p = NULL;
     if (cli_value(a, "--model", &m) || cli_value(a, "--prior", &p)) {
         if (o->nc == MAXC)
@@ -70,17 +71,12 @@ static int option(cli_args *a, pes_opts *o)
         cli_value(a, "--output", &o->out) || cli_value(a, "--plot", &o->plot) ||
         cli_value(a, "--hessian", &o->hess) || cli_value(a, "--modes", &o->modes))
         return 1;
-    struct { const char *name; double *dst; } dbl[] = {
+    const md_calc_positive pos[] = {
         {"--radius", &o->radius}, {"--delta", &o->delta}, {"--extent", &o->extent},
         {"--fmax", &o->fmax}};
-    for (size_t k = 0; k < sizeof dbl / sizeof dbl[0]; k++)
-        if (cli_value(a, dbl[k].name, &v)) {
-            if (cli_parse_double(dbl[k].name, v, dbl[k].dst))
-                return -1;
-            if (!(*dbl[k].dst > 0))
-                return cli_fail("pes: %s must be > 0", dbl[k].name), -1;
-            return 1;
-        }
+    int r = md_calc_positive_option(a, "pes", pos, sizeof pos / sizeof pos[0]);
+    if (r)
+        return r;
     if (cli_value(a, "--frame", &v))
         return cli_parse_u64("--frame", v, &o->frame) ? -1 : 1;
     if (cli_value(a, "--points", &v))
@@ -420,24 +416,9 @@ int cmd_pes(int argc, char **argv)
     o.points = 21;
     o.fmax = 0.01;
     o.steps = 1000;
-    cli_args a = {argc, 1, argv, "pes", 0};
-    for (; a.i < argc; a.i++) {
-        if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
-            fputs(help, stdout);
-            return CLI_OK;
-        }
-        int r = option(&a, &o);
-        if (r < 0 || a.bad)
-            return CLI_ERROR;
-        if (r)
-            continue;
-        const char *arg = argv[a.i];
-        if (arg[0] == '-' && arg[1])
-            return cli_fail("pes: unknown option '%s' (see mlshift pes --help)", arg);
-        if (o.start)
-            return cli_fail("pes: one START file only ('%s' and '%s')", o.start, arg);
-        o.start = arg;
-    }
+    int r = md_calc_args(argc, argv, "pes", help, option, &o, &o.start);
+    if (r)
+        return r == 1 ? CLI_OK : CLI_ERROR;
     if (check(&o))
         return CLI_ERROR;
     md_calc mc[MAXC];

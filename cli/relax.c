@@ -50,8 +50,9 @@ typedef struct relax_opts {
     mlshift_relax_options ro;
 } relax_opts;
 
-static int option(cli_args *a, relax_opts *o)
+static int option(cli_args *a, void *ov)
 {
+    relax_opts *o = ov;
     const char *v;
     int r = md_calc_option(a, &o->c);
     if (r)
@@ -68,17 +69,11 @@ static int option(cli_args *a, relax_opts *o)
             return cli_fail("relax: --optimizer %s: fire or bfgs", v), -1;
         return 1;
     }
-    struct { const char *name; double *dst; } dbl[] = {
+    const md_calc_positive pos[] = {
         {"--fmax", &o->ro.fmax},
         {"--maxstep", &o->ro.maxstep}, {"--alpha", &o->ro.alpha}, {"--dt", &o->ro.dt}};
-    for (size_t k = 0; k < sizeof dbl / sizeof dbl[0]; k++)
-        if (cli_value(a, dbl[k].name, &v)) {
-            if (cli_parse_double(dbl[k].name, v, dbl[k].dst))
-                return -1;
-            if (!(*dbl[k].dst > 0))
-                return cli_fail("relax: %s must be > 0", dbl[k].name), -1;
-            return 1;
-        }
+    if ((r = md_calc_positive_option(a, "relax", pos, sizeof pos / sizeof pos[0])))
+        return r;
     if (cli_value(a, "--steps", &v))
         return cli_parse_u64("--steps", v, &o->steps) ? -1 : 1;
     if (cli_value(a, "--frame", &v))
@@ -231,24 +226,9 @@ int cmd_relax(int argc, char **argv)
     memset(&o, 0, sizeof o);
     mlshift_relax_options_default(&o.ro);
     o.steps = 1000;
-    cli_args a = {argc, 1, argv, "relax", 0};
-    for (; a.i < argc; a.i++) {
-        if (cli_flag(&a, "--help") || cli_flag(&a, "-h")) {
-            fputs(help, stdout);
-            return CLI_OK;
-        }
-        int r = option(&a, &o);
-        if (r < 0 || a.bad)
-            return CLI_ERROR;
-        if (r)
-            continue;
-        const char *arg = argv[a.i];
-        if (arg[0] == '-' && arg[1])
-            return cli_fail("relax: unknown option '%s' (see mlshift relax --help)", arg);
-        if (o.start)
-            return cli_fail("relax: one START file only ('%s' and '%s')", o.start, arg);
-        o.start = arg;
-    }
+    int r = md_calc_args(argc, argv, "relax", help, option, &o, &o.start);
+    if (r)
+        return r == 1 ? CLI_OK : CLI_ERROR;
     if (check(&o))
         return CLI_ERROR;
     int rc = CLI_ERROR;
