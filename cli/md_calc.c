@@ -8,7 +8,7 @@ int md_calc_option(cli_args *a, md_calc_opts *o)
 {
     const char *v;
     if (cli_value(a, "--model", &o->model) || cli_value(a, "--head", &o->head) ||
-        cli_value(a, "--prior", &o->prior))
+        cli_value(a, "--prior", &o->prior) || cli_value(a, "--dtype", &o->dtype))
         return 1;
     if (cli_value(a, "--radius", &v)) {
         if (cli_parse_double("--radius", v, &o->radius))
@@ -24,8 +24,11 @@ int md_calc_check(const char *cmd, const md_calc_opts *o)
 {
     if (!o->model == !o->prior)
         return cli_fail("%s: give exactly one of --model M and --prior SPEC", cmd);
-    if (o->prior && (o->head || o->radius != 0))
-        return cli_fail("%s: --head and --radius go with --model, not --prior", cmd);
+    if (o->prior && (o->head || o->radius != 0 || o->dtype))
+        return cli_fail("%s: --head, --radius and --dtype go with --model, not --prior", cmd);
+    mlshift_dtype dt;
+    if (o->dtype && cli_dtype_parse(cmd, o->dtype, &dt))
+        return CLI_ERROR;
     if (o->head && strcmp(o->head, "main") && strcmp(o->head, "prior"))
         return cli_fail("%s: --head %s: main or prior", cmd, o->head);
     return CLI_OK;
@@ -38,6 +41,8 @@ int md_calc_open(const md_calc_opts *o, md_calc *c)
     if (o->prior ? mlshift_prior_create(o->prior, &c->prior, &err)
                  : mlshift_model_load(o->model, &c->model, &err))
         return cli_fail("%s", err.message);
+    if (c->model && o->dtype && !strcmp(o->dtype, "float32"))
+        mlshift_model_set_dtype(c->model, MLSHIFT_FLOAT32);
     c->calc.prior = c->prior;
     c->calc.model = c->model;
     c->calc.head = o->head && !strcmp(o->head, "prior") ? MLSHIFT_HEAD_PRIOR

@@ -8,11 +8,11 @@
 #include "cli.h"
 
 typedef struct md_calc_opts {
-    const char *model, *head, *prior;
+    const char *model, *head, *prior, *dtype;
     double radius;              /* Å, 0: the training cutoff */
 } md_calc_opts;
 
-/* --model, --head, --prior, --radius at a->i: 1 consumed, 0 not one of
+/* --model, --head, --prior, --radius, --dtype at a->i: 1 consumed, 0 not one of
  * them, -1 bad value (reported). */
 int md_calc_option(cli_args *a, md_calc_opts *o);
 

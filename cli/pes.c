@@ -428,8 +428,8 @@ int cmd_pes(int argc, char **argv)
     int rc = CLI_ERROR;
     size_t k = 0;
     for (; k < o.nc; k++) {
-        md_calc_opts co = {o.model[k], o.model[k] ? o.head : NULL, o.prior[k],
-                           o.model[k] ? o.radius : 0};
+        md_calc_opts co = {.model = o.model[k], .head = o.model[k] ? o.head : NULL,
+                           .prior = o.prior[k], .radius = o.model[k] ? o.radius : 0};
         if (md_calc_open(&co, &mc[k]))
             goto done;
     }

@@ -22,6 +22,7 @@ static const char help[] =
     "\n"
     "  --model M           a model file; --head main (default) or prior;\n"
     "  --radius R          run-time cutoff in Å (default: the training cutoff)\n"
+    "  --dtype float32     the model in float32 (twice as fast; default float64)\n"
     "  --prior SPEC        lj[:FILE] | emt | xtb:gfn2|gfn1|gfnff[,…] | sgdml:MODEL\n"
     "  --frame I           frame of START (default 0)\n"
     "  --optimizer O       fire (default) | bfgs\n"

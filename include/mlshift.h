@@ -508,6 +508,13 @@ typedef enum mlshift_head {
     MLSHIFT_HEAD_PRIOR = 1
 } mlshift_head;
 
+/* The arithmetic of a model's graphs: float64, or float32 (twice the speed;
+ * forces within ~1e-6 of the largest, energies within ~1e-6 eV: the
+ * constant per-element energies are added in double). Training and TTT
+ * default to float32 (same validation MAE as float64, docs/training.md),
+ * model evaluation and MD to float64. Weights are double either way. */
+typedef enum mlshift_dtype { MLSHIFT_FLOAT64 = 0, MLSHIFT_FLOAT32 = 1 } mlshift_dtype;
+
 /* Reads a model file (another version, a bad checksum, truncation: a clear
  * error). */
 mlshift_status mlshift_model_load(const char *path, mlshift_model **out,
@@ -515,6 +522,9 @@ mlshift_status mlshift_model_load(const char *path, mlshift_model **out,
 void mlshift_model_destroy(mlshift_model *m);
 /* The training cutoff, Å (the default run-time cutoff). */
 double mlshift_model_cutoff(const mlshift_model *m);
+/* The arithmetic of m's evaluations from now on (mlshift_model_compute,
+ * the calculator, MD): MLSHIFT_FLOAT64 (default) or MLSHIFT_FLOAT32. */
+void mlshift_model_set_dtype(mlshift_model *m, mlshift_dtype dt);
 /* Energy (eV) and, when non-NULL, forces (N, 3) eV/Å of frame f through
  * `head` at run-time cutoff `cutoff` Å (<= 0: the training cutoff). */
 mlshift_status mlshift_model_compute(mlshift_model *m, const mlshift_frame *f,
@@ -1360,12 +1370,6 @@ typedef struct mlshift_train_event {
 } mlshift_train_event;
 typedef void (*mlshift_train_progress_fn)(const mlshift_train_event *ev,
                                           void *ctx);
-
-/* The arithmetic of training and TTT steps: float32 graphs (the default:
- * twice the speed at float64's validation MAE, docs/training.md) or
- * float64. Weights, optimiser state and reported numbers are double
- * either way. */
-typedef enum mlshift_dtype { MLSHIFT_FLOAT64 = 0, MLSHIFT_FLOAT32 = 1 } mlshift_dtype;
 
 /* Data parallelism over processes (mlshift-mpi, docs/mpi.md): every rank
  * holds the same model and data and takes a contiguous shard of every

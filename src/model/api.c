@@ -67,6 +67,11 @@ void mlshift_model_destroy(mlshift_model *mm)
     free(mm);
 }
 
+void mlshift_model_set_dtype(mlshift_model *mm, mlshift_dtype dt)
+{
+    ms_graph_set_dtype(&mm->ws.g, dt == MLSHIFT_FLOAT32 ? MS_F32 : MS_F64);
+}
+
 double mlshift_model_cutoff(const mlshift_model *mm)
 {
     return mm->m->h.r_basis;
