@@ -13,15 +13,9 @@
 #include <time.h>
 
 #include "mlshift.h"
+#include "bench.h"
 
 #define N_ATOMS 100
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef struct site {
     int r2, i, j, k;
@@ -67,14 +61,14 @@ static int bench(const char *spec, const mlshift_frame *f)
     double e = 0, best = 1e30;
     const int calls = 2000;
     for (int round = 0; round < 7; round++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int c = 0; c < calls; c++)
             if (mlshift_prior_compute(p, f, &e, F, NULL, &err) != MLSHIFT_OK) {
                 fprintf(stderr, "bench_emt: %s\n", err.message);
                 mlshift_prior_destroy(p);
                 return 1;
             }
-        double dt = (now() - t0) / calls;
+        double dt = (bench_now() - t0) / calls;
         if (dt < best)
             best = dt;
     }

@@ -11,15 +11,9 @@
 
 #include "mlshift.h"
 #include "core/util.h"
+#include "bench.h"
 
 #define REPS 20
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static int cmp_str(const void *a, const void *b)
 {
@@ -44,11 +38,11 @@ static int bench_file(const char *data, const char *rel, double *atoms_tot,
         size_t atoms = 0, frames = 0;
         for (int r = 0; r < REPS; r++) {
             mlshift_frames *fr = mlshift_frames_create();
-            double t0 = now();
+            double t0 = bench_now();
             mlshift_status st = disk ? mlshift_read_extxyz(fr, path, NULL, &err)
                                      : mlshift_parse_extxyz(fr, text, len, path,
                                                             NULL, &err);
-            double t = now() - t0;
+            double t = bench_now() - t0;
             if (st != MLSHIFT_OK) {
                 fprintf(stderr, "bench_extxyz: %s\n", err.message);
                 mlshift_frames_destroy(fr);

@@ -22,25 +22,7 @@
 #include <unistd.h>
 
 #include "model/model.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp);
-    return t[n / 2];
-}
+#include "bench.h"
 
 int main(int argc, char **argv)
 {
@@ -89,35 +71,35 @@ int main(int argc, char **argv)
     for (int r = 0; r < 5; r++)
         mlshift_md_calculator_compute(&calc, &f, &E, F, &err);
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         mlshift_md_calculator_compute(&calc, &f, &E, F, &err);
-        t[r] = now() - t0;
+        t[r] = bench_now() - t0;
     }
-    double force = median(t, reps);
+    double force = bench_median(t, reps);
     for (int r = 0; r < 5; r++)
         mlshift_md_step(md, &err);
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         if (mlshift_md_step(md, &err)) {
             fprintf(stderr, "bench_md: %s\n", err.message);
             return 1;
         }
-        t[r] = now() - t0;
+        t[r] = bench_now() - t0;
     }
-    double step = median(t, reps);
+    double step = bench_median(t, reps);
     int null = open("/dev/null", O_WRONLY);
     char *buf = NULL;
     size_t cap = 0, len = 0;
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         if (mlshift_md_frame_extxyz(md, &buf, &cap, &len, &err) ||
             write(null, buf, len) != (ssize_t)len) {
             fprintf(stderr, "bench_md: frame output failed\n");
             return 1;
         }
-        t[r] = now() - t0;
+        t[r] = bench_now() - t0;
     }
-    double frame = median(t, reps);
+    double frame = bench_median(t, reps);
     close(null);
     double loop = step - force;
     printf("{\"bench\":\"md_loop\",\"molecule\":\"aspirin\",\"atoms\":%zu,\"model\":"

@@ -15,25 +15,7 @@
 #include <time.h>
 
 #include "model/model.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *t, int n)
-{
-    qsort(t, (size_t)n, sizeof *t, cmp);
-    return t[n / 2];
-}
+#include "bench.h"
 
 static double dgemm_rate(void) /* FLOP/s of one 512³ dgemm, best of 5 */
 {
@@ -43,9 +25,9 @@ static double dgemm_rate(void) /* FLOP/s of one 512³ dgemm, best of 5 */
     for (int i = 0; i < n * n; i++)
         a[i] = b[i] = 1.0 / (1 + i % 7);
     for (int r = 0; r < 5; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
-        double dt = now() - t0;
+        double dt = bench_now() - t0;
         best = dt < best ? dt : best;
     }
     free(a);
@@ -63,9 +45,9 @@ static double sgemm_rate(void) /* FLOP/s of one 512³ sgemm, best of 5 */
     for (int i = 0; i < n * n; i++)
         a[i] = b[i] = 1.0f / (float)(1 + i % 7);
     for (int r = 0; r < 5; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1, a, n, b, n, 0, c, n);
-        double dt = now() - t0;
+        double dt = bench_now() - t0;
         best = dt < best ? dt : best;
     }
     free(a);
@@ -188,11 +170,11 @@ int main(int argc, char **argv)
                 ms_model_predict(&ws, m, f, 1, MS_HEAD_MAIN, 0, E, F, &err);
             size_t nm = ws.g.arena.n_malloc;
             for (int r = 0; r < reps; r++) {
-                double t0 = now();
+                double t0 = bench_now();
                 ms_model_predict(&ws, m, f, 1, MS_HEAD_MAIN, 0, E, F, &err);
-                t[r] = now() - t0;
+                t[r] = bench_now() - t0;
             }
-            double s = median(t, reps);
+            double s = bench_median(t, reps);
             size_t N = ws.b.N, Ed = ws.b.E;
             double fl = a ? schnet_flops(&h, (double)N, (double)Ed)
                           : painn_flops(&h, (double)N, (double)Ed);
@@ -212,12 +194,12 @@ int main(int argc, char **argv)
                 ms_model_loss_grad(&ws, m, f, 32, MS_HEAD_MAIN, 0, 1, 1, &L, grad, &err);
             nm = ws.g.arena.n_malloc;
             for (int r = 0; r < rt; r++) {
-                double t0 = now();
+                double t0 = bench_now();
                 if (ms_model_loss_grad(&ws, m, f, 32, MS_HEAD_MAIN, 0, 1, 1, &L, grad, &err))
                     fprintf(stderr, "bench_model: %s\n", err.message);
-                t[r] = now() - t0;
+                t[r] = bench_now() - t0;
             }
-            s = median(t, rt);
+            s = bench_median(t, rt);
             printf("{\"bench\":\"model_force_loss_step\",\"impl\":\"c\",\"arch\":\"%s\","
                    "\"molecule\":\"%s\",\"batch\":32,\"atoms\":%zu,\"edges\":%zu,"
                    "\"features\":%d,\"blocks\":%d,\"dtype\":\"%s\",\"seconds\":%.6g,"

@@ -13,13 +13,7 @@
 #include <time.h>
 
 #include "mlshift.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench.h"
 
 static uint64_t rng_state = 12345;
 static double uniform(void) /* splitmix64 → [0, 1) */
@@ -88,14 +82,14 @@ static double time_build(mlshift_neighbours *nl, size_t n, const double *pos,
     mlshift_error err;
     double best = INFINITY;
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int b = 0; b < batch; b++)
             if (mlshift_neighbours_build(nl, n, pos, cell, pbc, rc, half, &err) !=
                 MLSHIFT_OK) {
                 fprintf(stderr, "bench_neighbours: %s\n", err.message);
                 exit(1);
             }
-        double t = (now() - t0) / batch;
+        double t = (bench_now() - t0) / batch;
         if (t < best)
             best = t;
     }
@@ -124,9 +118,9 @@ static void bench_box(const char *name, const double *cell, size_t n, double rc)
     int32_t *src = malloc(cap * sizeof *src), *dst = malloc(cap * sizeof *dst);
     int32_t *shift = malloc(3 * cap * sizeof *shift);
     double *vec = malloc(3 * cap * sizeof *vec), *dist = malloc(cap * sizeof *dist);
-    double t0 = now();
+    double t0 = bench_now();
     size_t e_brute = brute(n, pos, cell, pbc, rc, src, dst, shift, vec, dist);
-    double t_brute = now() - t0;
+    double t_brute = bench_now() - t0;
 
     const char *lists[2] = {"full", "half"};
     double ts[2] = {t_full, t_half};
@@ -193,10 +187,10 @@ static void bench_molecule(double rc)
     double best = INFINITY;
     size_t e_brute = 0;
     for (int r = 0; r < 7; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         for (int b = 0; b < batch; b++)
             e_brute = brute(n, pos, NULL, NULL, rc, src, dst, shift, vec, dist);
-        double t = (now() - t0) / batch;
+        double t = (bench_now() - t0) / batch;
         if (t < best)
             best = t;
     }

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "nn/ops.h"
+#include "bench.h"
 
 enum { NA = 21, K = 20, H = 128 };
 #define RC 5.0
@@ -35,13 +36,6 @@ static double urand(double lo, double hi)
     rs ^= rs >> 7;
     rs ^= rs << 17;
     return lo + (hi - lo) * (double)(rs >> 11) / 9007199254740992.0;
-}
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 static void toy_init(toy *t, size_t B)
@@ -168,9 +162,9 @@ static void run(const char *name, int (*fn)(ms_graph *, toy *), ms_graph *g, toy
     long pf = minor_faults();
     double best = 1e300;
     for (int r = 0; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         fn(g, t);
-        double dt = now() - t0;
+        double dt = bench_now() - t0;
         if (dt < best)
             best = dt;
     }

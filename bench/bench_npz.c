@@ -12,15 +12,9 @@
 
 #include "core/util.h"
 #include "mlshift.h"
+#include "bench.h"
 
 enum { NFILES = 50, REPEATS = 5 };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 int main(void)
 {
@@ -52,7 +46,7 @@ int main(void)
         size_t frames = 0, atoms = 0;
         for (int r = 0; r < REPEATS; r++) {
             mlshift_frames *fr = mlshift_frames_create();
-            double t0 = now();
+            double t0 = bench_now();
             for (int i = 0; i < nf; i++) {
                 mlshift_status st =
                     mode == 0 ? mlshift_read_npz(fr, paths[i], NULL, &err)
@@ -63,7 +57,7 @@ int main(void)
                     return 1;
                 }
             }
-            double t = now() - t0;
+            double t = bench_now() - t0;
             if (t < best)
                 best = t;
             frames = mlshift_frames_count(fr);

@@ -14,13 +14,7 @@
 #include <time.h>
 
 #include "mlshift.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench.h"
 
 static double uniform(unsigned long long *s)
 {
@@ -103,12 +97,12 @@ int main(void)
             mlshift_refinement out = {0};
             mlshift_shift_ws_set_exact(ws, exact);
             for (int rep = 0; rep < (n <= 1000 ? 3 : 1); rep++) {
-                double t0 = now(), c0 = (double)clock() / CLOCKS_PER_SEC;
+                double t0 = bench_now(), c0 = (double)clock() / CLOCKS_PER_SEC;
                 if (mlshift_refine_radius(&st, &f, &radius, 1, ws, &out, NULL, &err)) {
                     fprintf(stderr, "bench_refine_large: %s\n", err.message);
                     return 2;
                 }
-                double t = now() - t0, c = (double)clock() / CLOCKS_PER_SEC - c0;
+                double t = bench_now() - t0, c = (double)clock() / CLOCKS_PER_SEC - c0;
                 best = t < best ? t : best;
                 best_cpu = c < best_cpu ? c : best_cpu;
             }

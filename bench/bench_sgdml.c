@@ -15,13 +15,7 @@
 
 #include "mlshift.h"
 #include "prior/sgdml.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench.h"
 
 static const char *data_path(const char *rel)
 {
@@ -61,12 +55,12 @@ int main(void)
         ms_sgdml_train_report rep;
         double best = 1e300;
         for (int rep_i = 0; rep_i < (g == 2 ? 1 : 3); rep_i++) {
-            double t0 = now();
+            double t0 = bench_now();
             if (ms_sgdml_train(tr, &o, &mo, &rep, &err) != MLSHIFT_OK) {
                 fprintf(stderr, "%s\n", err.message);
                 return 1;
             }
-            double t = now() - t0;
+            double t = bench_now() - t0;
             best = t < best ? t : best;
             ms_sgdml_model_free(&mo);
         }
@@ -112,7 +106,7 @@ int main(void)
     for (int path = 0; path < 2; path++) {
         double best = 1e300;
         for (int r = 0; r < 5; r++) {
-            double t0 = now();
+            double t0 = bench_now();
             for (size_t i = 0; i < nq; i++) {
                 mlshift_frame fm;
                 mlshift_frames_get(te, i, &fm);
@@ -122,7 +116,7 @@ int main(void)
                     ms_sgdml_predict_ref(&pr, fm.positions, &e, f);
                 sink += e + f[0];
             }
-            double t = now() - t0;
+            double t = bench_now() - t0;
             best = t < best ? t : best;
         }
         printf("{\"bench\":\"sgdml_predict\",\"impl\":\"%s\",\"molecule\":\"aspirin\","

@@ -11,13 +11,7 @@
 #include <time.h>
 
 #include "mlshift.h"
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
+#include "bench.h"
 
 static const char *data_dir(void)
 {
@@ -45,9 +39,9 @@ static void bench_neighbours(const mlshift_frames *train, mlshift_shift_ws *ws,
     snprintf(path, sizeof path, "%s/rmd17/rmd17_toluene_test_01.npz", data_dir());
     mlshift_read(q, path, opt, &err);
     mlshift_spectral_index *ix;
-    double t0 = now();
+    double t0 = bench_now();
     mlshift_spectral_index_build(big, 5.0, &ix, &err);
-    double t_build = now() - t0;
+    double t_build = bench_now() - t0;
     /* Every training spectrum, for the all-pairs reference. */
     double *all = malloc(mlshift_frames_total_atoms(big) * sizeof *all), eig[64];
     size_t off = 0;
@@ -61,15 +55,15 @@ static void bench_neighbours(const mlshift_frames *train, mlshift_shift_ws *ws,
     for (int e = 0; e < 2; e++) {
         double eps = eps_list[e];
         size_t nq = 200, nb = 20, total = 0, brute = 0, check = 0;
-        t0 = now();
+        t0 = bench_now();
         for (size_t s = 0; s < nq; s++) {
             mlshift_frame f;
             mlshift_frames_get(q, s, &f);
             mlshift_frame_spectrum(&f, 5.0, ws, eig, &err);
             total += mlshift_spectral_index_count(ix, eig, f.natoms, eps);
         }
-        double t_index = (now() - t0) / (double)nq;
-        t0 = now();
+        double t_index = (bench_now() - t0) / (double)nq;
+        t0 = bench_now();
         for (size_t s = 0; s < nb; s++) {
             mlshift_frame f;
             mlshift_frames_get(q, s, &f);
@@ -84,7 +78,7 @@ static void bench_neighbours(const mlshift_frames *train, mlshift_shift_ws *ws,
             }
             check += mlshift_spectral_index_count(ix, eig, f.natoms, eps);
         }
-        double t_brute = (now() - t0) / (double)nb;
+        double t_brute = (bench_now() - t0) / (double)nb;
         printf("{\"bench\": \"spectral_neighbours\", \"impl\": \"mlshift\", "
                "\"training_graphs\": %zu, \"eps\": %g, \"index_build_seconds\": "
                "%.3f, \"us_per_query\": %.1f, \"all_pairs_us_per_query\": %.1f, "
@@ -127,12 +121,12 @@ int main(void)
         mlshift_frames_destroy(blk);
     }
     mlshift_train_stats st;
-    double t0 = now();
+    double t0 = bench_now();
     if (mlshift_stats_compute(train, 5.0, NULL, NULL, &st, &err)) {
         fprintf(stderr, "bench_shift: %s\n", err.message);
         return 2;
     }
-    double t_stats = now() - t0;
+    double t_stats = bench_now() - t0;
     printf("{\"bench\": \"stats\", \"impl\": \"mlshift\", \"structures\": %zu, "
            "\"cutoff\": 5.0, \"seconds\": %.4f, \"target_seconds\": 5}\n",
            mlshift_frames_count(train), t_stats);
@@ -155,7 +149,7 @@ int main(void)
         size_t nt = 500;
         double best = INFINITY, checksum = 0;
         for (int rep = 0; rep < 5; rep++) {
-            t0 = now();
+            t0 = bench_now();
             for (size_t s = 0; s < nt; s++) {
                 mlshift_frame f;
                 mlshift_refinement out;
@@ -163,7 +157,7 @@ int main(void)
                 mlshift_refine_radius(&st, &f, radii, 10, ws, &out, NULL, &err);
                 checksum += out.radius;
             }
-            double t = (now() - t0) / (double)nt;
+            double t = (bench_now() - t0) / (double)nt;
             best = t < best ? t : best;
         }
         printf("{\"bench\": \"refine_radius\", \"impl\": \"mlshift\", \"molecule\": "

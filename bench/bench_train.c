@@ -17,19 +17,7 @@
 #include <time.h>
 
 #include "train/train.h"
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "bench.h"
 
 static double time_steps(ms_loss_ws *ws, ms_model *m, const ms_dataset *d, ms_optim *o,
                          const unsigned char *mask, const ms_loss_config *lc, int reps)
@@ -40,16 +28,16 @@ static double time_steps(ms_loss_ws *ws, ms_model *m, const ms_dataset *d, ms_op
     double *g = malloc(m->P * sizeof *g), t[64];
     mlshift_error err;
     for (int r = -2; r < reps; r++) {
-        double t0 = now();
+        double t0 = bench_now();
         memset(g, 0, m->P * sizeof *g);
         if (ms_loss_grad(ws, m, d, idx, 32, 0, lc, NULL, g, &err))
             fprintf(stderr, "bench_train: %s\n", err.message);
         ms_optim_step(o, m->theta, g, mask);
         if (r >= 0)
-            t[r] = now() - t0;
+            t[r] = bench_now() - t0;
     }
     free(g);
-    qsort(t, (size_t)reps, sizeof *t, cmp);
+    qsort(t, (size_t)reps, sizeof *t, bench_cmp_double);
     return t[reps / 2];
 }
 

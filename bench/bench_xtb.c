@@ -19,27 +19,15 @@
 #include <xtb.h>
 
 #include "mlshift.h"
+#include "bench.h"
 
 enum { FRAMES = 20, PASSES = 7, N_MAX = 64 };
-
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static void report(const char *impl, const char *file, size_t natoms,
                    double *t, size_t n, const char *threads, double *median,
                    double *best)
 {
-    qsort(t, n, sizeof *t, cmp_double);
+    qsort(t, n, sizeof *t, bench_cmp_double);
     *best = t[0];
     *median = n % 2 ? t[n / 2] : 0.5 * (t[n / 2 - 1] + t[n / 2]);
     printf("{\"bench\":\"xtb_gfn2_energy_gradient\",\"impl\":\"%s\","
@@ -108,12 +96,12 @@ int main(int argc, char **argv)
     double e_ours = 0, e_xtb = 0, e;
     for (int pass = -1; pass < PASSES; pass++) { /* pass -1: warm-up */
         for (int k = 0; k < FRAMES; k++) {
-            double t0 = now();
+            double t0 = bench_now();
             xtb_updateMolecule(env, mol, bohr[k], NULL);
             xtb_singlepoint(env, mol, calc, res);
             xtb_getEnergy(env, res, &e);
             xtb_getGradient(env, res, grad);
-            double t1 = now();
+            double t1 = bench_now();
             if (xtb_checkEnvironment(env)) {
                 fprintf(stderr, "bench_xtb: libxtb failed on frame %d\n", k);
                 return 1;
@@ -121,7 +109,7 @@ int main(int argc, char **argv)
             e_xtb = e * MLSHIFT_EV_PER_HARTREE;
             mlshift_status s = mlshift_prior_compute(p, &f[k], &e, forces, NULL,
                                                      &err);
-            double t2 = now();
+            double t2 = bench_now();
             if (s != MLSHIFT_OK) {
                 fprintf(stderr, "bench_xtb: %s\n", err.message);
                 return 1;
