@@ -55,6 +55,43 @@ def path(name):
     return os.path.join(tmp, name)
 
 
+# ---------------------------------------------- the ctypes mirrors = the C structs
+# The binding mirrors public structs field by field; a field added to the
+# header and not to the mirror shifts every later field (the call then reads
+# garbage or crashes). The C compiler's sizes and offsets of the last field
+# are the reference.
+import ctypes  # noqa: E402
+import subprocess  # noqa: E402
+
+mirrors = [("mlshift_error", mlshift_ase._Error), ("mlshift_frame", mlshift_ase._Frame),
+           ("mlshift_model_hyper", mlshift_ase._Hyper), ("mlshift_model_info", mlshift_ase._Info),
+           ("mlshift_optim_config", mlshift_ase._Optim), ("mlshift_loss_parts", mlshift_ase._Parts),
+           ("mlshift_train_config", mlshift_ase._TrainConfig),
+           ("mlshift_train_report", mlshift_ase._TrainReport),
+           ("mlshift_ttt_config", mlshift_ase._TTTConfig),
+           ("mlshift_ttt_report", mlshift_ase._TTTReport)]
+src = path("sizes.c")
+with open(src, "w") as fh:
+    fh.write("#include <stddef.h>\n#include <stdio.h>\n#include \"mlshift.h\"\nint main(void)\n{\n")
+    for cname, py in mirrors:
+        last = py._fields_[-1][0]
+        fh.write('    printf("%%zu %%zu\\n", sizeof(%s), offsetof(%s, %s));\n' % (cname, cname, last))
+    fh.write("    return 0;\n}\n")
+exe = path("sizes")
+cc = subprocess.run(["cc", "-I", os.path.join(ROOT, "include"), "-o", exe, src],
+                    capture_output=True, text=True)
+check(cc.returncode == 0, "the size probe compiles: %s" % cc.stderr[-500:])
+if cc.returncode == 0:
+    got = subprocess.run([exe], capture_output=True, text=True).stdout.split("\n")
+    for (cname, py), line in zip(mirrors, got):
+        size, off = (int(x) for x in line.split())
+        last = py._fields_[-1][0]
+        check(ctypes.sizeof(py) == size and getattr(py, last).offset == off,
+              "ctypes mirror of %s: size %d vs C %d, offset of %s %d vs C %d"
+              % (cname, ctypes.sizeof(py), size, last, getattr(py, last).offset, off))
+
+
+
 # ---------------------------------------------------------- model vs predict
 model = path("m.model")
 r = run("model", "init", "--arch", "painn", "--elements", "H,C,O", "--features", "8",
