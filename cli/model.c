@@ -26,6 +26,8 @@ static const char help[] =
     "  --blocks T        message/interaction blocks (default 3)\n"
     "  --rep-blocks k    blocks in the shared representation (default T-1)\n"
     "  --ttt-blocks j    blocks in the TTT subset, j <= k (default 1, or k if k < 1)\n"
+    "  --readout last|every  one readout after the last block (default), or one\n"
+    "                    after every block, summed (GemNet's output blocks)\n"
     "  --cutoff R        training cutoff in Å: fixes the radial basis and is the\n"
     "                    default run-time cutoff (default 5)\n"
     "  --seed S          weight initialisation seed (default 0)\n"
@@ -67,7 +69,7 @@ static int parse_int(const char *opt, const char *v, int lo, int hi, int *out)
 static int model_init(int argc, char **argv)
 {
     cli_args a = {argc, 2, argv, "model init", 0};
-    const char *out = NULL, *els = NULL, *arch = "painn", *v;
+    const char *out = NULL, *els = NULL, *arch = "painn", *readout = "last", *v;
     mlshift_model_hyper h;
     int F = -1, K = -1, T = -1, k = -1, j = -1;
     double rc = 5.0;
@@ -77,7 +79,8 @@ static int model_init(int argc, char **argv)
             printf("%s", help);
             return CLI_OK;
         } else if (cli_value(&a, "-o", &out) || cli_value(&a, "--output", &out) ||
-                   cli_value(&a, "--arch", &arch) || cli_value(&a, "--elements", &els)) {
+                   cli_value(&a, "--arch", &arch) || cli_value(&a, "--elements", &els) ||
+                   cli_value(&a, "--readout", &readout)) {
             continue;
         } else if (cli_value(&a, "--features", &v)) {
             if (parse_int("--features", v, 2, 65536, &F))
@@ -113,6 +116,8 @@ static int model_init(int argc, char **argv)
         return CLI_ERROR;
     if (strcmp(arch, "painn") && strcmp(arch, "schnet"))
         return cli_fail("model init: --arch %s: painn or schnet", arch);
+    if (strcmp(readout, "last") && strcmp(readout, "every"))
+        return cli_fail("model init: --readout %s: last or every", readout);
     if (!els || !out)
         return cli_fail("model init: give --elements LIST and -o MODEL");
     const char *outs[1] = {out};
@@ -132,6 +137,7 @@ static int model_init(int argc, char **argv)
     h.rep_blocks = k >= 0 ? k : h.blocks - 1;
     h.ttt_blocks = j >= 0 ? j : (h.rep_blocks < 1 ? h.rep_blocks : 1);
     h.cutoff = rc;
+    h.readout_every = !strcmp(readout, "every");
     mlshift_model *m = NULL;
     mlshift_error err;
     if (mlshift_model_create(&h, z, nz, seed, &m, &err) || mlshift_model_save(m, out, &err)) {
@@ -177,6 +183,9 @@ static int model_info(int argc, char **argv)
     printf("split:        representation = embedding + blocks 0..%d; "
            "TTT subset = embedding + blocks 0..%d; heads main, prior = blocks %d..%d + "
            "readout\n", h->rep_blocks - 1, h->ttt_blocks - 1, h->rep_blocks, h->blocks - 1);
+    printf("readout:      %s\n", h->readout_every ? "after every block, summed (each block's "
+                                                    "readout in its block's group)"
+                                                  : "after the last block");
     printf("cutoff:       %g Å (training; radial basis; default run-time cutoff)\n",
            h->cutoff);
     printf("units:        eV, Å, eV/Å\n");

@@ -35,6 +35,10 @@ static const char help[] =
     "  --rep-blocks k      blocks in the shared representation (default T-1: only\n"
     "                      the last block and the readout belong to the heads)\n"
     "  --ttt-blocks j      blocks in the TTT subset (default 1)\n"
+    "  --readout last|every  one readout after the last block (default), or one\n"
+    "                      after every block, summed as GemNet's output blocks:\n"
+    "                      the shared blocks' readouts then serve both heads and\n"
+    "                      TTT adapts the TTT blocks' own (docs/models.md)\n"
     "  --elements LIST     e.g. H,C,N,O (default: those of the training frames)\n"
     "  --model-seed S      weight initialisation seed (default 1)\n"
     "labels:\n"
@@ -73,7 +77,7 @@ static const char help[] =
 
 typedef struct opts {
     const char *mode, *init, *arch, *elements, *prior, *ekey, *fkey, *optimizer, *resume,
-        *metrics, *config, *out, *dtype;
+        *metrics, *config, *out, *dtype, *readout;
     int features, rbf, blocks, rep_blocks, ttt_blocks, epochs, amsgrad, plateau, early, l2mae;
     int threads;
     size_t chunk;
@@ -195,6 +199,8 @@ static int make_model(const opts *o, const mlshift_dataset *d, mlshift_model **m
     mlshift_model_hyper h;
     if (strcmp(o->arch, "painn") && strcmp(o->arch, "schnet"))
         return cli_fail("train: --arch '%s': painn or schnet", o->arch);
+    if (strcmp(o->readout, "last") && strcmp(o->readout, "every"))
+        return cli_fail("train: --readout '%s': last or every", o->readout);
     mlshift_model_hyper_default(&h, strcmp(o->arch, "painn") ? MLSHIFT_ARCH_SCHNET
                                                              : MLSHIFT_ARCH_PAINN);
     if (o->features)
@@ -207,6 +213,7 @@ static int make_model(const opts *o, const mlshift_dataset *d, mlshift_model **m
     h.ttt_blocks = o->ttt_blocks >= 0 ? o->ttt_blocks : 1;
     if (o->cutoff > 0)
         h.cutoff = o->cutoff;
+    h.readout_every = !strcmp(o->readout, "every");
     int z[MAX_ELEMENTS], nz = 0;
     if (o->elements ? parse_elements(o->elements, z, &nz) : data_elements(d, z, &nz))
         return CLI_ERROR;
@@ -301,7 +308,7 @@ static int build_sets(const opts *o, cli_frames_opts *fo, char **files, size_t n
 
 int cmd_train(int argc, char **argv)
 {
-    opts o = {.arch = "painn", .ekey = "prior_energy", .fkey = "prior_forces",
+    opts o = {.arch = "painn", .readout = "last", .ekey = "prior_energy", .fkey = "prior_forces",
               .optimizer = "adamw", .rep_blocks = -1, .ttt_blocks = -1, .model_seed = 1,
               .epochs = 10, .amsgrad = 1, .plateau = 5, .lr = 1e-3, .momentum = 0.9,
               .wd = 2e-6, .clip = 10, .ema = 0.999, .pfactor = 0.8, .min_lr = 1e-6, .we = 1,
@@ -319,6 +326,7 @@ int cmd_train(int argc, char **argv)
         {"--blocks", OPT_INT, &o.blocks, 1, 64, 0},
         {"--rep-blocks", OPT_INT, &o.rep_blocks, 0, 64, 0},
         {"--ttt-blocks", OPT_INT, &o.ttt_blocks, 0, 64, 0},
+        {"--readout", OPT_STR, &o.readout, 0, 0, 0},
         {"--model-seed", OPT_U64, &o.model_seed, 0, 1.8e19, 0},
         {"--cutoff", OPT_DBL, &o.cutoff, 0, 100, 1},
         {"--epochs", OPT_INT, &o.epochs, 1, 1e9, 0}, {"--batch", OPT_SIZE, &o.batch, 1, 1e6, 0},

@@ -1088,6 +1088,10 @@ typedef struct mlshift_model_hyper {
     int ttt_blocks;     /* j, blocks in the TTT subset, 0..k (default 1) */
     double cutoff;      /* training cutoff, Å: the radial basis and the
                            default run-time cutoff (default 5) */
+    int readout_every;  /* 0: one readout after the last block (default);
+                           1: a readout after every block, summed (GemNet's
+                           output blocks): a shared block's readout is
+                           shared by both heads and adapted by TTT */
 } mlshift_model_hyper;
 
 /* Fills *h with the defaults above for arch. */

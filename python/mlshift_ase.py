@@ -79,7 +79,7 @@ class _Frame(C.Structure):
 class _Hyper(C.Structure):
     _fields_ = [("arch", C.c_int), ("features", C.c_int), ("rbf", C.c_int),
                 ("blocks", C.c_int), ("rep_blocks", C.c_int), ("ttt_blocks", C.c_int),
-                ("cutoff", C.c_double)]
+                ("cutoff", C.c_double), ("readout_every", C.c_int)]
 
 
 class _Info(C.Structure):
@@ -347,7 +347,7 @@ class Model:
 
     @classmethod
     def create(cls, elements, arch="painn", features=None, rbf=None, blocks=None,
-               rep_blocks=None, ttt_blocks=None, cutoff=None, seed=0):
+               rep_blocks=None, ttt_blocks=None, cutoff=None, readout_every=None, seed=0):
         """Seeded random weights for elements (symbols or numbers)."""
         from ase.data import atomic_numbers
         lib = library()
@@ -355,7 +355,7 @@ class Model:
         h = _Hyper()
         lib.mlshift_model_hyper_default(C.byref(h), a)
         for key, val in (("features", features), ("rbf", rbf), ("blocks", blocks),
-                         ("cutoff", cutoff)):
+                         ("cutoff", cutoff), ("readout_every", readout_every)):
             if val is not None:
                 setattr(h, key, val)
         h.rep_blocks = rep_blocks if rep_blocks is not None else h.blocks - 1
@@ -387,7 +387,7 @@ class Model:
         return {"arch": ("painn", "schnet")[i.hyper.arch], "features": i.hyper.features,
                 "rbf": i.hyper.rbf, "blocks": i.hyper.blocks,
                 "rep_blocks": i.hyper.rep_blocks, "ttt_blocks": i.hyper.ttt_blocks,
-                "cutoff": i.hyper.cutoff,
+                "cutoff": i.hyper.cutoff, "readout_every": i.hyper.readout_every,
                 "elements": [i.elements[k] for k in range(i.n_elements)],
                 "heads": ["main", "prior"], "parameters": i.n_params,
                 "group_parameters": dict(zip(groups, list(i.group_params))),

@@ -99,11 +99,22 @@ static void random_molecule(sys *s, size_t n, const int *zs, int nz, double L, d
 }
 
 static const int ZS[3] = {1, 6, 8};
+static int g_readout_every; /* the readout of small_model's models */
+
+/* "painn", "schnet", "painn (readout every)", … for the messages */
+static const char *model_name(ms_arch arch)
+{
+    static char buf[64];
+    snprintf(buf, sizeof buf, "%s%s", ms_arch_name(arch),
+             g_readout_every ? " (readout every)" : "");
+    return buf;
+}
 
 static ms_model *small_model(ms_arch arch, int F, int T, int k, int j, double rb)
 {
     ms_model_hyper h;
     ms_model_hyper_default(&h, arch);
+    h.readout_every = g_readout_every;
     h.F = F;
     h.K = 6;
     h.T = T;
@@ -153,7 +164,7 @@ static double loss_of(ms_model_ws *ws, const ms_model *m, const mlshift_frame *f
 
 static void test_forces_fd(ms_arch arch)
 {
-    const char *an = ms_arch_name(arch);
+    const char *an = model_name(arch);
     ms_model *m = small_model(arch, 8, 2, 1, 1, 4.0);
     if (!m)
         return;
@@ -202,7 +213,7 @@ static void test_forces_fd(ms_arch arch)
 
 static void test_loss_grad_fd(ms_arch arch)
 {
-    const char *an = ms_arch_name(arch);
+    const char *an = model_name(arch);
     ms_model *m = small_model(arch, 8, 2, 1, 1, 4.0);
     if (!m)
         return;
@@ -294,7 +305,7 @@ static void rotation(double Q[9])
 
 static void test_symmetries(ms_arch arch)
 {
-    const char *an = ms_arch_name(arch);
+    const char *an = model_name(arch);
     ms_model *m = small_model(arch, 16, 3, 2, 1, 5.0);
     if (!m)
         return;
@@ -364,7 +375,7 @@ done:
 /* An atom crossing the run-time cutoff: E is continuous to 1e-10. */
 static void test_cutoff_continuity(ms_arch arch)
 {
-    const char *an = ms_arch_name(arch);
+    const char *an = model_name(arch);
     ms_model *m = small_model(arch, 16, 3, 2, 1, 5.0);
     if (!m)
         return;
@@ -452,6 +463,42 @@ static void test_groups(void)
               ms_model_find(m, "blocks.2.upd.U") < 0,
           "the heads are separate copies of the last block");
     ms_model_destroy(m);
+    /* readout_every: one readout MLP more per block before the last, in
+     * that block's group */
+    h.readout_every = 1;
+    CHECK(ms_model_create(&m, &h, z, 4, 1, &err) == 0, "painn, readout every: %s",
+          err.message);
+    if (m) {
+        size_t ro = F * F / 2 + F + 1;
+        CHECK(m->P == want + (T - 1) * ro, "readout every: %zu parameters, closed form %zu",
+              m->P, want + (T - 1) * ro);
+        long r0 = ms_model_find(m, "blocks.0.readout.W1");
+        long r1 = ms_model_find(m, "blocks.1.readout.b2");
+        CHECK(r0 >= 0 && m->param[r0].group == MS_GROUP_TTT && r1 >= 0 &&
+                  m->param[r1].group == MS_GROUP_REP && ms_model_find(m, "blocks.2.readout.W1") < 0 &&
+                  ms_model_find(m, "main.blocks.2.readout.W1") < 0,
+              "readout every: block 0's readout in the TTT subset, block 1's in g_R, "
+              "the last block's is the head's readout");
+        ms_model_destroy(m);
+        m = NULL;
+    }
+    h.k_rep = 1;
+    CHECK(ms_model_create(&m, &h, z, 4, 1, &err) == 0, "readout every, k = 1: %s",
+          err.message);
+    if (m) {
+        long rm = ms_model_find(m, "main.blocks.1.readout.W1");
+        long rp = ms_model_find(m, "prior.blocks.1.readout.W1");
+        CHECK(rm >= 0 && m->param[rm].group == MS_GROUP_MAIN && rp >= 0 &&
+                  m->param[rp].group == MS_GROUP_PRIOR,
+              "readout every, k = 1: block 1's readout is each head's own");
+        ms_model_destroy(m);
+        m = NULL;
+    }
+    h.readout_every = 2;
+    h.k_rep = 2;
+    CHECK(ms_model_create(&m, &h, z, 4, 1, &err) == MLSHIFT_ERR_VALUE && !m,
+          "readout_every 2 refused: %s", err.message);
+    h.readout_every = 0;
     /* bad hyper-parameters and elements */
     h.j_ttt = 3;
     CHECK(ms_model_create(&m, &h, z, 4, 1, &err) == MLSHIFT_ERR_VALUE && !m,
@@ -481,6 +528,43 @@ static void test_groups(void)
     CHECK(ms_model_predict(&ws, m, &f, 1, MS_HEAD_MAIN, 0, &E, F1, &err) == 0 &&
               isfinite(E) && F1[0] == 0 && F1[1] == 0 && F1[2] == 0,
           "single atom: %s", err.message);
+    ms_model_ws_free(&ws);
+    ms_model_destroy(m);
+}
+
+/* With readout_every, a shared block's readout adds the same per-atom
+ * term to both heads before their scales: moving its bias b2 by δ moves
+ * head h's energy by scale_h·N·δ, exactly, and a head's own block
+ * readout moves only that head. */
+static void test_readout_shared(ms_arch arch)
+{
+    g_readout_every = 1;
+    ms_model *m = small_model(arch, 8, 3, 2, 1, 4.0);
+    g_readout_every = 0;
+    if (!m)
+        return;
+    sys s;
+    random_molecule(&s, 7, ZS, 3, 3.0, 0.9);
+    mlshift_frame f;
+    frame_of(&s, &f);
+    ms_model_ws ws;
+    ms_model_ws_init(&ws);
+    double sc[2], E0[2], E1[2];
+    for (int h = 0; h < 2; h++) {
+        sc[h] = m->theta[m->param[ms_model_find(m, h ? "prior.scale" : "main.scale")].off];
+        E0[h] = energy_of(&ws, m, &f, 1, (ms_head)h, 0);
+    }
+    const double delta = 0.25;
+    m->theta[m->param[ms_model_find(m, "blocks.0.readout.b2")].off] += delta;
+    for (int h = 0; h < 2; h++)
+        E1[h] = energy_of(&ws, m, &f, 1, (ms_head)h, 0);
+    for (int h = 0; h < 2; h++) {
+        double want = sc[h] * (double)s.n * delta;
+        CHECK(fabs(E1[h] - E0[h] - want) < 1e-12 * (1 + fabs(E0[h])),
+              "%s readout every, %s head: the TTT block's readout bias moves E by "
+              "scale*N*delta (%.15g, want %.15g)", ms_arch_name(arch), h ? "prior" : "main",
+              E1[h] - E0[h], want);
+    }
     ms_model_ws_free(&ws);
     ms_model_destroy(m);
 }
@@ -522,11 +606,38 @@ static void test_file(void)
     fclose(fp);
     unsigned char *d = (unsigned char *)data;
     /* another version */
-    d[8] = 3;
+    d[8] = 4;
     CHECK(ms_model_parse(&m2, d, len, "x", &err) == MLSHIFT_ERR_UNSUPPORTED && !m2 &&
-              strstr(err.message, "version 3"),
-          "version 3: %s", err.message);
-    d[8] = 2;
+              strstr(err.message, "version 4"),
+          "version 4: %s", err.message);
+    d[8] = 3;
+    {
+        /* a version-2 file (no readout_every field) reads as readout after
+         * the last block, every parameter the same; readout_every 2 is
+         * refused */
+        size_t at = 16 + d[12] + 5 * 4; /* magic, version, arch, F K T k j */
+        unsigned char *v2 = malloc(len);
+        memcpy(v2, d, at);
+        memcpy(v2 + at, d + at + 4, len - at - 4);
+        v2[8] = 2;
+        uLong c = crc32(0L, v2, (uInt)(len - 8));
+        for (int k = 0; k < 4; k++)
+            v2[len - 8 + k] = (unsigned char)(c >> (8 * k));
+        CHECK(ms_model_parse(&m2, v2, len - 4, "x", &err) == 0 && m2 && !m2->h.readout_every &&
+                  m2->P == m->P && !memcmp(m2->theta, m->theta, m->P * sizeof(double)),
+              "a version-2 file reads the same model: %s", err.message);
+        ms_model_destroy(m2);
+        m2 = NULL;
+        memcpy(v2, d, len);
+        v2[at] = 2;
+        c = crc32(0L, v2, (uInt)(len - 4));
+        for (int k = 0; k < 4; k++)
+            v2[len - 4 + k] = (unsigned char)(c >> (8 * k));
+        CHECK(ms_model_parse(&m2, v2, len, "x", &err) == MLSHIFT_ERR_FORMAT && !m2 &&
+                  strstr(err.message, "readout_every"),
+              "readout_every 2 in a file refused: %s", err.message);
+        free(v2);
+    }
     /* a flipped byte in a tensor: checksum */
     d[len / 2] ^= 0x10;
     CHECK(ms_model_parse(&m2, d, len, "x", &err) == MLSHIFT_ERR_FORMAT && !m2 &&
@@ -569,6 +680,19 @@ static void test_file(void)
         free(h);
     }
     memcpy(d, "NOTMODEL", 8);
+    {
+        /* readout every: the round trip keeps it */
+        g_readout_every = 1;
+        ms_model *me = small_model(MS_ARCH_SCHNET, 8, 3, 1, 1, 4.5);
+        g_readout_every = 0;
+        CHECK(me && ms_model_save(me, path, &err) == 0 && ms_model_load(&m2, path, &err) == 0 &&
+                  m2->h.readout_every == 1 && m2->P == me->P &&
+                  !memcmp(m2->theta, me->theta, me->P * sizeof(double)),
+              "readout every: round trip");
+        ms_model_destroy(m2);
+        ms_model_destroy(me);
+        m2 = NULL;
+    }
     CHECK(ms_model_parse(&m2, d, len, "x", &err) == MLSHIFT_ERR_FORMAT &&
               strstr(err.message, "magic"),
           "bad magic: %s", err.message);
@@ -626,11 +750,13 @@ static int dump_array(const char *dir, const char *name, const double *a, size_t
 /* Per architecture: model.bin; frames (a molecule, a second molecule, a
  * periodic cell): n, z, R, cell, pbc, Fref, Eref; run-time cutoff; per
  * head: energies, forces, loss, gradient (P) in file order. */
-static int dump_arch(const char *dir, ms_arch arch)
+static int dump_arch(const char *dir, ms_arch arch, int readout_every)
 {
     char sub[4096];
-    if (snprintf(sub, sizeof sub, "%s/%s", dir, ms_arch_name(arch)) >= (int)sizeof sub)
+    if (snprintf(sub, sizeof sub, "%s/%s%s", dir, ms_arch_name(arch),
+                 readout_every ? "-every" : "") >= (int)sizeof sub)
         return -1;
+    g_readout_every = readout_every;
     char cmd[4300];
     snprintf(cmd, sizeof cmd, "mkdir -p '%s'", sub);
     if (system(cmd))
@@ -720,7 +846,7 @@ static int dump_arch(const char *dir, ms_arch arch)
  * double, outside the graph), and the force-loss gradient to 1e-3. */
 static void test_float32(ms_arch arch)
 {
-    const char *an = ms_arch_name(arch);
+    const char *an = model_name(arch);
     ms_model *m = small_model(arch, 64, 3, 2, 1, 5.0);
     if (!m)
         return;
@@ -781,19 +907,25 @@ static void test_float32(ms_arch arch)
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--dump") == 0) {
-        int rc = dump_arch(argv[2], MS_ARCH_PAINN) || dump_arch(argv[2], MS_ARCH_SCHNET);
+        int rc = dump_arch(argv[2], MS_ARCH_PAINN, 0) || dump_arch(argv[2], MS_ARCH_SCHNET, 0) ||
+                 dump_arch(argv[2], MS_ARCH_PAINN, 1) || dump_arch(argv[2], MS_ARCH_SCHNET, 1);
         if (rc)
             fprintf(stderr, "cannot dump into %s\n", argv[2]);
         return rc ? 1 : 0;
     }
-    for (int a = 0; a < 2; a++) {
-        ms_arch arch = a ? MS_ARCH_SCHNET : MS_ARCH_PAINN;
-        test_forces_fd(arch);
-        test_loss_grad_fd(arch);
-        test_symmetries(arch);
-        test_cutoff_continuity(arch);
-        test_float32(arch);
-    }
+    for (int ro = 0; ro < 2; ro++)
+        for (int a = 0; a < 2; a++) {
+            ms_arch arch = a ? MS_ARCH_SCHNET : MS_ARCH_PAINN;
+            g_readout_every = ro; /* each test names the model it made */
+            test_forces_fd(arch);
+            test_loss_grad_fd(arch);
+            test_symmetries(arch);
+            test_cutoff_continuity(arch);
+            test_float32(arch);
+        }
+    g_readout_every = 0;
+    test_readout_shared(MS_ARCH_PAINN);
+    test_readout_shared(MS_ARCH_SCHNET);
     test_groups();
     test_file();
     test_no_malloc();

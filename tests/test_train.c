@@ -21,10 +21,13 @@
 static mlshift_frames *frames;
 static ms_dataset train_set, val_set;
 
+static int g_readout_every; /* tiny_model's readout */
+
 static ms_model *tiny_model(uint64_t seed)
 {
     ms_model_hyper h;
     ms_model_hyper_default(&h, MS_ARCH_PAINN);
+    h.readout_every = g_readout_every;
     h.F = 8;
     h.K = 6;
     h.T = 3;
@@ -278,6 +281,17 @@ static void test_modes_and_freezing(const char *ckpt)
               group_equal(m, before, MS_GROUP_PRIOR),
           "ttt: everything outside the TTT subset bit-identical");
     CHECK(!group_equal(m, before, MS_GROUP_TTT), "ttt: the TTT subset moved");
+    if (g_readout_every) {
+        long i0 = ms_model_find(m, "blocks.0.readout.W1");
+        long i1 = ms_model_find(m, "blocks.1.readout.W1");
+        const ms_param *p0 = &m->param[i0], *p1 = &m->param[i1];
+        CHECK(i0 >= 0 && i1 >= 0 &&
+                  memcmp(m->theta + p0->off, before->theta + p0->off,
+                         p0->numel * sizeof(double)) != 0 &&
+                  !memcmp(m->theta + p1->off, before->theta + p1->off,
+                          p1->numel * sizeof(double)),
+              "ttt, readout every: block 0's readout (TTT subset) moved, block 1's did not");
+    }
     CHECK(tr.steps == 15 && tr.prior_after < tr.prior_before,
           "ttt lowers the prior loss (%g -> %g in %zu steps)", tr.prior_before, tr.prior_after,
           tr.steps);
@@ -484,6 +498,9 @@ int main(void)
         test_loss_gradient(1, 1);
         test_fit_head();
         test_modes_and_freezing(ckpt);
+        g_readout_every = 1; /* the same with a readout after every block */
+        test_modes_and_freezing(ckpt);
+        g_readout_every = 0;
         test_resume(ckpt);
         test_float32_steps();
         test_parts_and_threads();

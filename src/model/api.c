@@ -123,10 +123,7 @@ mlshift_status ms_model_handle_compute(mlshift_model *mm, const mlshift_frame *f
     ms_rep r, h;
     ms_model_represent(g, m, b, R, leaf, &r);
     h = r;
-    if (m->h.arch == MS_ARCH_PAINN)
-        ms_painn_blocks(g, m, b, leaf, (ms_head)head, m->h.k_rep, m->h.T, &h);
-    else
-        ms_schnet_blocks(g, m, b, leaf, (ms_head)head, m->h.k_rep, m->h.T, &h);
+    ms_model_blocks(g, m, b, leaf, (ms_head)head, m->h.k_rep, m->h.T, &h);
     /* every atom its own structure: the readout's per-atom terms */
     ms_batch per_atom = *b;
     int32_t *iota = ms_arena_alloc(&g->arena, (N + 1) * sizeof *iota);
@@ -136,7 +133,7 @@ mlshift_status ms_model_handle_compute(mlshift_model *mm, const mlshift_frame *f
         iota[i] = (int32_t)i;
     per_atom.seg = iota;
     per_atom.B = N;
-    ms_t *ei = ms_model_readout(g, m, &per_atom, leaf, (ms_head)head, h.s);      // (N, 1) eV
+    ms_t *ei = ms_model_readout(g, m, &per_atom, leaf, (ms_head)head, h.s, h.e);      // (N, 1) eV
     ms_t *Et = ei ? ms_sum(g, ei) : NULL;                                        // () eV
     /* the readout's constant per-atom terms (shift + atom_ref), in double */
     double *off = ms_arena_alloc(&g->arena, (N + 1) * sizeof *off), O = 0; // (N) eV
@@ -186,6 +183,7 @@ void mlshift_model_hyper_default(mlshift_model_hyper *h, mlshift_arch arch)
     h->rep_blocks = d.k_rep;
     h->ttt_blocks = d.j_ttt;
     h->cutoff = d.r_basis;
+    h->readout_every = d.readout_every;
 }
 
 mlshift_status mlshift_model_create(const mlshift_model_hyper *hp, const int *z, int n_el,
@@ -203,6 +201,7 @@ mlshift_status mlshift_model_create(const mlshift_model_hyper *hp, const int *z,
     h.k_rep = hp->rep_blocks;
     h.j_ttt = hp->ttt_blocks;
     h.r_basis = hp->cutoff;
+    h.readout_every = hp->readout_every;
     ms_model *m = NULL;
     mlshift_status s = ms_model_create(&m, &h, z, n_el, seed, err);
     if (s != MLSHIFT_OK)
@@ -248,6 +247,7 @@ void mlshift_model_get_info(const mlshift_model *mm, mlshift_model_info *info)
     info->hyper.rep_blocks = m->h.k_rep;
     info->hyper.ttt_blocks = m->h.j_ttt;
     info->hyper.cutoff = m->h.r_basis;
+    info->hyper.readout_every = m->h.readout_every;
     info->n_elements = m->n_el;
     info->elements = m->z;
     info->n_params = m->P;

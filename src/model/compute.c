@@ -153,27 +153,44 @@ mlshift_status ms_batch_build(ms_batch *b, const ms_model *m, const mlshift_fram
     return MLSHIFT_OK;
 }
 
+void ms_model_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t **leaf,
+                     ms_head head, int t0, int t1, ms_rep *r)
+{
+    void (*blocks)(ms_graph *, const ms_model *, const ms_batch *, ms_t **, ms_head, int,
+                   int, ms_rep *) =
+        m->h.arch == MS_ARCH_PAINN ? ms_painn_blocks : ms_schnet_blocks;
+    if (!m->h.readout_every) {
+        blocks(g, m, b, leaf, head, t0, t1, r);
+        return;
+    }
+    char pre[MS_PARAM_NAME];
+    for (int t = t0; t < t1; t++) {
+        blocks(g, m, b, leaf, head, t, t + 1, r);
+        if (t + 1 < m->h.T) {
+            ms_block_group(m, t, head, pre, sizeof pre);
+            ms_t *e = ms_model_mlp_readout(g, m, leaf, pre, r->s);   // (N, 1)
+            r->e = r->e ? ms_add(g, r->e, e) : e;
+        }
+    }
+}
+
 void ms_model_represent(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
                         ms_t **leaf, ms_rep *r)
 {
-    if (m->h.arch == MS_ARCH_PAINN) {
+    if (m->h.arch == MS_ARCH_PAINN)
         ms_painn_embed(g, m, b, R, leaf, r);
-        ms_painn_blocks(g, m, b, leaf, MS_HEAD_MAIN, 0, m->h.k_rep, r);
-    } else {
+    else
         ms_schnet_embed(g, m, b, R, leaf, r);
-        ms_schnet_blocks(g, m, b, leaf, MS_HEAD_MAIN, 0, m->h.k_rep, r);
-    }
+    r->e = NULL;
+    ms_model_blocks(g, m, b, leaf, MS_HEAD_MAIN, 0, m->h.k_rep, r);
 }
 
 ms_t *ms_model_head(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t **leaf,
                     ms_head head, const ms_rep *rep)
 {
     ms_rep r = *rep;  /* graph tensors are immutable: the heads share g_R's */
-    if (m->h.arch == MS_ARCH_PAINN)
-        ms_painn_blocks(g, m, b, leaf, head, m->h.k_rep, m->h.T, &r);
-    else
-        ms_schnet_blocks(g, m, b, leaf, head, m->h.k_rep, m->h.T, &r);
-    return ms_model_readout(g, m, b, leaf, head, r.s);
+    ms_model_blocks(g, m, b, leaf, head, m->h.k_rep, m->h.T, &r);
+    return ms_model_readout(g, m, b, leaf, head, r.s, r.e);
 }
 
 ms_t *ms_model_energy(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,

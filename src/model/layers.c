@@ -13,7 +13,8 @@
  * Horner: u = 1 + x⁵(−21 + x(35 − 15x)).
  *
  * Readout of head h (the paper's atomwise output):
- *   e_i = scale_h·(silu(s_i W1 + b1) W2 + b2) + shift_h + atom_ref_h[Z_i]
+ *   e_i = scale_h·(silu(s_i W1 + b1) W2 + b2 + ε_i) + shift_h + atom_ref_h[Z_i]
+ * with ε_i the earlier blocks' readouts (readout_every; else 0)
  *   E_b = Σ_{i ∈ b} e_i (segment_sum).
  * shift and atom_ref are constants (not trained): their sum per structure,
  * the offset O_b = Σ_{i ∈ b} (shift_h + atom_ref_h[Z_i]), is added in
@@ -63,17 +64,28 @@ int ms_block_group(const ms_model *m, int t, ms_head head, char *prefix, size_t 
     return head == MS_HEAD_MAIN ? MS_GROUP_MAIN : MS_GROUP_PRIOR;
 }
 
+mlshift_status ms_model_mlp_readout_params(ms_model *m, const char *prefix, int group,
+                                           mlshift_error *err)
+{
+    const size_t F = (size_t)m->h.F, H = F / 2;
+    const char *p = prefix;
+    mlshift_status st;
+    if ((st = ms_model_add_param(m, group, 1, 2, MS_SHAPE(F, H), err, "%s.readout.W1", p)) ||
+        (st = ms_model_add_param(m, group, 1, 1, MS_SHAPE(H), err, "%s.readout.b1", p)) ||
+        (st = ms_model_add_param(m, group, 1, 2, MS_SHAPE(H, 1), err, "%s.readout.W2", p)) ||
+        (st = ms_model_add_param(m, group, 1, 1, MS_SHAPE(1), err, "%s.readout.b2", p)))
+        return st;
+    return MLSHIFT_OK;
+}
+
 mlshift_status ms_model_readout_params(ms_model *m, mlshift_error *err)
 {
-    const size_t F = (size_t)m->h.F, H = F / 2, S = (size_t)m->n_el;
+    const size_t S = (size_t)m->n_el;
     for (int h = 0; h < 2; h++) {
         const char *p = h == MS_HEAD_MAIN ? "main" : "prior";
         int grp = h == MS_HEAD_MAIN ? MS_GROUP_MAIN : MS_GROUP_PRIOR;
         mlshift_status st;
-        if ((st = ms_model_add_param(m, grp, 1, 2, MS_SHAPE(F, H), err, "%s.readout.W1", p)) ||
-            (st = ms_model_add_param(m, grp, 1, 1, MS_SHAPE(H), err, "%s.readout.b1", p)) ||
-            (st = ms_model_add_param(m, grp, 1, 2, MS_SHAPE(H, 1), err, "%s.readout.W2", p)) ||
-            (st = ms_model_add_param(m, grp, 1, 1, MS_SHAPE(1), err, "%s.readout.b2", p)) ||
+        if ((st = ms_model_mlp_readout_params(m, p, grp, err)) ||
             (st = ms_model_add_param(m, grp, 0, 2, MS_SHAPE(S, 1), err, "%s.atom_ref", p)) ||
             (st = ms_model_add_param(m, grp, 0, 1, MS_SHAPE(1), err, "%s.scale", p)) ||
             (st = ms_model_add_param(m, grp, 0, 1, MS_SHAPE(1), err, "%s.shift", p)))
@@ -82,15 +94,24 @@ mlshift_status ms_model_readout_params(ms_model *m, mlshift_error *err)
     return MLSHIFT_OK;
 }
 
+ms_t *ms_model_mlp_readout(ms_graph *g, const ms_model *m, ms_t **leaf,
+                           const char *prefix, ms_t *s)
+{
+#define L(...) ms_model_leaf(g, m, leaf, __VA_ARGS__)
+    const char *p = prefix;
+    ms_t *h = ms_silu(g, ms_linear(g, s, L("%s.readout.W1", p), L("%s.readout.b1", p)));
+    return ms_linear(g, h, L("%s.readout.W2", p), L("%s.readout.b2", p));         // (N, 1)
+#undef L
+}
+
 ms_t *ms_model_readout(ms_graph *g, const ms_model *m, const ms_batch *b,
-                       ms_t **leaf, ms_head head, ms_t *s)
+                       ms_t **leaf, ms_head head, ms_t *s, ms_t *e_before)
 {
     const char *p = head == MS_HEAD_MAIN ? "main" : "prior";
-#define L(...) ms_model_leaf(g, m, leaf, __VA_ARGS__)
-    ms_t *h = ms_silu(g, ms_linear(g, s, L("%s.readout.W1", p), L("%s.readout.b1", p)));
-    ms_t *e = ms_linear(g, h, L("%s.readout.W2", p), L("%s.readout.b2", p));      // (N, 1)
-    e = ms_mul(g, e, L("%s.scale", p));
-#undef L
+    ms_t *e = ms_model_mlp_readout(g, m, leaf, p, s);                             // (N, 1)
+    if (e_before)
+        e = ms_add(g, e, e_before);
+    e = ms_mul(g, e, ms_model_leaf(g, m, leaf, "%s.scale", p));
     return ms_segment_sum(g, e, b->seg, b->B);                                    // (B, 1)
 }
 

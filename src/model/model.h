@@ -13,6 +13,11 @@
  * blocks [k, T) and of the readout (per-element reference energies, scale,
  * shift). The TTT subset is the embedding and blocks [0, j), j ≤ k (the
  * paper's "everything before the second interaction layer" is j = 1).
+ * With readout_every, block t < T−1 also has its own readout MLP r_t, in
+ * block t's group (so a shared block's readout is shared and TTT adapts
+ * the TTT blocks' readouts), and a head's energy sums them with its own:
+ * E = scale·(Σ_{t<T−1} Σ_i r_t(s_i^t) + Σ_i r(s_i^{T−1})) + offsets, as
+ * GemNet sums its output blocks.
  * Every parameter tensor has a name and belongs to exactly one group:
  *   MS_GROUP_TTT   the TTT subset (part of g_R)
  *   MS_GROUP_REP   the rest of g_R
@@ -59,6 +64,9 @@ typedef struct ms_model_hyper {
     int T;              /* blocks (default 3) */
     int k_rep;          /* blocks in the representation, 0..T (default T−1) */
     int j_ttt;          /* blocks in the TTT subset, 0..k_rep (default 1) */
+    int readout_every;  /* 0: one readout after the last block (default);
+                           1: also one after each earlier block, all summed
+                           (GemNet's output blocks, reference-notes §1.3) */
     double r_basis;     /* Å: training cutoff, fixes the radial basis */
     double norm_eps;    /* PaiNN: ‖v‖ = √(Σ v² + eps) (default 1e-8) */
 } ms_model_hyper;
@@ -172,6 +180,10 @@ void ms_model_represent(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t 
  * then its readout. */
 ms_t *ms_model_head(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t **leaf,
                     ms_head head, const ms_rep *r);
+/* Advances r through blocks [t0, t1) with head's copies from k_rep on,
+ * adding the per-block readouts of readout_every into r->e. */
+void ms_model_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t **leaf,
+                     ms_head head, int t0, int t1, ms_rep *r);
 /* The per-architecture pieces: embed fills r from R; blocks advances r
  * through blocks [t0, t1) with head's copies from k_rep on. */
 void ms_painn_embed(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
@@ -225,6 +237,8 @@ struct ms_rep {
     ms_t *rbfe;         /* PaiNN: (E, K + 1) [rbf·env, env]; NULL for SchNet */
     ms_t *s;            /* (N, F) scalar features */
     ms_t *v;            /* PaiNN: (N, 3, F) vector features (NULL before block 0) */
+    ms_t *e;            /* readout_every: (N, 1) Σ of the earlier blocks'
+                           readouts so far, unscaled (NULL: none yet) */
 };
 /* x W + b (x (M, A), W (A, C), b (C)) */
 ms_t *ms_linear(ms_graph *g, ms_t *x, ms_t *W, ms_t *b);
@@ -234,8 +248,16 @@ ms_t *ms_linear(ms_graph *g, ms_t *x, ms_t *W, ms_t *b);
  * from ms_model_energy_offset (B) in double (layers.c says why). */
 mlshift_status ms_model_readout_params(ms_model *m, mlshift_error *err);
 void ms_model_energy_offset(const ms_model *m, const ms_batch *b, ms_head head, double *off);
+/* e (N, 1), the earlier blocks' readouts (ms_rep.e, may be NULL), is
+ * added before the scale. */
 ms_t *ms_model_readout(ms_graph *g, const ms_model *m, const ms_batch *b,
-                       ms_t **leaf, ms_head head, ms_t *s);
+                       ms_t **leaf, ms_head head, ms_t *s, ms_t *e);
+/* The MLP parameters of a readout, "<prefix>.readout.W1" …, in group. */
+mlshift_status ms_model_mlp_readout_params(ms_model *m, const char *prefix, int group,
+                                           mlshift_error *err);
+/* The per-atom readout MLP of prefix: silu(s W1 + b1) W2 + b2 (N, 1). */
+ms_t *ms_model_mlp_readout(ms_graph *g, const ms_model *m, ms_t **leaf,
+                           const char *prefix, ms_t *s);
 /* Group and name prefix of block t for head: "blocks.t" in g_R, else
  * "main.blocks.t" / "prior.blocks.t". */
 int ms_block_group(const ms_model *m, int t, ms_head head, char *prefix, size_t cap);
@@ -285,7 +307,8 @@ void ms_model_backward(ms_graph *g, const ms_model *m, ms_t **leaf, ms_t *L,
 /* ------------------------------------------------------------- files */
 
 #define MS_MODEL_MAGIC "MLSHIFTM"
-#define MS_MODEL_VERSION 2u     /* reads 1 (no training record) and 2 */
+#define MS_MODEL_VERSION 3u     /* reads 1 (no training record), 2 (no
+                                   readout_every) and 3 */
 
 /* The model file's bytes (malloc'ed) in *buf, *len. */
 mlshift_status ms_model_serialize(const ms_model *m, unsigned char **buf, size_t *len,

@@ -4,15 +4,16 @@
  * bytes (no NUL).
  *
  *   magic   "MLSHIFTM" (8 bytes)
- *   u32     version (MS_MODEL_VERSION = 2; version 1 is read too)
+ *   u32     version (MS_MODEL_VERSION = 3; versions 1 and 2 are read too)
  *   str     architecture ("painn" | "schnet")
  *   u32 ×5  F, K, T, k_rep, j_ttt
+ *   u32     readout_every (version 3; 0 in earlier versions)
  *   f64 ×2  r_basis (Å, the training cutoff), norm_eps
  *   str     units ("energy=eV length=Angstrom forces=eV/Angstrom")
  *   u32     S, then i32 × S atomic numbers
  *   u64     stats length, then that many bytes (training statistics)
  *   u64     record length, then that many bytes: the training record, JSON
- *           (version 2 only; version 1 files have none)
+ *           (version ≥ 2; version 1 files have none)
  *   u32     tensor count, then per tensor:
  *             str name, u32 group, u32 trainable, u32 ndim,
  *             u64 × ndim shape, f64 × numel data (row-major)
@@ -94,6 +95,7 @@ mlshift_status ms_model_serialize(const ms_model *m, unsigned char **buf, size_t
     put_u32(&w, (uint32_t)m->h.T);
     put_u32(&w, (uint32_t)m->h.k_rep);
     put_u32(&w, (uint32_t)m->h.j_ttt);
+    put_u32(&w, (uint32_t)m->h.readout_every);
     put_f64(&w, m->h.r_basis);
     put_f64(&w, m->h.norm_eps);
     put_str(&w, UNITS);
@@ -227,7 +229,7 @@ mlshift_status ms_model_parse(ms_model **out, const unsigned char *data, size_t 
         return BAD("%s: not an mlshift model file (no MLSHIFTM magic)", where);
     rbuf r = {data, len - 4, 8, 0};
     uint32_t version = get_u32(&r);
-    if (version != 1 && version != MS_MODEL_VERSION)
+    if (version < 1 || version > MS_MODEL_VERSION)
         return ms_fail(err, MLSHIFT_ERR_UNSUPPORTED,
                        "%s: model file version %u, this build reads versions 1 to %u", where,
                        version, MS_MODEL_VERSION);
@@ -267,6 +269,12 @@ mlshift_status ms_model_parse(ms_model **out, const unsigned char *data, size_t 
     h.T = (int)hv[2];
     h.k_rep = (int)hv[3];
     h.j_ttt = (int)hv[4];
+    if (version >= 3) {
+        uint32_t ro = get_u32(&r);
+        if (ro > 1)
+            return BAD("%s: readout_every is %u (0 or 1)", where, ro);
+        h.readout_every = (int)ro;
+    }
     h.r_basis = get_f64(&r);
     h.norm_eps = get_f64(&r);
     if (get_str(&r, s, sizeof s))

@@ -143,6 +143,9 @@ static mlshift_status check_hyper(const ms_model_hyper *h, const int *z, int n_e
         return ms_fail(err, MLSHIFT_ERR_VALUE,
                        "model: need 0 <= ttt blocks (%d) <= representation blocks (%d) "
                        "<= blocks (%d)", h->j_ttt, h->k_rep, h->T);
+    if (h->readout_every != 0 && h->readout_every != 1)
+        return ms_fail(err, MLSHIFT_ERR_VALUE, "model: readout_every %d (0 or 1)",
+                       h->readout_every);
     if (!(h->r_basis > 0) || !isfinite(h->r_basis) || h->r_basis > 100)
         return ms_fail(err, MLSHIFT_ERR_VALUE, "model: cutoff %g Å out of (0, 100]",
                        h->r_basis);
@@ -316,6 +319,8 @@ mlshift_status ms_model_stack_params(ms_model *m, ms_block_params_fn block,
         for (int h = 0; !st && h < (t < m->h.k_rep ? 1 : 2); h++) {
             int grp = ms_block_group(m, t, (ms_head)h, pre, sizeof pre);
             st = block(m, pre, grp, err);
+            if (!st && m->h.readout_every && t + 1 < m->h.T)
+                st = ms_model_mlp_readout_params(m, pre, grp, err);
         }
     return st ? st : ms_model_readout_params(m, err);
 }

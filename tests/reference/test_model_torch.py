@@ -64,9 +64,9 @@ def read_model(path):
         return s
 
     version = u32()
-    check.check(version == 2, "model version 2 (got %d)" % version)
+    check.check(version == 3, "model version 3 (got %d)" % version)
     h = {"arch": string()}
-    for k in ["F", "K", "T", "k", "j"]:
+    for k in ["F", "K", "T", "k", "j", "every"]:
         h[k] = u32()
     h["r_basis"] = f64()
     h["eps"] = f64()
@@ -135,10 +135,22 @@ def prefix(h, t, head):
     return "blocks.%d" % t if t < h["k"] else "%s.blocks.%d" % (head, t)
 
 
-def readout(P, head, s, species, seg, B):
-    e = silu(s @ P[head + ".readout.W1"] + P[head + ".readout.b1"]) @ P[head + ".readout.W2"] \
-        + P[head + ".readout.b2"]
-    e = e * P[head + ".scale"] + P[head + ".shift"] + P[head + ".atom_ref"][species]
+def mlp(P, p, s):
+    return silu(s @ P[p + ".readout.W1"] + P[p + ".readout.b1"]) @ P[p + ".readout.W2"] \
+        + P[p + ".readout.b2"]
+
+
+def block_readout(h, P, head, t, s, acc):
+    """readout every (GemNet's output blocks): block t < T-1 adds its own
+    readout of s to the sum the head's readout completes."""
+    if not h["every"] or t + 1 == h["T"]:
+        return acc
+    return acc + mlp(P, prefix(h, t, head), s)
+
+
+def readout(P, head, s, species, seg, B, acc):
+    e = (mlp(P, head, s) + acc) * P[head + ".scale"] + P[head + ".shift"] \
+        + P[head + ".atom_ref"][species]
     return torch.zeros(B, 1).index_add(0, seg, e)
 
 
@@ -147,6 +159,7 @@ def painn(h, P, head, R, species, seg, B, src, dst, shift, rc):
     r, d, rbf, env = geometry(h, R, src, dst, shift, rc)
     s = P["embedding"][species]
     v = torch.zeros(N, 3, F)
+    acc = torch.zeros(N, 1)
     for t in range(h["T"]):
         p = prefix(h, t, head) + "."
         phi = silu(s @ P[p + "msg.W1"] + P[p + "msg.b1"]) @ P[p + "msg.W2"] + P[p + "msg.b2"]
@@ -164,13 +177,15 @@ def painn(h, P, head, R, species, seg, B, src, dst, shift, rc):
         avv, asv, ass = a[:, :F], a[:, F:2 * F], a[:, 2 * F:]
         v = v + avv[:, None, :] * Uv
         s = s + asv * (Uv * Vv).sum(1) + ass
-    return readout(P, head, s, species, seg, B)
+        acc = block_readout(h, P, head, t, s, acc)
+    return readout(P, head, s, species, seg, B, acc)
 
 
 def schnet(h, P, head, R, species, seg, B, src, dst, shift, rc):
     N, F = R.shape[0], h["F"]
     r, d, rbf, env = geometry(h, R, src, dst, shift, rc)
     s = P["embedding"][species]
+    acc = torch.zeros(N, 1)
     for t in range(h["T"]):
         p = prefix(h, t, head) + "."
         W = (silu(rbf @ P[p + "filt.W1"] + P[p + "filt.b1"]) @ P[p + "filt.W2"]
@@ -178,14 +193,20 @@ def schnet(h, P, head, R, species, seg, B, src, dst, shift, rc):
         x = s @ P[p + "in.W"]
         m = torch.zeros(N, F).index_add(0, src, x[dst] * W)
         s = s + silu(m @ P[p + "out.W1"] + P[p + "out.b1"]) @ P[p + "out.W2"] + P[p + "out.b2"]
-    return readout(P, head, s, species, seg, B)
+        acc = block_readout(h, P, head, t, s, acc)
+    return readout(P, head, s, species, seg, B, acc)
 
 
-def compare(tmp, arch_name):
+def compare(tmp, arch_name, every):
     d = {f[:-4]: np.loadtxt(os.path.join(tmp, f), ndmin=1)
          for f in os.listdir(tmp) if f.endswith(".txt")}
     h, z, stats, tensors = read_model(os.path.join(tmp, "model.bin"))
-    check.check(h["arch"] == arch_name, "%s: architecture in the file" % arch_name)
+    check.check(h["arch"] == arch_name and h["every"] == every,
+                "%s: architecture and readout in the file" % arch_name)
+    if every:
+        check.check(any(nm == "blocks.0.readout.W1" for nm, _, _, _ in tensors),
+                    "%s readout every: block 0 has its own readout" % arch_name)
+        arch_name += " (readout every)"
     check.check(h["units"] == "energy=eV length=Angstrom forces=eV/Angstrom", "units")
     rc, we, wf, B = d["consts"][0], d["consts"][1], d["consts"][2], int(d["consts"][3])
     n = d["n"].astype(int)
@@ -199,7 +220,7 @@ def compare(tmp, arch_name):
     src, dst, shift = edges(d["R"].reshape(N, 3), n, cell, pbc, rc)
     check.check(len(src) > 100, "%s: %d edges" % (arch_name, len(src)))
     P = {name: torch.tensor(a, requires_grad=bool(tr)) for name, _, tr, a in tensors}
-    fn = painn if arch_name == "painn" else schnet
+    fn = painn if h["arch"] == "painn" else schnet
     Fref = torch.tensor(d["Fref"].reshape(N, 3))
     Eref = torch.tensor(d["Eref"].reshape(B, 1))
     for head in ["main", "prior"]:
@@ -270,8 +291,9 @@ def main():
         check.check(p.returncode == 0, "dump ran: " + p.stderr)
         if p.returncode:
             check.done()
-        for arch in ["painn", "schnet"]:
-            compare(os.path.join(tmp, arch), arch)
+        for every in [0, 1]:
+            for arch in ["painn", "schnet"]:
+                compare(os.path.join(tmp, arch + ("-every" if every else "")), arch, every)
     check.done()
 
 

@@ -161,7 +161,7 @@ bad = P("bad.model")
 for args, what in [(["--lr", "-1"], "--lr"), (["--epochs", "0"], "--epochs"),
                    (["--optimizer", "lbfgs"], "lbfgs"), (["--mode", "pre"], "--mode"),
                    (["--batch", "2.5"], "--batch"), (["--dtype", "float16"], "--dtype"),
-                   (["--threads", "0"], "--threads")]:
+                   (["--threads", "0"], "--threads"), (["--readout", "all"], "--readout")]:
     argv = ["--mode", "pretrain", *tiny, "-o", bad, lab]
     if args[0] == "--mode":
         argv = argv[2:]
