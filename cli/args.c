@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "cli_mpi.h"
 
 char *cli_escape(const char *s, char *buf, size_t cap)
 {
@@ -39,7 +40,10 @@ int cli_fail(const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "mlshift: %s\n", cli_escape(msg, esc, sizeof esc));
+    char line[sizeof esc + 16];
+    snprintf(line, sizeof line, "mlshift: %s\n", cli_escape(msg, esc, sizeof esc));
+    if (!cli_mpi_hold_message(line)) /* MPI: one rank prints (cli/mpi.c) */
+        fputs(line, stderr);
     return CLI_ERROR;
 }
 

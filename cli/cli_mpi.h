@@ -31,4 +31,41 @@ const char *cli_mpi_rank_path(const char *path);
 int cli_mpi_stdout_begin(void);
 int cli_mpi_stdout_gather(void);
 
+/* ---- frames sharded over ranks (label, diagnose; docs/mpi.md)
+ *
+ * Every rank streams every frame; rank r computes frames s with
+ * s mod P == r into a record (bytes) and puts it; every CLI_MPI_CHUNK·P
+ * frames (and at the end) the records are gathered to rank 0, which hands
+ * them to emit in frame order, so rank 0 writes what one process writes,
+ * holding one chunk. In one process put calls emit at once. */
+
+/* Frames per rank per chunk. */
+enum { CLI_MPI_CHUNK = 32 };
+
+/* Called first thing by a sharded command: from here on a failure is
+ * agreed over the ranks at the next collective step (a chunk's end, the
+ * shard's end, or cli_mpi_finish). Messages from cli_fail are held, and
+ * only the rank that failed first (the lowest frame, then the lowest rank)
+ * prints its own; then every rank ends with CLI_ERROR (no MPI_Abort). */
+void cli_mpi_shared_errors(void);
+/* Holds a cli_fail line (returns 1) while failures are agreed over ranks. */
+int cli_mpi_hold_message(const char *line);
+
+/* Rank 0 only: record s (len bytes, valid during the call) of frame s.
+ * CLI_OK or CLI_ERROR having reported. */
+typedef int (*cli_mpi_emit_fn)(void *ctx, size_t s, const void *rec, size_t len);
+typedef struct cli_mpi_shard cli_mpi_shard;
+int cli_mpi_shard_begin(cli_mpi_shard **sh, cli_mpi_emit_fn emit, void *ctx);
+/* Whether frame s is this rank's (cli_mpi_mine). */
+int cli_mpi_shard_mine(const cli_mpi_shard *sh, size_t s);
+/* This rank's record of its frame s (copied). */
+int cli_mpi_shard_put(cli_mpi_shard *sh, size_t s, const void *rec, size_t len);
+/* Every rank, after frame s (whether its own or not): at a chunk's end
+ * the records are gathered and emitted. CLI_ERROR when a rank failed (the
+ * stream should stop; the message is printed once). */
+int cli_mpi_shard_step(cli_mpi_shard *sh, size_t s);
+/* After the stream, with its status rc: the last chunk is gathered and
+ * emitted, or the failure agreed. Returns the agreed status and frees sh. */
+int cli_mpi_shard_end(cli_mpi_shard *sh, int rc);
+
 #endif

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_mpi.h" /* issue 11: MPI */
 #include "plot.h"
 
 static const char help[] =
@@ -196,16 +197,15 @@ typedef struct diag_run {
     FILE *csv;
     cli_output *csv_out;
     FILE *json;                 /* per-structure records, tmpfile() */
+    cli_mpi_shard *sh;          /* MPI: frames over ranks, rows to rank 0 */
     size_t n, ood[N_AX], iso[N_AX], any, padded;
     double dsum;
 } diag_run;
 
-static void csv_row(FILE *fp, size_t s, const mlshift_frame *f,
+static void csv_row(FILE *fp, size_t s, const char *formula,
                     const mlshift_diagnosis *dg, const size_t *nb,
                     const double *mae)
 {
-    char formula[256];
-    mlshift_formula(f, formula, sizeof formula);
     fprintf(fp, "%zu,%zu,%s,", s, dg->natoms, formula);
     for (int k = 0; k < dg->n_unseen_elements && k < 8; k++)
         fprintf(fp, "%s%s", k ? " " : "",
@@ -294,13 +294,43 @@ static int grow_rows(diag_run *r)
     return 0;
 }
 
-static int diagnose_frame(void *ctx, const mlshift_frame *f, size_t s,
-                          const char *name)
+/* What the rank that diagnoses a structure hands to the one that writes
+ * (rank 0; the same in one process): plain data, so it travels as bytes. */
+typedef struct diag_rec {
+    mlshift_diagnosis dg;
+    size_t nb;              /* training graphs within EPS (--neighbours) */
+    double mae;             /* eV/Å against --errors; NaN without test forces */
+    char formula[256];
+} diag_rec;
+
+/* The prediction frame in step with test frame s (every rank reads them
+ * all, to stay in step): *p and *got. A count or atom mismatch is
+ * reported after the last frame, the count first. */
+static int pred_next(diag_run *r, const mlshift_frame *f, size_t s,
+                     mlshift_frame *p, int *got)
 {
-    diag_run *r = ctx;
+    mlshift_error err;
+    *got = 0;
+    if (!r->pred_done) {
+        if (mlshift_reader_next(r->pred, p, got, &err))
+            return cli_fail("%s", err.message);
+        r->pred_done = !*got;
+        r->n_pred += (size_t)*got;
+    }
+    if (*got && p->natoms != f->natoms && !r->bad_atoms) {
+        r->bad_atoms = 1;
+        r->bad_s = s, r->bad_p = p->natoms, r->bad_f = f->natoms;
+    }
+    return CLI_OK;
+}
+
+/* This rank's structure s: the diagnosis and its extras into rec. */
+static int diagnose_compute(diag_run *r, const mlshift_frame *f,
+                            const mlshift_frame *p, int got, const char *name,
+                            diag_rec *rec)
+{
     const diag_opts *d = r->d;
     mlshift_error err;
-    mlshift_diagnosis dg;
     double fn;
     if (r->use_prior) {
         if (cli_prior_norm(&r->norms, f, name, &fn))
@@ -308,9 +338,8 @@ static int diagnose_frame(void *ctx, const mlshift_frame *f, size_t s,
     } else {
         fn = mlshift_frame_mean_force_norm(f);
     }
-    if (mlshift_diagnose(r->st, f, fn, r->ws, &dg, &err))
+    if (mlshift_diagnose(r->st, f, fn, r->ws, &rec->dg, &err))
         return cli_fail("%s: %s", name, err.message);
-    size_t nb = 0;
     if (r->ix) {
         if (f->natoms > r->cap_eig) {
             double *ne = realloc(r->eig, (f->natoms + 8) * sizeof *ne);
@@ -321,52 +350,72 @@ static int diagnose_frame(void *ctx, const mlshift_frame *f, size_t s,
         }
         if (mlshift_frame_spectrum(f, r->st->cutoff, r->ws, r->eig, &err))
             return cli_fail("%s: %s", name, err.message);
-        nb = mlshift_spectral_index_count(r->ix, r->eig, f->natoms, d->eps);
+        rec->nb = mlshift_spectral_index_count(r->ix, r->eig, f->natoms, d->eps);
     }
-    double mae = NAN;
+    rec->mae = NAN;
+    if (got && p->natoms == f->natoms && f->forces) {
+        /* Force MAE: mean |ΔF| over the 3N components, eV/Å */
+        double acc = 0;
+        for (size_t i = 0; i < 3 * f->natoms; i++)
+            acc += fabs(p->forces[i] - f->forces[i]);
+        rec->mae = acc / (double)(3 * f->natoms);
+    }
+    mlshift_formula(f, rec->formula, sizeof rec->formula);
+    return CLI_OK;
+}
+
+static int diagnose_frame(void *ctx, const mlshift_frame *f, size_t s,
+                          const char *name)
+{
+    diag_run *r = ctx;
+    mlshift_frame p;
+    int got = 0;
+    if (r->pred && pred_next(r, f, s, &p, &got))
+        return CLI_ERROR;
+    if (cli_mpi_shard_mine(r->sh, s)) { /* MPI: frames r, r + P, … */
+        diag_rec rec;
+        memset(&rec, 0, sizeof rec);
+        if (diagnose_compute(r, f, &p, got, name, &rec) ||
+            cli_mpi_shard_put(r->sh, s, &rec, sizeof rec))
+            return CLI_ERROR;
+    }
+    return cli_mpi_shard_step(r->sh, s);
+}
+
+/* Rank 0, in frame order: structure s's CSV row and JSON record, the
+ * summary counts and, with --errors, its row for the binned MAE. */
+static int diagnose_emit(void *ctx, size_t s, const void *bytes, size_t len)
+{
+    diag_run *r = ctx;
+    diag_rec rec;
+    if (len != sizeof rec)
+        return cli_fail("structure %zu: a record of %zu bytes, not %zu", s, len,
+                        sizeof rec);
+    memcpy(&rec, bytes, sizeof rec);
+    const mlshift_diagnosis *dg = &rec.dg;
     if (r->pred) {
-        /* Force MAE (mean |ΔF| over the 3N components, eV/Å) against the
-         * prediction frame in the same position; NaN without test forces.
-         * A count or atom mismatch is reported after the last frame, the
-         * count first. */
-        mlshift_frame p;
-        int got = 0;
-        if (!r->pred_done) {
-            if (mlshift_reader_next(r->pred, &p, &got, &err))
-                return cli_fail("%s", err.message);
-            r->pred_done = !got;
-            r->n_pred += (size_t)got;
-        }
-        if (got && p.natoms != f->natoms && !r->bad_atoms) {
-            r->bad_atoms = 1;
-            r->bad_s = s, r->bad_p = p.natoms, r->bad_f = f->natoms;
-        }
-        if (got && p.natoms == f->natoms && f->forces) {
-            double acc = 0;
-            for (size_t i = 0; i < 3 * f->natoms; i++)
-                acc += fabs(p.forces[i] - f->forces[i]);
-            mae = acc / (double)(3 * f->natoms);
-        }
         if (grow_rows(r))
             return cli_fail("out of memory");
-        r->rows[s] = (err_row){{(double)dg.natoms, dg.carbon_fraction,
-                                dg.force_norm, dg.spectral_distance},
-                               mae, dg.natoms};
+        r->rows[s] = (err_row){{(double)dg->natoms, dg->carbon_fraction,
+                                dg->force_norm, dg->spectral_distance},
+                               rec.mae, dg->natoms};
     }
     r->n = s + 1;
-    r->any += dg.ood != 0;
-    r->padded += dg.padded;
-    r->dsum += dg.spectral_distance;
+    r->any += dg->ood != 0;
+    r->padded += dg->padded;
+    r->dsum += dg->spectral_distance;
     for (int a = 0; a < N_AX; a++) {
-        r->ood[a] += (dg.ood & ax_bit[a]) != 0;
-        r->iso[a] += dg.ood == ax_bit[a];
+        r->ood[a] += (dg->ood & ax_bit[a]) != 0;
+        r->iso[a] += dg->ood == ax_bit[a];
     }
+    const size_t *nb = r->ix ? &rec.nb : NULL;
+    const double *mae = r->pred ? &rec.mae : NULL;
     if (r->csv)
-        csv_row(r->csv, s, f, &dg, r->ix ? &nb : NULL, r->pred ? &mae : NULL);
+        csv_row(r->csv, s, rec.formula, dg, nb, mae);
     if (r->json) {
         if (s)
             fputs(",\n", r->json);
-        json_record(r->json, s, &dg, r->ix ? &nb : NULL, r->pred ? &mae : NULL);
+        json_record(r->json, s, dg, nb, mae);
     }
     return CLI_OK;
 }
@@ -419,7 +468,8 @@ static int run(const diag_opts *d, const cli_frames_opts *o, char **files,
             goto done;
         }
     }
-    if (d->csv) {
+    int root = cli_mpi_rank() == 0; /* MPI: rank 0 writes */
+    if (d->csv && root) {
         if (!(r.csv = cli_output_open(&r.csv_out, d->csv)))
             goto done;
         fprintf(r.csv, "index,natoms,formula,unseen_elements,composition_seen,"
@@ -427,14 +477,23 @@ static int run(const diag_opts *d, const cli_frames_opts *o, char **files,
                 "ood_size,ood_carbon_fraction,ood_force_norm,ood_connectivity,"
                 "ood_any%s%s\n", r.ix ? ",neighbours" : "", r.pred ? ",force_mae" : "");
     }
-    if (d->json && !(r.json = tmpfile())) {
+    if (d->json && root && !(r.json = tmpfile())) {
         cli_fail("%s: cannot create a temporary file for the records: %s",
                  d->json, strerror(errno));
         goto done;
     }
-    if (cli_stream_frames(o, files, nfiles, diagnose_frame, &r, NULL))
+    if (cli_mpi_shard_begin(&r.sh, diagnose_emit, &r))
         goto done;
-    size_t n = r.n;
+    size_t n;
+    int sr = cli_stream_frames(o, files, nfiles, diagnose_frame, &r, &n);
+    sr = cli_mpi_shard_end(r.sh, sr); /* MPI: the last chunk, or the failure agreed */
+    r.sh = NULL;
+    if (sr)
+        goto done;
+    if (!root) { /* MPI: rank 0 writes and reports */
+        rc = CLI_OK;
+        goto done;
+    }
     if (n == 0) {
         cli_fail("diagnose: the test files hold no frames");
         goto done;
@@ -542,6 +601,7 @@ int cmd_diagnose(int argc, char **argv)
     d.train = calloc((size_t)argc, sizeof *d.train);
     size_t nfiles = 0;
     int rc = CLI_ERROR;
+    cli_mpi_shared_errors(); /* MPI: one message, every rank exits 2 */
     if (!files || !d.train) {
         cli_fail("out of memory");
         goto done;
@@ -599,6 +659,8 @@ int cmd_diagnose(int argc, char **argv)
             cli_outputs_check("diagnose", (const char *const *)files, nfiles, out, 4) ||
             cli_outputs_check("diagnose", (const char *const *)d.train, d.n_train, out, 4))
             goto done;
+        if (cli_mpi_rank() != 0)
+            o.quiet = 1; /* MPI: rank 0 shows progress */
         /* --csv, --json, --errors-csv and --plot: all written, or none. */
         mlshift_outputs_begin();
         rc = cli_outputs_end(run(&d, &o, files, nfiles));

@@ -13,9 +13,16 @@
  *          checkpoint, the prior-label cache and the report.
  *   ttt    independent groups (one model per composition): rank r adapts
  *          groups r, r + P, …, writes their model files, and the per-group
- *          report lines are gathered to rank 0. */
+ *          report lines are gathered to rank 0.
+ *   label, diagnose
+ *          independent frames: every rank streams every frame and
+ *          computes frames r, r + P, …; per chunk of CLI_MPI_CHUNK·P frames
+ *          the records are gathered to rank 0, which writes them in frame
+ *          order (the one-process output, byte for byte). Failures are
+ *          agreed: one message, every rank exits 2, no output. */
 #include "cli_mpi.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +35,14 @@
 #endif
 
 static int g_rank = 0, g_size = 1, g_started = 0;
+/* Agreed failures (cli_mpi_shared_errors): held cli_fail lines, the frame
+ * a failure is charged to, and whether every rank already knows. */
+static int g_shared, g_agreed;
+static size_t g_position;
+static char g_held[8192];
+static size_t g_held_len;
+
+static int agree(int rc);
 
 int cli_mpi_rank(void)
 {
@@ -71,9 +86,11 @@ int cli_mpi_finish(int rc)
 {
     if (!g_started)
         return rc;
+    if (g_shared && g_size > 1 && !g_agreed)
+        rc = agree(rc);
     fflush(stdout);
     fflush(stderr);
-    if (rc != CLI_OK && g_size > 1)
+    if (rc != CLI_OK && g_size > 1 && !g_agreed)
         MPI_Abort(MPI_COMM_WORLD, rc);
     MPI_Finalize();
     return rc;
@@ -201,4 +218,199 @@ int cli_mpi_stdout_gather(void)
 #endif
     free(text);
     return 0;
+}
+
+/* ---- agreed failures */
+
+void cli_mpi_shared_errors(void)
+{
+    g_shared = 1;
+}
+
+int cli_mpi_hold_message(const char *line)
+{
+    if (!g_shared || g_size <= 1 || g_agreed)
+        return 0;
+    size_t n = strlen(line);
+    if (g_held_len + n < sizeof g_held) { /* later lines past 8 KiB are dropped */
+        memcpy(g_held + g_held_len, line, n + 1);
+        g_held_len += n;
+    }
+    return 1;
+}
+
+/* Collective: every rank says whether it failed (rc) and where
+ * (g_position). On a failure anywhere, the rank that failed at the lowest
+ * frame (then the lowest rank) prints its held lines, and every rank
+ * returns CLI_ERROR with g_agreed set, after which no rank takes part in
+ * another collective. */
+static int agree(int rc)
+{
+    int bad = 0;
+#ifdef MLSHIFT_MPI
+    uint64_t key = rc == CLI_OK ? UINT64_MAX
+                                : (uint64_t)g_position * (uint64_t)g_size + (uint64_t)g_rank;
+    uint64_t first = UINT64_MAX;
+    if (MPI_Allreduce(&key, &first, 1, MPI_UINT64_T, MPI_MIN, MPI_COMM_WORLD) !=
+        MPI_SUCCESS)
+        MPI_Abort(MPI_COMM_WORLD, CLI_ERROR);
+    bad = first != UINT64_MAX;
+    if (bad && key == first) {
+        if (g_held_len)
+            fputs(g_held, stderr);
+        else
+            fprintf(stderr, "mlshift: rank %d failed\n", g_rank);
+        fflush(stderr);
+    }
+#else
+    bad = rc != CLI_OK;
+#endif
+    g_held_len = 0;
+    g_held[0] = '\0';
+    g_agreed = bad;
+    return bad ? CLI_ERROR : CLI_OK;
+}
+
+/* ---- frames sharded over ranks */
+
+struct cli_mpi_shard {
+    cli_mpi_emit_fn emit;
+    void *ctx;
+    size_t chunk;           /* frames per chunk: CLI_MPI_CHUNK·P */
+    size_t first, next;     /* the chunk's first frame; frames stepped */
+    unsigned char *buf;     /* (len,) this rank's records in the chunk, each
+                               a uint64 length and the bytes */
+    size_t len, cap;
+};
+
+int cli_mpi_shard_begin(cli_mpi_shard **sh, cli_mpi_emit_fn emit, void *ctx)
+{
+    if (!(*sh = calloc(1, sizeof **sh)))
+        return cli_fail("out of memory");
+    (*sh)->emit = emit;
+    (*sh)->ctx = ctx;
+    (*sh)->chunk = (size_t)CLI_MPI_CHUNK * (size_t)g_size;
+    g_position = 0;
+    return CLI_OK;
+}
+
+int cli_mpi_shard_mine(const cli_mpi_shard *sh, size_t s)
+{
+    (void)sh;
+    return cli_mpi_mine(s);
+}
+
+int cli_mpi_shard_put(cli_mpi_shard *sh, size_t s, const void *rec, size_t len)
+{
+    if (g_size <= 1) {
+        g_position = s;
+        return sh->emit(sh->ctx, s, rec, len);
+    }
+    uint64_t n = len;
+    size_t need = sh->len + sizeof n + len;
+    if (need > sh->cap) {
+        size_t cap = need > 2 * sh->cap ? need : 2 * sh->cap;
+        unsigned char *nb = realloc(sh->buf, cap);
+        if (!nb)
+            return cli_fail("out of memory");
+        sh->buf = nb;
+        sh->cap = cap;
+    }
+    memcpy(sh->buf + sh->len, &n, sizeof n);
+    if (len)
+        memcpy(sh->buf + sh->len + sizeof n, rec, len);
+    sh->len = need;
+    return CLI_OK;
+}
+
+#ifdef MLSHIFT_MPI
+/* Rank 0 emits frames [first, end) from the ranks' records, laid out by
+ * rank (all + displs[r]), in frame order: frame s is rank s mod P's next. */
+static int emit_chunk(cli_mpi_shard *sh, const unsigned char *all, const int *displs,
+                      size_t end)
+{
+    size_t *at = calloc((size_t)g_size, sizeof *at);
+    if (!at)
+        return cli_fail("out of memory");
+    int rc = CLI_OK;
+    for (size_t s = sh->first; s < end && rc == CLI_OK; s++) {
+        int r = (int)(s % (size_t)g_size);
+        const unsigned char *p = all + displs[r] + at[r];
+        uint64_t n;
+        memcpy(&n, p, sizeof n);
+        at[r] += sizeof n + (size_t)n;
+        g_position = s;
+        rc = sh->emit(sh->ctx, s, p + sizeof n, (size_t)n);
+    }
+    free(at);
+    return rc;
+}
+#endif
+
+/* Collective at a chunk's end: agree, gather frames [first, end)'s records
+ * to rank 0, emit them there. */
+static int flush(cli_mpi_shard *sh, size_t end)
+{
+    if (agree(CLI_OK))
+        return CLI_ERROR;
+    int rc = CLI_OK;
+#ifdef MLSHIFT_MPI
+    if (sh->len > (size_t)INT32_MAX)
+        MPI_Abort(MPI_COMM_WORLD, cli_fail("rank %d: a chunk's records exceed 2 GiB",
+                                           g_rank));
+    int n = (int)sh->len, *counts = NULL, *displs = NULL;
+    unsigned char *all = NULL;
+    if (g_rank == 0) {
+        counts = calloc((size_t)g_size, sizeof *counts);
+        displs = calloc((size_t)g_size, sizeof *displs);
+        if (!counts || !displs)
+            MPI_Abort(MPI_COMM_WORLD, cli_fail("out of memory gathering records"));
+    }
+    MPI_Gather(&n, 1, MPI_INT, counts, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (g_rank == 0) {
+        size_t total = 0;
+        for (int r = 0; r < g_size; r++) {
+            if (total > (size_t)INT32_MAX)
+                MPI_Abort(MPI_COMM_WORLD, cli_fail("a chunk's records exceed 2 GiB"));
+            displs[r] = (int)total;
+            total += (size_t)counts[r];
+        }
+        if (total > (size_t)INT32_MAX || !(all = malloc(total ? total : 1)))
+            MPI_Abort(MPI_COMM_WORLD, cli_fail("out of memory gathering records"));
+    }
+    MPI_Gatherv(sh->buf, n, MPI_BYTE, all, counts, displs, MPI_BYTE, 0, MPI_COMM_WORLD);
+    if (g_rank == 0 && (rc = emit_chunk(sh, all, displs, end)) == CLI_OK)
+        g_position = end;
+    free(all);
+    free(counts);
+    free(displs);
+#endif
+    sh->first = end;
+    sh->len = 0;
+    return rc;
+}
+
+int cli_mpi_shard_step(cli_mpi_shard *sh, size_t s)
+{
+    sh->next = s + 1;
+    if (g_size <= 1)
+        return CLI_OK;
+    g_position = s + 1;
+    return sh->next % sh->chunk == 0 ? flush(sh, sh->next) : CLI_OK;
+}
+
+int cli_mpi_shard_end(cli_mpi_shard *sh, int rc)
+{
+    if (g_size > 1) {
+        if (g_agreed)
+            rc = CLI_ERROR;
+        else if (rc != CLI_OK)
+            rc = agree(rc);
+        else
+            rc = flush(sh, sh->next);
+    }
+    if (sh)
+        free(sh->buf);
+    free(sh);
+    return rc;
 }

@@ -8,6 +8,13 @@
 - the comparison can fail: another batch size gives other weights;
 - `mpirun -n 2 mlshift-mpi ttt`: ranks take whole groups; the adapted
   models equal the one-process run's and one report lists every group;
+- `mpirun -n 2 mlshift-mpi label` and `diagnose`: ranks take alternate
+  frames; rank 0 writes every output (extxyz; CSV, JSON, binned errors,
+  report) byte for byte as one process does, over several chunks and a
+  ragged last one, read whole (--split) and streamed;
+- a failure on one rank (a prior that fails on rank 1's frame, an unknown
+  element every rank reads, too few predictions) exits 2 with one
+  message and writes nothing;
 - plain `mlshift` started as 2 MPI processes refuses (exit 2).
 OpenMPI comes from scripts/install-deps; where that could not install it
 (make check then says so), SKIPPED; CI installs strictly and fails before.
@@ -63,6 +70,8 @@ def tensors(path):
     (version,) = take("I")
     string()
     take("5I")
+    if version >= 3:
+        take("I")  # readout_every
     take("2d")
     string()
     (S,) = take("I")
@@ -146,6 +155,107 @@ if t1[0] == 0 and t2[0] == 0:
     for g in g2:
         h = [x for x in g1 if x["group"] == g["group"]][0]
         check(g["prior_loss"] == h["prior_loss"], "%s: same prior losses" % g["group"])
+
+# --- label and diagnose: alternate frames over ranks, rank 0 writes
+# 150 frames: 32 frames per rank per chunk (cli_mpi.h), so 2 ranks flush
+# after frames 64 and 128 and end on a ragged chunk of 22
+test = data("rmd17/rmd17_benzene_test_01.npz")
+sub = ["--labels", "old", "--split", "150,0,0", "--part", "train", "--quiet"]
+t150 = P("test150.extxyz")
+run("convert", test, *sub, "-o", t150)
+
+
+def same_bytes(a, b, what):
+    ok = os.path.exists(a) and os.path.exists(b) and open(a, "rb").read() == open(b, "rb").read()
+    size = os.path.getsize(a) if os.path.exists(a) else -1
+    check(ok, "%s: 2 ranks write the serial bytes (%d bytes)" % (what, size))
+    return ok
+
+
+def frames_of(path):
+    return open(path).read().count("Properties=") if os.path.exists(path) else -1
+
+
+# read whole (--split), LJ; streamed frame by frame, EMT
+for name, prior, inp in (("lj", "lj", [test] + sub), ("emt", "emt", [t150, "--quiet"])):
+    l1 = run("label", "--prior", prior, *inp, "-o", P("lab-%s-serial.extxyz" % name))
+    check(l1[0] == 0, "serial label --prior %s: %s" % (prior, l1[2]))
+    l2 = mpirun(MPI_BIN, "label", "--prior", prior, *inp, "-o", P("lab-%s-mpi.extxyz" % name))
+    check(l2[0] == 0, "mpirun -n 2 mlshift-mpi label --prior %s: %s" % (prior, l2[2][-2000:]))
+    if same_bytes(P("lab-%s-serial.extxyz" % name), P("lab-%s-mpi.extxyz" % name), "label " + name):
+        print("label --prior %s: 2 ranks = serial, %d frames"
+              % (prior, frames_of(P("lab-%s-mpi.extxyz" % name))))
+    check(frames_of(P("lab-%s-mpi.extxyz" % name)) == 150, "label %s: 150 frames" % name)
+    check(not [x for x in os.listdir(tmp) if "rank" in x or x.startswith(".")],
+          "no per-rank or temporary file: %r" % os.listdir(tmp))
+# the check can fail: another order of the same frames differs
+lines = open(P("lab-lj-serial.extxyz")).read().splitlines(True)
+first = int(lines[0])
+swapped = lines[first + 2:2 * (first + 2)] + lines[:first + 2] + lines[2 * (first + 2):]
+check("".join(swapped).encode() != open(P("lab-lj-mpi.extxyz"), "rb").read(),
+      "frames 0 and 1 swapped differ from the 2 ranks' file: the comparison sees order")
+
+# diagnose: statistics of 10 training frames; CSV, JSON, --neighbours,
+# --prior, --errors (the LJ labels as predictions), the report
+st = P("train.stats")
+check(run("stats", benz, "-o", st, "--quiet")[0] == 0, "stats of the training frames")
+dargs = ["diagnose", "--stats", st, t150, "--prior", "emt", "--neighbours", "0.01", "--train", benz,
+         "--errors", P("lab-lj-serial.extxyz"), "--pred-key", "prior_forces", "--quiet"]
+outs = lambda tag: ["--csv", P("d-%s.csv" % tag), "--json", P("d-%s.json" % tag),
+                    "--errors-csv", P("d-%s-err.csv" % tag)]
+d1 = run(*dargs, *outs("serial"))
+check(d1[0] == 0, "serial diagnose: %s" % d1[2])
+d2 = mpirun(MPI_BIN, *dargs, *outs("mpi"))
+check(d2[0] == 0, "mpirun -n 2 mlshift-mpi diagnose: %s" % d2[2][-2000:])
+for opt, ext in (("csv", ".csv"), ("json", ".json"), ("errors-csv", "-err.csv")):
+    same_bytes(P("d-serial" + ext), P("d-mpi" + ext), "diagnose --" + opt)
+check(d1[1] == d2[1] and "diagnosed 150 structures" in d2[1],
+      "diagnose: one report, rank 0's, as the serial one: %r" % d2[1][:200])
+if os.path.exists(P("d-mpi.json")):
+    recs = json.load(open(P("d-mpi.json")))["per_structure"]
+    check([r["index"] for r in recs] == list(range(150)), "JSON records in frame order")
+    print("diagnose: 2 ranks = serial (CSV, JSON, binned errors, report), 150 structures")
+
+
+# --- failures under 2 ranks: exit 2, one message, nothing written
+def fails(tag, args, outputs, want):
+    before = set(os.listdir(tmp))
+    r = mpirun(MPI_BIN, *args)
+    msgs = [x for x in r[2].splitlines() if x.startswith("mlshift: ")]
+    check(r[0] != 0, "%s: exit status %d" % (tag, r[0]))
+    check(len(msgs) == 1 and want in msgs[0], "%s: one message naming %r: %r" % (tag, want, msgs))
+    check(not any(os.path.exists(o) for o in outputs), "%s: no output written" % tag)
+    check(set(os.listdir(tmp)) == before, "%s: no file left behind: %r"
+          % (tag, set(os.listdir(tmp)) - before))
+    print("%s: exit %d, %s" % (tag, r[0], msgs[0] if msgs else "no message"))
+
+
+lines = open(t150).read().splitlines(True)
+nat = int(lines[0])
+frames = [lines[k:k + nat + 2] for k in range(0, len(lines), nat + 2)]
+bad = [list(f) for f in frames]
+bad[101][2] = "S" + bad[101][2][1:]  # EMT has no S: rank 1's frame 101 fails
+with open(P("bad-emt.extxyz"), "w") as fh:
+    fh.write("".join(sum(bad, [])))
+bad = [list(f) for f in frames]
+bad[70][3] = "Xx" + bad[70][3][1:]  # an unknown element: every rank's reader fails
+with open(P("bad-element.extxyz"), "w") as fh:
+    fh.write("".join(sum(bad, [])))
+fails("label, prior fails on rank 1's frame 101",
+      ["label", "--prior", "emt", P("bad-emt.extxyz"), "-o", P("bad1.extxyz")],
+      [P("bad1.extxyz")], "frame 101")
+fails("label, unknown element read by every rank",
+      ["label", "--prior", "lj", P("bad-element.extxyz"), "-o", P("bad2.extxyz")],
+      [P("bad2.extxyz")], "unknown element 'Xx'")
+fails("diagnose, prior fails on rank 1's frame 101",
+      ["diagnose", "--stats", st, P("bad-emt.extxyz"), "--prior", "emt", "--csv", P("bad3.csv"),
+       "--json", P("bad3.json")], [P("bad3.csv"), P("bad3.json")], "frame 101")
+with open(P("short.extxyz"), "w") as fh:
+    fh.write("".join(open(P("lab-lj-serial.extxyz")).read().splitlines(True)[:100 * (nat + 2)]))
+fails("diagnose, rank 0 finds too few predictions after the stream",
+      ["diagnose", "--stats", st, t150, "--errors", P("short.extxyz"), "--pred-key", "prior_forces",
+       "--errors-csv", P("bad4-err.csv"), "--csv", P("bad4.csv")],
+      [P("bad4-err.csv"), P("bad4.csv")], "100 frames but the test set has 150")
 
 # --- plain mlshift under mpirun refuses
 r = mpirun(MLSHIFT, "info", benz)
