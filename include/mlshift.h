@@ -18,11 +18,11 @@
  *     }
  *     mlshift_frame f;
  *     mlshift_frames_get(fr, 0, &f);
- *     mlshift_neighbours nl = {0};
- *     mlshift_neighbours_build(&nl, f.natoms, f.positions, f.cell, f.pbc,
+ *     mlshift_neighbours *nl = mlshift_neighbours_create();
+ *     mlshift_neighbours_build(nl, f.natoms, f.positions, f.cell, f.pbc,
  *                              5.0, 0, &err);
- *     printf("%zu edges\n", nl.n_edges);
- *     mlshift_neighbours_free(&nl);
+ *     printf("%zu edges\n", mlshift_neighbours_n_edges(nl));
+ *     mlshift_neighbours_destroy(nl);
  *     mlshift_frames_destroy(fr);
  */
 #ifndef MLSHIFT_H
@@ -261,36 +261,52 @@ mlshift_status mlshift_dedup(const mlshift_frames *fr, const char *key,
  * list, i < j, or for periodic self-images the shift with the first nonzero
  * component positive) with 0 < |r_j + S·cell − r_i| <= cutoff. Edges are
  * grouped by src (CSR: edges of atom i are [first[i], first[i+1])).
- * E = n_edges. A zeroed struct is an empty list; build/filter reuse its
- * memory. */
-typedef struct mlshift_neighbours {
-    size_t n_atoms;          /* N */
-    size_t n_edges;          /* E */
-    size_t capacity;         /* edges allocated */
-    double cutoff;           /* Å */
-    int half;                /* 1: each pair once */
-    int32_t *src;            /* (E,) i */
-    int32_t *dst;            /* (E,) j */
-    int32_t *shift;          /* (E, 3) integer cell shift S of atom j */
-    double *vec;             /* (E, 3) r_j + S·cell − r_i, Å */
-    double *dist;            /* (E,) |vec|, Å */
-    size_t *first;           /* (N + 1,) */
-} mlshift_neighbours;
+ * N = n_atoms, E = n_edges. Opaque (docs/api.md): read it through the
+ * accessors below. A list is reusable: build and filter keep its memory. */
+typedef struct mlshift_neighbours mlshift_neighbours;
+
+/* An empty list (no atoms, no edges), or NULL when out of memory. */
+mlshift_neighbours *mlshift_neighbours_create(void);
+/* Frees the list and its memory; NULL is fine. */
+void mlshift_neighbours_destroy(mlshift_neighbours *nl);
 
 /* Builds the list with a cell list, O(N). cell (3,3) rows a, b, c or NULL;
  * pbc NULL = none. Periodic directions need a cell; any triclinic cell and
- * cutoffs longer than the cell (several images) work. */
+ * cutoffs longer than the cell (several images) work. On failure nl is an
+ * empty list. */
 mlshift_status mlshift_neighbours_build(mlshift_neighbours *nl, size_t n,
                                         const double *positions,
                                         const double *cell, const int *pbc,
                                         double cutoff, int half,
                                         mlshift_error *err);
-/* Keeps the edges of `in` with dist <= cutoff (cutoff <= in->cutoff) in out,
- * same order; out may not be in. No rebuild. */
+/* Keeps the edges of `in` with dist <= cutoff (cutoff <= the cutoff of in)
+ * in out, same order; out may not be in. No rebuild. */
 mlshift_status mlshift_neighbours_filter(mlshift_neighbours *out,
                                          const mlshift_neighbours *in,
                                          double cutoff, mlshift_error *err);
-void mlshift_neighbours_free(mlshift_neighbours *nl);
+
+/* What a list holds. The arrays point into the list: valid until its next
+ * build, filter or destroy; with no edges (or before the first build) they
+ * may be NULL. */
+size_t mlshift_neighbours_n_atoms(const mlshift_neighbours *nl);   /* N */
+size_t mlshift_neighbours_n_edges(const mlshift_neighbours *nl);   /* E */
+/* The cutoff it was built (or filtered) at, Å; 0 before the first build. */
+double mlshift_neighbours_cutoff(const mlshift_neighbours *nl);
+/* 1: a half list (each pair once), 0: a full list. */
+int mlshift_neighbours_half(const mlshift_neighbours *nl);
+/* (E,) i of each edge, ascending. */
+const int32_t *mlshift_neighbours_src(const mlshift_neighbours *nl);
+/* (E,) j of each edge. */
+const int32_t *mlshift_neighbours_dst(const mlshift_neighbours *nl);
+/* (E, 3) integer cell shift S of atom j. */
+const int32_t *mlshift_neighbours_shift(const mlshift_neighbours *nl);
+/* (E, 3) r_j + S·cell − r_i, Å. */
+const double *mlshift_neighbours_vec(const mlshift_neighbours *nl);
+/* (E,) |vec|, Å. */
+const double *mlshift_neighbours_dist(const mlshift_neighbours *nl);
+/* (N + 1,) edges of atom i are [first[i], first[i+1]); NULL before the
+ * first build. */
+const size_t *mlshift_neighbours_first(const mlshift_neighbours *nl);
 
 /* ----------------------------------------------------- Laplacian spectra */
 
@@ -301,7 +317,7 @@ mlshift_spectrum_ws *mlshift_spectrum_ws_create(size_t max_n);
 void mlshift_spectrum_ws_destroy(mlshift_spectrum_ws *ws);
 
 /* Builds L = I − D^-1/2 A D^-1/2 (paper eq. 3) of the subgraph of nl with
- * dist <= cutoff (cutoff <= nl->cutoff): A binary, no self loops (periodic
+ * dist <= cutoff (cutoff <= the list's): A binary, no self loops (periodic
  * self-images ignored), an isolated atom keeps L_ii = 1. The matrix (N, N),
  * column-major, is then at mlshift_laplacian_matrix(ws). */
 mlshift_status mlshift_laplacian(mlshift_spectrum_ws *ws,
