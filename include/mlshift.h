@@ -339,46 +339,32 @@ double mlshift_spectral_distance(const double *eig, size_t n,
 
 #define MLSHIFT_STATS_VERSION 1
 
-/* What a training set looks like along the paper's shift axes (§3.2, A.5).
- * Standard deviations are population ones (numpy's default, ddof = 0). */
-typedef struct mlshift_train_stats {
-    double cutoff;                  /* Å, radius graph of the spectra */
-    size_t n_structures;
-    size_t element_atoms[119];      /* atoms of each element */
-    size_t natoms_max;              /* N_max, length of the spectrum */
-    double natoms_mean, natoms_std;
-    double carbon_mean, carbon_std; /* fraction of atoms that are carbon */
-    size_t n_force;                 /* structures with a force norm */
-    double force_norm_mean, force_norm_std;  /* eV/Å, (1/N) Σ_i |F_i| */
-    char force_source[128];         /* "labels", "prior:SPEC" or "none" */
-    double *spectrum;               /* (N_max,) average ascending spectrum,
-                                       each zero-padded at the end */
-    double spectral_mean, spectral_std;  /* eq. 5 of each training graph to
-                                            the average */
-    /* Fraction of the training structures themselves that the 1-std rule
-     * flags on each axis: what a flag rate on test data compares with. */
-    double train_ood_size, train_ood_carbon, train_ood_force_norm,
-        train_ood_connectivity;
-    char *compositions;             /* distinct Hill formulas, each
-                                       NUL-terminated, back to back */
-    size_t n_compositions, compositions_len;
-} mlshift_train_stats;
+/* What a training set looks like along the paper's shift axes (§3.2, A.5):
+ * elements and compositions, atoms per structure, carbon fraction, force
+ * norm, and the average Laplacian spectrum at a cutoff with each training
+ * graph's eq. 5 distance to it. Standard deviations are population ones
+ * (numpy's default, ddof = 0). Opaque (docs/api.md): read it through the
+ * accessors below. */
+typedef struct mlshift_train_stats mlshift_train_stats;
 
-/* Computes the statistics of frames at `cutoff` Å. force_norms (n,) gives
- * each structure's force norm (NaN = none), or NULL to take them from the
+/* Computes the statistics of frames at `cutoff` Å into a new *out (free it
+ * with mlshift_stats_destroy; NULL on failure). force_norms (n,) gives each
+ * structure's force norm (NaN = none), or NULL to take them from the
  * frames' labels; source names where they came from (NULL: "labels").
- * Fails on an empty set. Frees nothing in *out: call _free after. */
+ * Fails on an empty set. */
 mlshift_status mlshift_stats_compute(const mlshift_frames *frames,
                                      double cutoff, const double *force_norms,
                                      const char *source,
-                                     mlshift_train_stats *out,
+                                     mlshift_train_stats **out,
                                      mlshift_error *err);
 /* A versioned JSON file (docs/stats-format.md), written atomically. */
 mlshift_status mlshift_stats_write(const mlshift_train_stats *st,
                                    const char *path, mlshift_error *err);
-mlshift_status mlshift_stats_read(mlshift_train_stats *st, const char *path,
+/* Reads such a file into a new *out (NULL on failure). */
+mlshift_status mlshift_stats_read(const char *path, mlshift_train_stats **out,
                                   mlshift_error *err);
-void mlshift_stats_free(mlshift_train_stats *st);
+/* Frees the statistics; NULL is fine. */
+void mlshift_stats_destroy(mlshift_train_stats *st);
 
 /* Out-of-distribution flags, as bits. */
 enum {
@@ -388,6 +374,41 @@ enum {
     MLSHIFT_OOD_FORCE_NORM = 1u << 3,   /* |force norm − mean| > std */
     MLSHIFT_OOD_CONNECTIVITY = 1u << 4  /* |D − mean D| > std */
 };
+
+/* What statistics hold. Strings and arrays point into st: valid until
+ * mlshift_stats_destroy. */
+/* Å, the cutoff of the radius graphs behind the spectra. */
+double mlshift_stats_cutoff(const mlshift_train_stats *st);
+/* Training structures. */
+size_t mlshift_stats_n_structures(const mlshift_train_stats *st);
+/* Atoms of element z (1..118) over the training set; 0 for another z. */
+size_t mlshift_stats_element_atoms(const mlshift_train_stats *st, int z);
+/* N_max: the largest structure, the length of the spectrum. */
+size_t mlshift_stats_natoms_max(const mlshift_train_stats *st);
+/* (N_max,) the average ascending spectrum, each training spectrum
+ * zero-padded at the end. */
+const double *mlshift_stats_spectrum(const mlshift_train_stats *st);
+/* Structures that had a force norm, and where the norms came from:
+ * "labels", "prior:SPEC" or "none". */
+size_t mlshift_stats_n_force(const mlshift_train_stats *st);
+const char *mlshift_stats_force_source(const mlshift_train_stats *st);
+/* The distinct Hill formulas of the training set: n_compositions of them,
+ * each NUL-terminated, back to back (*len, if non-NULL, receives the bytes
+ * in all). */
+size_t mlshift_stats_n_compositions(const mlshift_train_stats *st);
+const char *mlshift_stats_compositions(const mlshift_train_stats *st,
+                                       size_t *len);
+/* One shift axis, named by its flag: MLSHIFT_OOD_SIZE (atoms per
+ * structure), MLSHIFT_OOD_CARBON (fraction of atoms that are carbon),
+ * MLSHIFT_OOD_FORCE_NORM ((1/N) Σ_i |F_i|, eV/Å, over the structures with
+ * a norm) or MLSHIFT_OOD_CONNECTIVITY (each training graph's eq. 5
+ * distance to the average spectrum). Its mean, its std, and the fraction
+ * of the training structures themselves that the 1-std rule flags on it
+ * (what a flag rate on test data compares with). NaN for another axis, and
+ * for the force norm when no structure had one. */
+double mlshift_stats_mean(const mlshift_train_stats *st, unsigned axis);
+double mlshift_stats_std(const mlshift_train_stats *st, unsigned axis);
+double mlshift_stats_train_ood(const mlshift_train_stats *st, unsigned axis);
 
 /* One structure seen against the training statistics. */
 typedef struct mlshift_diagnosis {
@@ -716,7 +737,7 @@ typedef struct mlshift_md_monitor {
                                    as mlshift_diagnose */
 } mlshift_md_monitor;
 /* Fills *out for md's current state; cutoff > 0 Å (the run's: a model's
- * run-time cutoff, or st->cutoff). ws: reusable scratch. */
+ * run-time cutoff, or mlshift_stats_cutoff(st)). ws: reusable scratch. */
 mlshift_status mlshift_md_monitor_state(const mlshift_md *md,
                                         const mlshift_train_stats *st,
                                         double cutoff, mlshift_shift_ws *ws,
@@ -1032,10 +1053,10 @@ mlshift_status mlshift_stats_begin(double cutoff, const char *source,
 mlshift_status mlshift_stats_add(mlshift_stats_builder *b,
                                  const mlshift_frame *f, double force_norm,
                                  mlshift_error *err);
-/* Fills *out (free it with mlshift_stats_free) and frees b, also on
- * failure. */
+/* The statistics into a new *out (free it with mlshift_stats_destroy;
+ * NULL on failure); frees b, also on failure. */
 mlshift_status mlshift_stats_finish(mlshift_stats_builder *b,
-                                    mlshift_train_stats *out,
+                                    mlshift_train_stats **out,
                                     mlshift_error *err);
 void mlshift_stats_abort(mlshift_stats_builder *b);
 
@@ -1222,8 +1243,8 @@ MLSHIFT_API mlshift_status mlshift_calc_set_cutoff(mlshift_calc *c,
                                                    mlshift_error *err);
 /* Automatic test-time radius refinement (paper eq. 4): every compute
  * first chooses the structure's radius among radii[0..k) and the training
- * cutoff st->cutoff with mlshift_refine_radius, as `mlshift predict
- * --refine-radius` does. st and radii are copied. A prior:
+ * cutoff (mlshift_stats_cutoff(st)) with mlshift_refine_radius, as
+ * `mlshift predict --refine-radius` does. st and radii are copied. A prior:
  * MLSHIFT_ERR_VALUE. Note that the radius then changes with the geometry:
  * for MD fix it with mlshift_calc_set_cutoff. */
 MLSHIFT_API mlshift_status mlshift_calc_set_refinement(
