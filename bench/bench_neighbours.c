@@ -108,11 +108,11 @@ static void bench_box(const char *name, const double *cell, size_t n, double rc)
     double vol = fabs(cell[0] * (cell[4] * cell[8] - cell[5] * cell[7]) -
                       cell[1] * (cell[3] * cell[8] - cell[5] * cell[6]) +
                       cell[2] * (cell[3] * cell[7] - cell[4] * cell[6]));
-    mlshift_neighbours nl = {0};
-    double t_full = time_build(&nl, n, pos, cell, pbc, rc, 0, 15, 1);
-    size_t e_full = nl.n_edges;
-    double t_half = time_build(&nl, n, pos, cell, pbc, rc, 1, 15, 1);
-    size_t e_half = nl.n_edges;
+    mlshift_neighbours *nl = mlshift_neighbours_create();
+    double t_full = time_build(nl, n, pos, cell, pbc, rc, 0, 15, 1);
+    size_t e_full = mlshift_neighbours_n_edges(nl);
+    double t_half = time_build(nl, n, pos, cell, pbc, rc, 1, 15, 1);
+    size_t e_half = mlshift_neighbours_n_edges(nl);
 
     size_t cap = e_full + 1024;
     int32_t *src = malloc(cap * sizeof *src), *dst = malloc(cap * sizeof *dst);
@@ -139,7 +139,7 @@ static void bench_box(const char *name, const double *cell, size_t n, double rc)
     free(shift);
     free(vec);
     free(dist);
-    mlshift_neighbours_free(&nl);
+    mlshift_neighbours_destroy(nl);
     free(pos);
 }
 
@@ -176,12 +176,12 @@ static void bench_molecule(double rc)
         for (size_t i = 0; i < 3 * n; i++)
             pos[i] = 6 * uniform() - 3;
     }
-    mlshift_neighbours nl = {0};
+    mlshift_neighbours *nl = mlshift_neighbours_create();
     const int batch = 20000;
-    double t_full = time_build(&nl, n, pos, NULL, NULL, rc, 0, 7, batch);
-    size_t e_full = nl.n_edges;
-    double t_half = time_build(&nl, n, pos, NULL, NULL, rc, 1, 7, batch);
-    size_t e_half = nl.n_edges;
+    double t_full = time_build(nl, n, pos, NULL, NULL, rc, 0, 7, batch);
+    size_t e_full = mlshift_neighbours_n_edges(nl);
+    double t_half = time_build(nl, n, pos, NULL, NULL, rc, 1, 7, batch);
+    size_t e_half = mlshift_neighbours_n_edges(nl);
     int32_t src[64 * 64], dst[64 * 64], shift[3 * 64 * 64];
     double vec[3 * 64 * 64], dist[64 * 64];
     double best = INFINITY;
@@ -205,7 +205,7 @@ static void bench_molecule(double rc)
                "\"brute_force_edges\":%zu,\"speedup\":%.2f}\n",
                source, n, rc, lists[l], es[l], ts[l], 1.0 / ts[l], batch, best,
                e_brute, best / ts[l]);
-    mlshift_neighbours_free(&nl);
+    mlshift_neighbours_destroy(nl);
 }
 
 int main(void)

@@ -15,6 +15,7 @@
 
 #include "mlshift.h"
 #include "bench.h"
+#include "shift/stats.h" /* the struct: statistics with a made-up spectrum */
 
 static double uniform(unsigned long long *s)
 {

@@ -120,7 +120,7 @@ int main(void)
         mlshift_frames_select(train, blk, idx, m, &err);
         mlshift_frames_destroy(blk);
     }
-    mlshift_train_stats st;
+    mlshift_train_stats *st;
     double t0 = bench_now();
     if (mlshift_stats_compute(train, 5.0, NULL, NULL, &st, &err)) {
         fprintf(stderr, "bench_shift: %s\n", err.message);
@@ -154,7 +154,7 @@ int main(void)
                 mlshift_frame f;
                 mlshift_refinement out;
                 mlshift_frames_get(test, s, &f);
-                mlshift_refine_radius(&st, &f, radii, 10, ws, &out, NULL, &err);
+                mlshift_refine_radius(st, &f, radii, 10, ws, &out, NULL, &err);
                 checksum += out.radius;
             }
             double t = (bench_now() - t0) / (double)nt;
@@ -169,7 +169,7 @@ int main(void)
     }
     bench_neighbours(train, ws, &opt);
     mlshift_shift_ws_destroy(ws);
-    mlshift_stats_free(&st);
+    mlshift_stats_destroy(st);
     mlshift_frames_destroy(train);
     free(idx);
     return 0;

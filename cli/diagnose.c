@@ -155,15 +155,13 @@ static int write_errors(const diag_opts *d, const mlshift_train_stats *st,
         static const char *xl[4] = {"atoms per structure", "carbon fraction",
                                     "force norm (eV/Å)",
                                     "spectral distance to training"};
-        double mean[4] = {st->natoms_mean, st->carbon_mean, st->force_norm_mean,
-                          st->spectral_mean};
-        double sd[4] = {st->natoms_std, st->carbon_std, st->force_norm_std,
-                        st->spectral_std};
         for (int a = 0; a < 4; a++) {
+            double mean = mlshift_stats_mean(st, ax_bit[AX_SIZE + a]);
+            double sd = mlshift_stats_std(st, ax_bit[AX_SIZE + a]);
             ser[a] = (plot_series){"force MAE", cx + 2 * B * (size_t)a,
                                    cx + 2 * B * (size_t)a + B, B, "#d62728", 0, 0};
             pan[a] = (plot_panel){axes[a], xl[a], "force MAE (meV/Å)", &ser[a], 1,
-                                  mean[a] - sd[a], mean[a] + sd[a], 0};
+                                  mean - sd, mean + sd, 0};
             if (a == 3) /* connectivity's in-distribution side is one-sided */
                 pan[a].band_lo = 0;
         }
@@ -259,7 +257,7 @@ static int write_json(const diag_run *r)
         return CLI_ERROR;
     fprintf(fp, "{\"stats\": \"%s\", \"cutoff\": %.17g, \"structures\": %zu, "
             "\"padded\": %zu, \"ood_any\": %zu, \"axes\": {", d->stats,
-            r->st->cutoff, r->n, r->padded, r->any);
+            mlshift_stats_cutoff(r->st), r->n, r->padded, r->any);
     for (int a = 0; a < N_AX; a++)
         fprintf(fp, "%s\"%s\": {\"ood\": %zu, \"isolated\": %zu}", a ? ", " : "",
                 ax_name[a], r->ood[a], r->iso[a]);
@@ -348,7 +346,7 @@ static int diagnose_compute(diag_run *r, const mlshift_frame *f,
             r->eig = ne;
             r->cap_eig = f->natoms + 8;
         }
-        if (mlshift_frame_spectrum(f, r->st->cutoff, r->ws, r->eig, &err))
+        if (mlshift_frame_spectrum(f, mlshift_stats_cutoff(r->st), r->ws, r->eig, &err))
             return cli_fail("%s: %s", name, err.message);
         rec->nb = mlshift_spectral_index_count(r->ix, r->eig, f->natoms, d->eps);
     }
@@ -424,13 +422,13 @@ static int run(const diag_opts *d, const cli_frames_opts *o, char **files,
                size_t nfiles)
 {
     mlshift_error err;
-    mlshift_train_stats st;
-    if (mlshift_stats_read(&st, d->stats, &err))
+    mlshift_train_stats *st;
+    if (mlshift_stats_read(d->stats, &st, &err))
         return cli_fail("%s", err.message);
     mlshift_frames *train = NULL;
     diag_run r = {0};
     r.d = d;
-    r.st = &st;
+    r.st = st;
     r.ws = mlshift_shift_ws_create();
     int rc = CLI_ERROR;
     if (!r.ws) {
@@ -445,7 +443,7 @@ static int run(const diag_opts *d, const cli_frames_opts *o, char **files,
         to.part = NULL;
         if (cli_load_frames(&to, d->train, d->n_train, &train, NULL, NULL, NULL))
             goto done;
-        if (mlshift_spectral_index_build(train, st.cutoff, &r.ix, &err)) {
+        if (mlshift_spectral_index_build(train, mlshift_stats_cutoff(st), &r.ix, &err)) {
             cli_fail("--train: %s", err.message);
             goto done;
         }
@@ -519,50 +517,48 @@ static int run(const diag_opts *d, const cli_frames_opts *o, char **files,
                      r.bad_s, r.bad_p, r.bad_f);
             goto done;
         }
-        if (write_errors(d, &st, r.rows, n))
+        if (write_errors(d, st, r.rows, n))
             goto done;
     }
 
     printf("diagnosed %zu structures against %s (%zu training structures, "
-           "cutoff %g Å)\n", n, d->stats, st.n_structures, st.cutoff);
+           "cutoff %g Å)\n", n, d->stats, mlshift_stats_n_structures(st),
+           mlshift_stats_cutoff(st));
     printf("  %-16s %8s %9s %8s   training mean ± std\n", "axis", "OOD",
            "isolated", "train");
     size_t n_elements = 0;
     for (int z = 1; z <= 118; z++)
-        n_elements += st.element_atoms[z] > 0;
-    double mean[N_AX] = {NAN, st.natoms_mean, st.carbon_mean, st.force_norm_mean,
-                         st.spectral_mean};
-    double sd[N_AX] = {NAN, st.natoms_std, st.carbon_std, st.force_norm_std,
-                       st.spectral_std};
-    double rate[N_AX] = {0, st.train_ood_size, st.train_ood_carbon,
-                         st.train_ood_force_norm, st.train_ood_connectivity};
+        n_elements += mlshift_stats_element_atoms(st, z) > 0;
     for (int a = 0; a < N_AX; a++) {
+        /* features has no mean; its training rate reads 0 */
+        double rate = a == AX_FEATURES ? 0 : mlshift_stats_train_ood(st, ax_bit[a]);
         printf("  %-16s %8zu %9zu", ax_name[a], r.ood[a], r.iso[a]);
-        if (isfinite(rate[a]))
-            printf(" %7.1f%%", 100 * rate[a]);
+        if (isfinite(rate))
+            printf(" %7.1f%%", 100 * rate);
         else
             printf(" %8s", "-");
         if (a == AX_FEATURES)
             printf("   %zu elements, %zu compositions seen\n", n_elements,
-                   st.n_compositions);
+                   mlshift_stats_n_compositions(st));
         else
-            printf("   %.6g ± %.6g\n", mean[a], sd[a]);
+            printf("   %.6g ± %.6g\n", mlshift_stats_mean(st, ax_bit[a]),
+                   mlshift_stats_std(st, ax_bit[a]));
     }
     printf("  %-16s %8zu\n", "any", r.any);
     printf("  (train: the share of the training structures themselves that the "
            "rule flags)\n");
     printf("  mean spectral distance %.6g (training %.6g)\n", r.dsum / (double)n,
-           st.spectral_mean);
+           mlshift_stats_mean(st, MLSHIFT_OOD_CONNECTIVITY));
     if (r.padded)
         printf("  %zu structures are larger than the largest training structure "
                "(%zu atoms): the average spectrum was padded with zeros\n",
-               r.padded, st.natoms_max);
-    if (!st.n_force)
+               r.padded, mlshift_stats_natoms_max(st));
+    if (!mlshift_stats_n_force(st))
         printf("  the statistics carry no force norms: no force-norm flags\n");
     else
         printf("  force norms: test from %s%s, training from %s\n",
                d->prior ? "the prior " : "the labels", d->prior ? d->prior : "",
-               st.force_source);
+               mlshift_stats_force_source(st));
     if (r.csv) {
         cli_output *out = r.csv_out;
         r.csv_out = NULL;
@@ -584,7 +580,7 @@ done:
     mlshift_spectral_index_destroy(r.ix);
     mlshift_shift_ws_destroy(r.ws);
     mlshift_frames_destroy(train);
-    mlshift_stats_free(&st);
+    mlshift_stats_destroy(st);
     return rc;
 }
 

@@ -272,7 +272,7 @@ static int write_all(int fd, const char *buf, size_t len)
 
 /* --monitor: the statistics, scratch, the cutoff and what was flagged. */
 typedef struct shift_monitor {
-    mlshift_train_stats st;
+    mlshift_train_stats *st;
     mlshift_shift_ws *ws;
     double cutoff;               /* Å */
     size_t frames, flag_force, flag_conn;
@@ -307,7 +307,7 @@ static int monitor(sink *s, const mlshift_md *md, const mlshift_md_state *st,
     mlshift_error err;
     int adapted = 0;
     if (m->adapter ? mlshift_md_adapt(m->md, m->adapter, &r, &adapted, &err)
-                   : mlshift_md_monitor_state(md, &m->st, m->cutoff, m->ws, &r, &err)) {
+                   : mlshift_md_monitor_state(md, m->st, m->cutoff, m->ws, &r, &err)) {
         cli_fail("md: --%s: %s", m->adapter ? "ttt-on-shift" : "monitor", err.message);
         return s->failed = 1;
     }
@@ -508,8 +508,7 @@ static int set_reference(const opts *o, mlshift_md *md, const mlshift_frame *f)
 static int refine(const opts *o, const mlshift_frame *f, mlshift_md_calculator *calc)
 {
     mlshift_error err;
-    mlshift_train_stats st;
-    memset(&st, 0, sizeof st);
+    mlshift_train_stats *st = NULL;
     mlshift_shift_ws *ws = NULL;
     double *radii = NULL;
     size_t k = 0;
@@ -517,8 +516,8 @@ static int refine(const opts *o, const mlshift_frame *f, mlshift_md_calculator *
     int rc = CLI_ERROR;
     if (cli_parse_radii(o->radii ? o->radii : "3:9:10", &radii, &k))
         goto done;
-    if (mlshift_stats_read(&st, o->refine, &err) || !(ws = mlshift_shift_ws_create()) ||
-        mlshift_refine_radius(&st, f, radii, k, ws, &res, NULL, &err)) {
+    if (mlshift_stats_read(o->refine, &st, &err) || !(ws = mlshift_shift_ws_create()) ||
+        mlshift_refine_radius(st, f, radii, k, ws, &res, NULL, &err)) {
         cli_fail("md: --refine-radius %s: %s", o->refine, ws ? err.message : "out of memory");
         goto done;
     }
@@ -526,12 +525,13 @@ static int refine(const opts *o, const mlshift_frame *f, mlshift_md_calculator *
     if (!o->quiet)
         fprintf(stderr, "mlshift: md: radius refined on the start frame: %g Å (eq. 5 "
                 "distance %.4g; %.4g at the training cutoff %g Å), kept for the run\n",
-                res.radius, res.spectral_distance, res.spectral_distance_train, st.cutoff);
+                res.radius, res.spectral_distance, res.spectral_distance_train,
+                mlshift_stats_cutoff(st));
     rc = CLI_OK;
 done:
     free(radii);
     mlshift_shift_ws_destroy(ws);
-    mlshift_stats_free(&st);
+    mlshift_stats_destroy(st);
     return rc;
 }
 
@@ -541,16 +541,16 @@ static int monitor_open(const opts *o, const mlshift_md_calculator *calc,
 {
     mlshift_error err;
     m->first_flag_ps = NAN;
-    if (mlshift_stats_read(&m->st, o->monitor, &err))
+    if (mlshift_stats_read(o->monitor, &m->st, &err))
         return cli_fail("md: --monitor %s: %s", o->monitor, err.message);
     if (!(m->ws = mlshift_shift_ws_create()))
         return cli_fail("out of memory");
-    m->cutoff = !calc->model ? m->st.cutoff
+    m->cutoff = !calc->model ? mlshift_stats_cutoff(m->st)
                 : calc->cutoff > 0 ? calc->cutoff : mlshift_model_cutoff(calc->model);
     if (!o->ttt)
         return 0;
     mlshift_md_adapt_options ao = o->adapt;
-    ao.stats = &m->st;
+    ao.stats = m->st;
     ao.cutoff = m->cutoff;
     ao.prior = prior;
     if (mlshift_md_adapter_create(&ao, &m->adapter, &err))
@@ -611,7 +611,7 @@ int cmd_md(int argc, char **argv)
 done:
     mlshift_md_adapter_destroy(mon.adapter);
     mlshift_shift_ws_destroy(mon.ws);
-    mlshift_stats_free(&mon.st);
+    mlshift_stats_destroy(mon.st);
     mlshift_md_destroy(md);
     mlshift_frames_destroy(fr);
     md_calc_close(&mc);

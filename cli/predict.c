@@ -96,7 +96,7 @@ int cmd_predict(int argc, char **argv)
                *radii_spec = "3:9:10";
     double radius = 0, *radii = NULL;
     size_t k_radii = 0;
-    mlshift_train_stats st = {0};
+    mlshift_train_stats *st = NULL;
     char **files = calloc((size_t)argc, sizeof *files);
     size_t nfiles = 0;
     int rc = CLI_ERROR;
@@ -155,17 +155,17 @@ int cmd_predict(int argc, char **argv)
             cli_fail("predict: --radius and --refine-radius exclude each other");
             goto done;
         }
-        if (mlshift_stats_read(&st, rr_stats, &err)) {
+        if (mlshift_stats_read(rr_stats, &st, &err)) {
             cli_fail("%s", err.message);
             goto done;
         }
         /* The average spectrum is only meaningful at the cutoff the model
          * was trained with. */
         double rc_model = mlshift_model_cutoff(run.m);
-        if (fabs(st.cutoff - rc_model) > 1e-9) {
+        if (fabs(mlshift_stats_cutoff(st) - rc_model) > 1e-9) {
             cli_fail("%s: statistics at cutoff %g Å but the model was trained "
                      "at %g Å (recompute them with mlshift stats --cutoff %g)",
-                     rr_stats, st.cutoff, rc_model, rc_model);
+                     rr_stats, mlshift_stats_cutoff(st), rc_model, rc_model);
             goto done;
         }
         if (cli_parse_radii(radii_spec, &radii, &k_radii) ||
@@ -173,7 +173,7 @@ int cmd_predict(int argc, char **argv)
             cli_fail("predict: --radii %s", radii_spec);
             goto done;
         }
-        run.st = &st;
+        run.st = st;
         run.radii = radii;
         run.k_radii = k_radii;
     }
@@ -212,7 +212,7 @@ done:
     mlshift_writer_abort(run.w);
     mlshift_model_destroy(run.m);
     mlshift_shift_ws_destroy(run.sws);
-    mlshift_stats_free(&st);
+    mlshift_stats_destroy(st);
     free(radii);
     free(run.pf);
     free(files);

@@ -79,25 +79,27 @@ static int plot_spectrum(const rr_opts *r, const mlshift_train_stats *st,
 {
     mlshift_frame f;
     mlshift_frames_get(test, s, &f);
-    size_t n = f.natoms, m = st->natoms_max > n ? st->natoms_max : n;
+    size_t nmax = mlshift_stats_natoms_max(st);
+    size_t n = f.natoms, m = nmax > n ? nmax : n;
     double *buf = calloc(4 * m, sizeof *buf);
     if (!buf)
         return cli_fail("out of memory");
     double *x = buf, *e0 = buf + m, *e1 = buf + 2 * m, *avg = buf + 3 * m;
     mlshift_error err;
-    if (mlshift_frame_spectrum(&f, st->cutoff, ws, e0, &err) ||
+    if (mlshift_frame_spectrum(&f, mlshift_stats_cutoff(st), ws, e0, &err) ||
         mlshift_frame_spectrum(&f, radius, ws, e1, &err)) {
         free(buf);
         return cli_fail("%s", err.message);
     }
+    const double *spectrum = mlshift_stats_spectrum(st);
     for (size_t l = 0; l < m; l++) {
         x[l] = (double)l;
-        avg[l] = l < st->natoms_max ? st->spectrum[l] : 0.0;
+        avg[l] = l < nmax ? spectrum[l] : 0.0;
         if (l >= n)
             e0[l] = e1[l] = 0.0;
     }
     char t0[64], t1[64], title[160];
-    snprintf(t0, sizeof t0, "training cutoff %.3g Å", st->cutoff);
+    snprintf(t0, sizeof t0, "training cutoff %.3g Å", mlshift_stats_cutoff(st));
     snprintf(t1, sizeof t1, "refined %.3g Å", radius);
     snprintf(title, sizeof title, "Test-time radius refinement, structure %zu", s);
     plot_series ser[3] = {{"training average", x, avg, m, "#7f7f7f", 0, 1},
@@ -168,9 +170,10 @@ static int write_csv(const rr_opts *r, const mlshift_frames *test,
 static int run(rr_opts *r, const cli_frames_opts *o, char **files, size_t nfiles)
 {
     mlshift_error err;
-    mlshift_train_stats st;
-    if (mlshift_stats_read(&st, r->stats, &err))
+    mlshift_train_stats *st;
+    if (mlshift_stats_read(r->stats, &st, &err))
         return cli_fail("%s", err.message);
+    double rc_train = mlshift_stats_cutoff(st); /* Å */
     mlshift_frames *test = NULL;
     mlshift_shift_ws *ws = mlshift_shift_ws_create();
     mlshift_refinement *res = NULL;
@@ -194,7 +197,7 @@ static int run(rr_opts *r, const cli_frames_opts *o, char **files, size_t nfiles
     for (size_t s = 0; s < n; s++) {
         mlshift_frame f;
         mlshift_frames_get(test, s, &f);
-        if (mlshift_refine_radius(&st, &f, r->radii, r->k, ws, &res[s],
+        if (mlshift_refine_radius(st, &f, r->radii, r->k, ws, &res[s],
                                   dist + s * r->k, &err)) {
             cli_fail("%s: %s", cli_frame_name(test, s), err.message);
             goto done;
@@ -222,7 +225,7 @@ static int run(rr_opts *r, const cli_frames_opts *o, char **files, size_t nfiles
             while (h < n && !strcmp(lab[h].label, lab[g].label))
                 idx[h - g] = lab[h].index, h++;
             mlshift_refinement grp;
-            if (mlshift_refine_radius_set(&st, test, idx, h - g, r->radii, r->k, ws,
+            if (mlshift_refine_radius_set(st, test, idx, h - g, r->radii, r->k, ws,
                                           &grp, &err)) {
                 free(idx);
                 cli_fail("%s: %s", lab[g].label, err.message);
@@ -230,14 +233,14 @@ static int run(rr_opts *r, const cli_frames_opts *o, char **files, size_t nfiles
             }
             printf("  %-20s %6zu structures  radius %.4g Å  mean distance %.6g "
                    "(%.6g at %.3g Å)\n", lab[g].label, h - g, grp.radius,
-                   grp.spectral_distance, grp.spectral_distance_train, st.cutoff);
+                   grp.spectral_distance, grp.spectral_distance_train, rc_train);
             /* Each member now takes the molecule's radius. */
             for (size_t m = 0; m < h - g; m++) {
                 size_t s = idx[m];
                 mlshift_frame f;
                 mlshift_frames_get(test, s, &f);
                 res[s].radius = grp.radius;
-                if (mlshift_spectral_distance_at(&st, &f, grp.radius, ws,
+                if (mlshift_spectral_distance_at(st, &f, grp.radius, ws,
                                                  &res[s].spectral_distance,
                                                  &res[s].degree_std, &err)) {
                     free(idx);
@@ -253,7 +256,7 @@ static int run(rr_opts *r, const cli_frames_opts *o, char **files, size_t nfiles
     double d0 = 0, d1 = 0, g0 = 0, g1 = 0, best_gain = -1;
     size_t best = 0;
     for (size_t s = 0; s < n; s++) {
-        changed += res[s].radius != st.cutoff;
+        changed += res[s].radius != rc_train;
         d0 += res[s].spectral_distance_train;
         d1 += res[s].spectral_distance;
         g0 += res[s].degree_std_train;
@@ -263,17 +266,17 @@ static int run(rr_opts *r, const cli_frames_opts *o, char **files, size_t nfiles
             best_gain = gain, best = s;
     }
     printf("refined %zu structures against %s (training cutoff %g Å, %zu trial radii)\n",
-           n, r->stats, st.cutoff, r->k);
+           n, r->stats, rc_train, r->k);
     printf("  radius changed        %zu of %zu\n", changed, n);
     printf("  mean spectral distance %.6g at the training cutoff → %.6g refined\n",
            d0 / (double)n, d1 / (double)n);
     printf("  mean node-degree std   %.6g → %.6g\n", g0 / (double)n, g1 / (double)n);
     printf("  chosen radii:");
     for (size_t a = 0; a <= r->k; a++) {
-        double rad = a < r->k ? r->radii[a] : st.cutoff;
+        double rad = a < r->k ? r->radii[a] : rc_train;
         int dup = 0;
         for (size_t b = 0; b < a && a == r->k; b++)
-            dup |= r->radii[b] == st.cutoff;
+            dup |= r->radii[b] == rc_train;
         if (a == r->k && dup)
             continue;
         size_t c = 0;
@@ -291,7 +294,7 @@ static int run(rr_opts *r, const cli_frames_opts *o, char **files, size_t nfiles
             cli_fail("--structure %zu: only %zu structures", s, n);
             goto done;
         }
-        if (plot_spectrum(r, &st, test, s, res[s].radius, ws))
+        if (plot_spectrum(r, st, test, s, res[s].radius, ws))
             goto done;
     }
     if (r->plot_degrees && plot_degrees(r, res, n))
@@ -303,7 +306,7 @@ done:
     free(dist);
     mlshift_shift_ws_destroy(ws);
     mlshift_frames_destroy(test);
-    mlshift_stats_free(&st);
+    mlshift_stats_destroy(st);
     return rc;
 }
 

@@ -91,7 +91,7 @@ int cmd_stats(int argc, char **argv)
     const char *outs[1] = {out};
     if (cli_outputs_check("stats", (const char *const *)files, nfiles, outs, 1))
         goto done;
-    mlshift_train_stats st;
+    mlshift_train_stats *st = NULL;
     mlshift_error err;
     char source[160];
     snprintf(source, sizeof source, "prior:%s", prior ? prior : "");
@@ -111,9 +111,9 @@ int cmd_stats(int argc, char **argv)
         goto done;
     }
     if (mlshift_stats_finish(run.b, &st, &err) ||
-        mlshift_stats_write(&st, out, &err)) {
+        mlshift_stats_write(st, out, &err)) {
         cli_fail("%s", err.message);
-        mlshift_stats_free(&st);
+        mlshift_stats_destroy(st);
         goto done;
     }
     if (!o.quiet)
@@ -121,10 +121,13 @@ int cmd_stats(int argc, char **argv)
                 "mlshift: %zu structures, %zu compositions, N %.2f ± %.2f (max "
                 "%zu), force norm %.4f ± %.4f eV/Å (%s), spectral distance "
                 "%.4f ± %.4f at %.3g Å → %s\n",
-                st.n_structures, st.n_compositions, st.natoms_mean, st.natoms_std,
-                st.natoms_max, st.force_norm_mean, st.force_norm_std,
-                st.force_source, st.spectral_mean, st.spectral_std, st.cutoff, out);
-    mlshift_stats_free(&st);
+                mlshift_stats_n_structures(st), mlshift_stats_n_compositions(st),
+                mlshift_stats_mean(st, MLSHIFT_OOD_SIZE), mlshift_stats_std(st, MLSHIFT_OOD_SIZE),
+                mlshift_stats_natoms_max(st), mlshift_stats_mean(st, MLSHIFT_OOD_FORCE_NORM),
+                mlshift_stats_std(st, MLSHIFT_OOD_FORCE_NORM), mlshift_stats_force_source(st),
+                mlshift_stats_mean(st, MLSHIFT_OOD_CONNECTIVITY),
+                mlshift_stats_std(st, MLSHIFT_OOD_CONNECTIVITY), mlshift_stats_cutoff(st), out);
+    mlshift_stats_destroy(st);
     rc = CLI_OK;
 done:
     free(files);

@@ -24,11 +24,11 @@ int main(int argc, char **argv)
     mlshift_model *model = NULL;
     mlshift_calc *calc = NULL;
     mlshift_frames *frames = mlshift_frames_create();
-    mlshift_train_stats stats = {0};
+    mlshift_train_stats *stats = NULL;
     double *forces = NULL;
     int rc = 2;
     if (mlshift_model_load(argv[1], &model, &err) ||
-        mlshift_stats_read(&stats, argv[2], &err) ||
+        mlshift_stats_read(argv[2], &stats, &err) ||
         mlshift_read(frames, argv[3], NULL, &err) ||
         mlshift_calc_from_model(model, MLSHIFT_HEAD_MAIN, 0, &calc, &err))
         goto fail;
@@ -36,7 +36,7 @@ int main(int argc, char **argv)
     double radii[10];
     for (int k = 0; k < 10; k++)
         radii[k] = 3.0 + k * 6.0 / 9.0;
-    if (mlshift_calc_set_refinement(calc, &stats, radii, 10, &err))
+    if (mlshift_calc_set_refinement(calc, stats, radii, 10, &err))
         goto fail;
     printf("mlshift %s, cutoff %.3g Å\n", mlshift_version(), mlshift_model_cutoff(model));
     for (size_t s = 0; s < mlshift_frames_count(frames); s++) {
@@ -62,7 +62,7 @@ fail:
 done:
     free(forces);
     mlshift_calc_destroy(calc);
-    mlshift_stats_free(&stats);
+    mlshift_stats_destroy(stats);
     mlshift_frames_destroy(frames);
     mlshift_model_destroy(model);
     return rc;

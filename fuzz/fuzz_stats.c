@@ -19,14 +19,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char path[64];
     snprintf(path, sizeof path, "/tmp/mlshift-fuzz-%ld.stats", (long)getpid());
     if (mlshift_stats_write(&st, path, &err) == MLSHIFT_OK) {
-        mlshift_train_stats back;
-        if (mlshift_stats_read(&back, path, &err) != MLSHIFT_OK ||
-            back.natoms_max != st.natoms_max ||
-            back.n_compositions != st.n_compositions)
+        mlshift_train_stats *back;
+        if (mlshift_stats_read(path, &back, &err) != MLSHIFT_OK ||
+            back->natoms_max != st.natoms_max ||
+            back->n_compositions != st.n_compositions)
             __builtin_trap(); /* what we write we must read back */
-        mlshift_stats_free(&back);
+        mlshift_stats_destroy(back);
         remove(path);
     }
-    mlshift_stats_free(&st);
+    ms_stats_free(&st);
     return 0;
 }

@@ -18,11 +18,11 @@
  *     }
  *     mlshift_frame f;
  *     mlshift_frames_get(fr, 0, &f);
- *     mlshift_neighbours nl = {0};
- *     mlshift_neighbours_build(&nl, f.natoms, f.positions, f.cell, f.pbc,
+ *     mlshift_neighbours *nl = mlshift_neighbours_create();
+ *     mlshift_neighbours_build(nl, f.natoms, f.positions, f.cell, f.pbc,
  *                              5.0, 0, &err);
- *     printf("%zu edges\n", nl.n_edges);
- *     mlshift_neighbours_free(&nl);
+ *     printf("%zu edges\n", mlshift_neighbours_n_edges(nl));
+ *     mlshift_neighbours_destroy(nl);
  *     mlshift_frames_destroy(fr);
  */
 #ifndef MLSHIFT_H
@@ -261,36 +261,52 @@ mlshift_status mlshift_dedup(const mlshift_frames *fr, const char *key,
  * list, i < j, or for periodic self-images the shift with the first nonzero
  * component positive) with 0 < |r_j + S·cell − r_i| <= cutoff. Edges are
  * grouped by src (CSR: edges of atom i are [first[i], first[i+1])).
- * E = n_edges. A zeroed struct is an empty list; build/filter reuse its
- * memory. */
-typedef struct mlshift_neighbours {
-    size_t n_atoms;          /* N */
-    size_t n_edges;          /* E */
-    size_t capacity;         /* edges allocated */
-    double cutoff;           /* Å */
-    int half;                /* 1: each pair once */
-    int32_t *src;            /* (E,) i */
-    int32_t *dst;            /* (E,) j */
-    int32_t *shift;          /* (E, 3) integer cell shift S of atom j */
-    double *vec;             /* (E, 3) r_j + S·cell − r_i, Å */
-    double *dist;            /* (E,) |vec|, Å */
-    size_t *first;           /* (N + 1,) */
-} mlshift_neighbours;
+ * N = n_atoms, E = n_edges. Opaque (docs/api.md): read it through the
+ * accessors below. A list is reusable: build and filter keep its memory. */
+typedef struct mlshift_neighbours mlshift_neighbours;
+
+/* An empty list (no atoms, no edges), or NULL when out of memory. */
+mlshift_neighbours *mlshift_neighbours_create(void);
+/* Frees the list and its memory; NULL is fine. */
+void mlshift_neighbours_destroy(mlshift_neighbours *nl);
 
 /* Builds the list with a cell list, O(N). cell (3,3) rows a, b, c or NULL;
  * pbc NULL = none. Periodic directions need a cell; any triclinic cell and
- * cutoffs longer than the cell (several images) work. */
+ * cutoffs longer than the cell (several images) work. On failure nl is an
+ * empty list. */
 mlshift_status mlshift_neighbours_build(mlshift_neighbours *nl, size_t n,
                                         const double *positions,
                                         const double *cell, const int *pbc,
                                         double cutoff, int half,
                                         mlshift_error *err);
-/* Keeps the edges of `in` with dist <= cutoff (cutoff <= in->cutoff) in out,
- * same order; out may not be in. No rebuild. */
+/* Keeps the edges of `in` with dist <= cutoff (cutoff <= the cutoff of in)
+ * in out, same order; out may not be in. No rebuild. */
 mlshift_status mlshift_neighbours_filter(mlshift_neighbours *out,
                                          const mlshift_neighbours *in,
                                          double cutoff, mlshift_error *err);
-void mlshift_neighbours_free(mlshift_neighbours *nl);
+
+/* What a list holds. The arrays point into the list: valid until its next
+ * build, filter or destroy; with no edges (or before the first build) they
+ * may be NULL. */
+size_t mlshift_neighbours_n_atoms(const mlshift_neighbours *nl);   /* N */
+size_t mlshift_neighbours_n_edges(const mlshift_neighbours *nl);   /* E */
+/* The cutoff it was built (or filtered) at, Å; 0 before the first build. */
+double mlshift_neighbours_cutoff(const mlshift_neighbours *nl);
+/* 1: a half list (each pair once), 0: a full list. */
+int mlshift_neighbours_half(const mlshift_neighbours *nl);
+/* (E,) i of each edge, ascending. */
+const int32_t *mlshift_neighbours_src(const mlshift_neighbours *nl);
+/* (E,) j of each edge. */
+const int32_t *mlshift_neighbours_dst(const mlshift_neighbours *nl);
+/* (E, 3) integer cell shift S of atom j. */
+const int32_t *mlshift_neighbours_shift(const mlshift_neighbours *nl);
+/* (E, 3) r_j + S·cell − r_i, Å. */
+const double *mlshift_neighbours_vec(const mlshift_neighbours *nl);
+/* (E,) |vec|, Å. */
+const double *mlshift_neighbours_dist(const mlshift_neighbours *nl);
+/* (N + 1,) edges of atom i are [first[i], first[i+1]); NULL before the
+ * first build. */
+const size_t *mlshift_neighbours_first(const mlshift_neighbours *nl);
 
 /* ----------------------------------------------------- Laplacian spectra */
 
@@ -301,7 +317,7 @@ mlshift_spectrum_ws *mlshift_spectrum_ws_create(size_t max_n);
 void mlshift_spectrum_ws_destroy(mlshift_spectrum_ws *ws);
 
 /* Builds L = I − D^-1/2 A D^-1/2 (paper eq. 3) of the subgraph of nl with
- * dist <= cutoff (cutoff <= nl->cutoff): A binary, no self loops (periodic
+ * dist <= cutoff (cutoff <= the list's): A binary, no self loops (periodic
  * self-images ignored), an isolated atom keeps L_ii = 1. The matrix (N, N),
  * column-major, is then at mlshift_laplacian_matrix(ws). */
 mlshift_status mlshift_laplacian(mlshift_spectrum_ws *ws,
@@ -323,46 +339,32 @@ double mlshift_spectral_distance(const double *eig, size_t n,
 
 #define MLSHIFT_STATS_VERSION 1
 
-/* What a training set looks like along the paper's shift axes (§3.2, A.5).
- * Standard deviations are population ones (numpy's default, ddof = 0). */
-typedef struct mlshift_train_stats {
-    double cutoff;                  /* Å, radius graph of the spectra */
-    size_t n_structures;
-    size_t element_atoms[119];      /* atoms of each element */
-    size_t natoms_max;              /* N_max, length of the spectrum */
-    double natoms_mean, natoms_std;
-    double carbon_mean, carbon_std; /* fraction of atoms that are carbon */
-    size_t n_force;                 /* structures with a force norm */
-    double force_norm_mean, force_norm_std;  /* eV/Å, (1/N) Σ_i |F_i| */
-    char force_source[128];         /* "labels", "prior:SPEC" or "none" */
-    double *spectrum;               /* (N_max,) average ascending spectrum,
-                                       each zero-padded at the end */
-    double spectral_mean, spectral_std;  /* eq. 5 of each training graph to
-                                            the average */
-    /* Fraction of the training structures themselves that the 1-std rule
-     * flags on each axis: what a flag rate on test data compares with. */
-    double train_ood_size, train_ood_carbon, train_ood_force_norm,
-        train_ood_connectivity;
-    char *compositions;             /* distinct Hill formulas, each
-                                       NUL-terminated, back to back */
-    size_t n_compositions, compositions_len;
-} mlshift_train_stats;
+/* What a training set looks like along the paper's shift axes (§3.2, A.5):
+ * elements and compositions, atoms per structure, carbon fraction, force
+ * norm, and the average Laplacian spectrum at a cutoff with each training
+ * graph's eq. 5 distance to it. Standard deviations are population ones
+ * (numpy's default, ddof = 0). Opaque (docs/api.md): read it through the
+ * accessors below. */
+typedef struct mlshift_train_stats mlshift_train_stats;
 
-/* Computes the statistics of frames at `cutoff` Å. force_norms (n,) gives
- * each structure's force norm (NaN = none), or NULL to take them from the
+/* Computes the statistics of frames at `cutoff` Å into a new *out (free it
+ * with mlshift_stats_destroy; NULL on failure). force_norms (n,) gives each
+ * structure's force norm (NaN = none), or NULL to take them from the
  * frames' labels; source names where they came from (NULL: "labels").
- * Fails on an empty set. Frees nothing in *out: call _free after. */
+ * Fails on an empty set. */
 mlshift_status mlshift_stats_compute(const mlshift_frames *frames,
                                      double cutoff, const double *force_norms,
                                      const char *source,
-                                     mlshift_train_stats *out,
+                                     mlshift_train_stats **out,
                                      mlshift_error *err);
 /* A versioned JSON file (docs/stats-format.md), written atomically. */
 mlshift_status mlshift_stats_write(const mlshift_train_stats *st,
                                    const char *path, mlshift_error *err);
-mlshift_status mlshift_stats_read(mlshift_train_stats *st, const char *path,
+/* Reads such a file into a new *out (NULL on failure). */
+mlshift_status mlshift_stats_read(const char *path, mlshift_train_stats **out,
                                   mlshift_error *err);
-void mlshift_stats_free(mlshift_train_stats *st);
+/* Frees the statistics; NULL is fine. */
+void mlshift_stats_destroy(mlshift_train_stats *st);
 
 /* Out-of-distribution flags, as bits. */
 enum {
@@ -372,6 +374,41 @@ enum {
     MLSHIFT_OOD_FORCE_NORM = 1u << 3,   /* |force norm − mean| > std */
     MLSHIFT_OOD_CONNECTIVITY = 1u << 4  /* |D − mean D| > std */
 };
+
+/* What statistics hold. Strings and arrays point into st: valid until
+ * mlshift_stats_destroy. */
+/* Å, the cutoff of the radius graphs behind the spectra. */
+double mlshift_stats_cutoff(const mlshift_train_stats *st);
+/* Training structures. */
+size_t mlshift_stats_n_structures(const mlshift_train_stats *st);
+/* Atoms of element z (1..118) over the training set; 0 for another z. */
+size_t mlshift_stats_element_atoms(const mlshift_train_stats *st, int z);
+/* N_max: the largest structure, the length of the spectrum. */
+size_t mlshift_stats_natoms_max(const mlshift_train_stats *st);
+/* (N_max,) the average ascending spectrum, each training spectrum
+ * zero-padded at the end. */
+const double *mlshift_stats_spectrum(const mlshift_train_stats *st);
+/* Structures that had a force norm, and where the norms came from:
+ * "labels", "prior:SPEC" or "none". */
+size_t mlshift_stats_n_force(const mlshift_train_stats *st);
+const char *mlshift_stats_force_source(const mlshift_train_stats *st);
+/* The distinct Hill formulas of the training set: n_compositions of them,
+ * each NUL-terminated, back to back (*len, if non-NULL, receives the bytes
+ * in all). */
+size_t mlshift_stats_n_compositions(const mlshift_train_stats *st);
+const char *mlshift_stats_compositions(const mlshift_train_stats *st,
+                                       size_t *len);
+/* One shift axis, named by its flag: MLSHIFT_OOD_SIZE (atoms per
+ * structure), MLSHIFT_OOD_CARBON (fraction of atoms that are carbon),
+ * MLSHIFT_OOD_FORCE_NORM ((1/N) Σ_i |F_i|, eV/Å, over the structures with
+ * a norm) or MLSHIFT_OOD_CONNECTIVITY (each training graph's eq. 5
+ * distance to the average spectrum). Its mean, its std, and the fraction
+ * of the training structures themselves that the 1-std rule flags on it
+ * (what a flag rate on test data compares with). NaN for another axis, and
+ * for the force norm when no structure had one. */
+double mlshift_stats_mean(const mlshift_train_stats *st, unsigned axis);
+double mlshift_stats_std(const mlshift_train_stats *st, unsigned axis);
+double mlshift_stats_train_ood(const mlshift_train_stats *st, unsigned axis);
 
 /* One structure seen against the training statistics. */
 typedef struct mlshift_diagnosis {
@@ -700,7 +737,7 @@ typedef struct mlshift_md_monitor {
                                    as mlshift_diagnose */
 } mlshift_md_monitor;
 /* Fills *out for md's current state; cutoff > 0 Å (the run's: a model's
- * run-time cutoff, or st->cutoff). ws: reusable scratch. */
+ * run-time cutoff, or mlshift_stats_cutoff(st)). ws: reusable scratch. */
 mlshift_status mlshift_md_monitor_state(const mlshift_md *md,
                                         const mlshift_train_stats *st,
                                         double cutoff, mlshift_shift_ws *ws,
@@ -1016,10 +1053,10 @@ mlshift_status mlshift_stats_begin(double cutoff, const char *source,
 mlshift_status mlshift_stats_add(mlshift_stats_builder *b,
                                  const mlshift_frame *f, double force_norm,
                                  mlshift_error *err);
-/* Fills *out (free it with mlshift_stats_free) and frees b, also on
- * failure. */
+/* The statistics into a new *out (free it with mlshift_stats_destroy;
+ * NULL on failure); frees b, also on failure. */
 mlshift_status mlshift_stats_finish(mlshift_stats_builder *b,
-                                    mlshift_train_stats *out,
+                                    mlshift_train_stats **out,
                                     mlshift_error *err);
 void mlshift_stats_abort(mlshift_stats_builder *b);
 
@@ -1206,8 +1243,8 @@ MLSHIFT_API mlshift_status mlshift_calc_set_cutoff(mlshift_calc *c,
                                                    mlshift_error *err);
 /* Automatic test-time radius refinement (paper eq. 4): every compute
  * first chooses the structure's radius among radii[0..k) and the training
- * cutoff st->cutoff with mlshift_refine_radius, as `mlshift predict
- * --refine-radius` does. st and radii are copied. A prior:
+ * cutoff (mlshift_stats_cutoff(st)) with mlshift_refine_radius, as
+ * `mlshift predict --refine-radius` does. st and radii are copied. A prior:
  * MLSHIFT_ERR_VALUE. Note that the radius then changes with the geometry:
  * for MD fix it with mlshift_calc_set_cutoff. */
 MLSHIFT_API mlshift_status mlshift_calc_set_refinement(

@@ -191,8 +191,8 @@ def _declare(lib):
                                     C.POINTER(_TrainReport), _E]),
         "mlshift_ttt_config_preset": (C.c_int, [C.POINTER(_TTTConfig), C.c_char_p, _E]),
         "mlshift_ttt": (C.c_int, [_P, _P, C.POINTER(_TTTConfig), C.POINTER(_TTTReport), _E]),
-        "mlshift_stats_read": (C.c_int, [_P, C.c_char_p, _E]),
-        "mlshift_stats_free": (None, [_P]),
+        "mlshift_stats_read": (C.c_int, [C.c_char_p, C.POINTER(_P), _E]),
+        "mlshift_stats_destroy": (None, [_P]),
     }
     for name, (res, args) in sig.items():
         fn = getattr(lib, name)
@@ -520,14 +520,17 @@ class MLShift(Calculator):
             if refine is not None:
                 if radius is not None:
                     raise ValueError("MLShift: radius= and refine= exclude each other")
-                # room for a mlshift_train_stats (about 1.2 kB on LP64)
-                self._stats = C.create_string_buffer(8192)
-                _check(lib.mlshift_stats_read(self._stats, os.fspath(refine).encode(),
+                # an opaque handle; the calculator keeps a copy of it
+                st = _P()
+                _check(lib.mlshift_stats_read(os.fspath(refine).encode(), C.byref(st),
                                               C.byref(err)), err)
-                r = np.linspace(3, 9, 10) if radii is None else np.asarray(radii, float)
-                r = np.ascontiguousarray(r)
-                _check(lib.mlshift_calc_set_refinement(self._c, self._stats, _dptr(r), len(r),
-                                                       C.byref(err)), err)
+                try:
+                    r = np.linspace(3, 9, 10) if radii is None else np.asarray(radii, float)
+                    r = np.ascontiguousarray(r)
+                    _check(lib.mlshift_calc_set_refinement(self._c, st, _dptr(r), len(r),
+                                                           C.byref(err)), err)
+                finally:
+                    lib.mlshift_stats_destroy(st)
         else:
             self.prior = prior if isinstance(prior, Prior) else Prior(prior)
             _check(lib.mlshift_calc_from_prior(self.prior._p, C.byref(self._c), C.byref(err)),
@@ -538,9 +541,6 @@ class MLShift(Calculator):
         if getattr(self, "_c", None) and _lib is not None:
             _lib.mlshift_calc_destroy(self._c)
             self._c = None
-        if getattr(self, "_stats", None) is not None and _lib is not None:
-            _lib.mlshift_stats_free(self._stats)
-            self._stats = None
 
     @property
     def last_radius(self):

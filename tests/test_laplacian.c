@@ -12,6 +12,7 @@
  * a plain "x y z" file, one eigenvalue a line, for the numpy reference. */
 #include "check.h"
 #include "graph/laplacian.h"
+#include "graph/neighbours.h"
 #include "mlshift.h"
 
 #define PI 3.14159265358979323846

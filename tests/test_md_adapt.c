@@ -20,6 +20,7 @@
 #include "check.h"
 #include "mlshift.h"
 #include "model/model.h"
+#include "shift/stats.h"
 
 static void cu13(double *x, int *z)
 {

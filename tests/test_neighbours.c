@@ -5,7 +5,10 @@
  * positions, every OC20 trajectory's first frame (periodic and as a slab).
  * Edges are compared as multisets of (i, j, S) with vec and dist to 1e-12;
  * also full = 2 × half, filter(r) = build(r), determinism, buffer reuse,
- * closed-form fcc coordination numbers and the error cases.
+ * closed-form fcc coordination numbers and the error cases. The lists here
+ * are the library's own struct (src/graph/neighbours.h); the public,
+ * opaque handle and its accessors are checked against it, and the dump
+ * mode uses only them.
  *
  * Dump mode for tests/reference/test_neighbours_ase.py:
  *     test_neighbours --dump POSFILE CUTOFF OUT [half]
@@ -15,6 +18,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "graph/neighbours.h"
 #include "mlshift.h"
 
 /* ------------------------------------------------------------ brute force */
@@ -292,8 +296,8 @@ static void check_filter(const char *what, const mlshift_neighbours *in,
             free(b);
         }
     }
-    mlshift_neighbours_free(&out);
-    mlshift_neighbours_free(&fresh);
+    ms_neighbours_free(&out);
+    ms_neighbours_free(&fresh);
 }
 
 /* Everything for one geometry and cutoff: full and half against the brute
@@ -326,9 +330,9 @@ static void check_case(const char *what, size_t n, const double *pos,
         check_filter(name, &full, n, pos, cell, pbc, 0.7 * rc);
         check_filter(name, &half, n, pos, cell, pbc, 0.4 * rc);
     }
-    mlshift_neighbours_free(&full);
-    mlshift_neighbours_free(&half);
-    mlshift_neighbours_free(&again);
+    ms_neighbours_free(&full);
+    ms_neighbours_free(&half);
+    ms_neighbours_free(&again);
 }
 
 /* -------------------------------------------------------------- geometry */
@@ -433,7 +437,7 @@ static void test_fcc(void)
         CHECK(st == MLSHIFT_OK && nl.n_edges == 2 * coord[c],
               "fcc conventional half rc=%g: %zu edges, want 2 × %zu", cut[c],
               nl.n_edges, coord[c]);
-        mlshift_neighbours_free(&nl);
+        ms_neighbours_free(&nl);
     }
     check_case("fcc Cu primitive", 1, origin, prim, pbc, 5.0);
     check_case("fcc Cu conventional", 4, basis, conv, pbc, 5.0);
@@ -472,7 +476,7 @@ static void test_small_cells(void)
                 want += x * x + y * y + z * z > 0 && x * x + y * y + z * z <= 9;
     CHECK(nl.n_edges == want, "one-atom cube: %zu self-images, want %zu",
           nl.n_edges, want);
-    mlshift_neighbours_free(&nl);
+    ms_neighbours_free(&nl);
     check_case("one-atom skewed", 1, one, skew, pbc, 3 * 4.0);
     /* Two atoms in a long thin cell: widths 1.5, 7 and 30 Å. */
     const double thin[9] = {1.5, 0, 0, 0.4, 7, 0, 0.2, 0.3, 30};
@@ -519,8 +523,8 @@ static void test_mixed_pbc(void)
           diff);
     free(ea);
     free(eb);
-    mlshift_neighbours_free(&a);
-    mlshift_neighbours_free(&b);
+    ms_neighbours_free(&a);
+    ms_neighbours_free(&b);
 }
 
 /* Random periodic boxes big enough for many cells, cubic and triclinic. */
@@ -721,10 +725,52 @@ static void test_errors(void)
     st = mlshift_neighbours_filter(&out, &nl, 3.0, &err);
     CHECK(st == MLSHIFT_OK && out.n_edges == nl.n_edges,
           "filter at the same cutoff keeps everything");
-    mlshift_neighbours_free(&out);
-    mlshift_neighbours_free(&nl);
-    mlshift_neighbours_free(&nl); /* freeing twice is harmless */
+    ms_neighbours_free(&out);
+    ms_neighbours_free(&nl);
+    ms_neighbours_free(&nl); /* freeing twice is harmless */
     CHECK(nl.first == NULL && nl.capacity == 0, "free zeroes the list");
+}
+
+/* ------------------------------------------------ the public, opaque handle */
+
+/* create, the accessors, filter and destroy: each accessor returns the field
+ * it names, an empty list reads as empty, destroy takes NULL. */
+static void test_public(void)
+{
+    const double cell[9] = {4, 0, 0, 0, 4.5, 0, 0.5, 0, 5};
+    const int pbc[3] = {1, 1, 0};
+    double pos[3 * 6];
+    for (int k = 0; k < 3 * 6; k++)
+        pos[k] = 0.37 * k - 0.11 * (k % 5);
+    mlshift_error err;
+    mlshift_neighbours *nl = mlshift_neighbours_create();
+    mlshift_neighbours *cut = mlshift_neighbours_create();
+    CHECK(nl && cut, "create");
+    if (!nl || !cut)
+        return;
+    CHECK(mlshift_neighbours_n_atoms(nl) == 0 && mlshift_neighbours_n_edges(nl) == 0 &&
+          mlshift_neighbours_cutoff(nl) == 0 && mlshift_neighbours_first(nl) == NULL,
+          "a created list is empty");
+    mlshift_status st = mlshift_neighbours_build(nl, 6, pos, cell, pbc, 3.5, 1, &err);
+    CHECK(st == MLSHIFT_OK, "build through the handle: %s", st ? err.message : "");
+    compare("public handle, half", nl, 6, pos, cell, pbc, 3.5, 1);
+    CHECK(mlshift_neighbours_n_atoms(nl) == nl->n_atoms &&
+          mlshift_neighbours_n_edges(nl) == nl->n_edges &&
+          mlshift_neighbours_cutoff(nl) == 3.5 && mlshift_neighbours_half(nl) == 1 &&
+          mlshift_neighbours_src(nl) == nl->src && mlshift_neighbours_dst(nl) == nl->dst &&
+          mlshift_neighbours_shift(nl) == nl->shift && mlshift_neighbours_vec(nl) == nl->vec &&
+          mlshift_neighbours_dist(nl) == nl->dist && mlshift_neighbours_first(nl) == nl->first,
+          "each accessor returns its field");
+    CHECK(nl->n_edges > 0 && mlshift_neighbours_first(nl)[6] == nl->n_edges,
+          "first (N + 1,) ends at E: %zu edges", nl->n_edges);
+    st = mlshift_neighbours_filter(cut, nl, 2.0, &err);
+    CHECK(st == MLSHIFT_OK, "filter through the handles: %s", st ? err.message : "");
+    compare("public handle, filtered", cut, 6, pos, cell, pbc, 2.0, 1);
+    CHECK(mlshift_neighbours_cutoff(cut) == 2.0 && mlshift_neighbours_half(cut) == 1,
+          "the filtered list's cutoff and kind");
+    mlshift_neighbours_destroy(cut);
+    mlshift_neighbours_destroy(nl);
+    mlshift_neighbours_destroy(NULL);
 }
 
 /* ----------------------------------------------------------------- dump */
@@ -762,28 +808,32 @@ static int dump(const char *posfile, double rc, const char *outfile, int half)
         free(pos);
         return 2;
     }
-    mlshift_neighbours nl = {0};
+    /* The public API alone, as an embedder would. */
+    mlshift_neighbours *nl = mlshift_neighbours_create();
     mlshift_error err;
-    if (mlshift_neighbours_build(&nl, n, pos, have_cell ? cell : NULL, pbc, rc,
+    if (mlshift_neighbours_build(nl, n, pos, have_cell ? cell : NULL, pbc, rc,
                                  half, &err) != MLSHIFT_OK) {
         fprintf(stderr, "%s\n", err.message);
         free(pos);
+        mlshift_neighbours_destroy(nl);
         return 1;
     }
     FILE *out = fopen(outfile, "w");
     if (!out) {
         fprintf(stderr, "cannot write %s\n", outfile);
         free(pos);
-        mlshift_neighbours_free(&nl);
+        mlshift_neighbours_destroy(nl);
         return 2;
     }
-    for (size_t e = 0; e < nl.n_edges; e++)
-        fprintf(out, "%d %d %d %d %d %.17g\n", nl.src[e], nl.dst[e],
-                nl.shift[3 * e], nl.shift[3 * e + 1], nl.shift[3 * e + 2],
-                nl.dist[e]);
+    const int32_t *src = mlshift_neighbours_src(nl), *dst = mlshift_neighbours_dst(nl);
+    const int32_t *shift = mlshift_neighbours_shift(nl);
+    const double *dist = mlshift_neighbours_dist(nl);
+    for (size_t e = 0; e < mlshift_neighbours_n_edges(nl); e++)
+        fprintf(out, "%d %d %d %d %d %.17g\n", src[e], dst[e], shift[3 * e],
+                shift[3 * e + 1], shift[3 * e + 2], dist[e]);
     int bad = fclose(out) != 0;
     free(pos);
-    mlshift_neighbours_free(&nl);
+    mlshift_neighbours_destroy(nl);
     return bad ? 2 : 0;
 }
 
@@ -793,12 +843,13 @@ int main(int argc, char **argv)
         return dump(argv[2], atof(argv[3]), argv[4],
                     argc >= 6 && !strcmp(argv[5], "half"));
     test_errors();
+    test_public();
     test_molecules();
     test_fcc();
     test_small_cells();
     test_mixed_pbc();
     test_boxes();
     test_oc20();
-    mlshift_neighbours_free(&reuse);
+    ms_neighbours_free(&reuse);
     return check_done();
 }

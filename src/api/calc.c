@@ -10,6 +10,7 @@
 
 #include "core/util.h"
 #include "model/handle.h"
+#include "shift/stats.h"
 
 struct mlshift_calc {
     mlshift_prior *prior;           /* exactly one of prior, model */
@@ -65,7 +66,7 @@ mlshift_status mlshift_calc_from_model(mlshift_model *m, mlshift_head head, doub
 static void drop_refinement(mlshift_calc *c)
 {
     if (c->refine)
-        mlshift_stats_free(&c->st);
+        ms_stats_free(&c->st);
     memset(&c->st, 0, sizeof c->st);
     free(c->radii);
     c->radii = NULL;

@@ -34,6 +34,7 @@
  * Every matrix sees exactly the operations of the one-at-a-time algorithm,
  * so batching changes no bit of any result. */
 #include "laplacian.h"
+#include "neighbours.h"
 
 #include <float.h>
 #include <limits.h>

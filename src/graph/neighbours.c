@@ -41,6 +41,7 @@
 
 #include "../core/util.h"
 #include "cell_list.h"
+#include "neighbours.h"
 
 /* Bytes per edge: vec (3 doubles), dist, shift (3 int32), src, dst. */
 #define MS_EDGE_BYTES (4 * sizeof(double) + 5 * sizeof(int32_t))
@@ -550,7 +551,7 @@ mlshift_status mlshift_neighbours_filter(mlshift_neighbours *out,
     return MLSHIFT_OK;
 }
 
-void mlshift_neighbours_free(mlshift_neighbours *nl)
+void ms_neighbours_free(mlshift_neighbours *nl)
 {
     if (!nl)
         return;
@@ -559,3 +560,27 @@ void mlshift_neighbours_free(mlshift_neighbours *nl)
     free(nl->vec);
     memset(nl, 0, sizeof *nl);
 }
+
+/* ------------------------------------------------ the public, opaque list */
+
+mlshift_neighbours *mlshift_neighbours_create(void)
+{
+    return calloc(1, sizeof(mlshift_neighbours));
+}
+
+void mlshift_neighbours_destroy(mlshift_neighbours *nl)
+{
+    ms_neighbours_free(nl);
+    free(nl);
+}
+
+size_t mlshift_neighbours_n_atoms(const mlshift_neighbours *nl) { return nl->n_atoms; }
+size_t mlshift_neighbours_n_edges(const mlshift_neighbours *nl) { return nl->n_edges; }
+double mlshift_neighbours_cutoff(const mlshift_neighbours *nl) { return nl->cutoff; }
+int mlshift_neighbours_half(const mlshift_neighbours *nl) { return nl->half; }
+const int32_t *mlshift_neighbours_src(const mlshift_neighbours *nl) { return nl->src; }
+const int32_t *mlshift_neighbours_dst(const mlshift_neighbours *nl) { return nl->dst; }
+const int32_t *mlshift_neighbours_shift(const mlshift_neighbours *nl) { return nl->shift; }
+const double *mlshift_neighbours_vec(const mlshift_neighbours *nl) { return nl->vec; }
+const double *mlshift_neighbours_dist(const mlshift_neighbours *nl) { return nl->dist; }
+const size_t *mlshift_neighbours_first(const mlshift_neighbours *nl) { return nl->first; }

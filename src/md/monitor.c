@@ -18,6 +18,7 @@
 #include <math.h>
 
 #include "../core/util.h"
+#include "../shift/stats.h"
 #include "md.h"
 
 mlshift_status mlshift_md_monitor_state(const mlshift_md *md,

@@ -52,7 +52,7 @@ void ms_batch_free(ms_batch *b)
     free(b->dst);
     free(b->shift);
     free(b->atom_off);
-    mlshift_neighbours_free(&b->nl);
+    ms_neighbours_free(&b->nl);
     memset(b, 0, sizeof *b);
 }
 

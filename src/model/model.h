@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "graph/neighbours.h"
 #include "mlshift.h"
 #include "nn/ops.h"
 

@@ -41,6 +41,7 @@
 #include <string.h>
 
 #include "../core/util.h"
+#include "../graph/neighbours.h"
 #include "prior.h"
 
 #define EMT_NEL 11
@@ -226,7 +227,7 @@ static void emt_destroy(void *self)
     ms_emt *m = self;
     if (!m)
         return;
-    mlshift_neighbours_free(&m->nl);
+    ms_neighbours_free(&m->nl);
     free(m->spec);
     free(m->atom);
     free(m->edge);

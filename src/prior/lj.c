@@ -45,6 +45,7 @@
 #include <string.h>
 
 #include "../core/util.h"
+#include "../graph/neighbours.h"
 #include "lj_params.h"
 #include "prior.h"
 
@@ -210,7 +211,7 @@ static void lj_destroy(void *self)
     ms_lj *lj = self;
     if (!lj)
         return;
-    mlshift_neighbours_free(&lj->nl);
+    ms_neighbours_free(&lj->nl);
     free(lj->spec);
     free(lj->pairs);
     free(lj);

@@ -18,6 +18,7 @@
 
 #include "../core/util.h"
 #include "shift_ws.h"
+#include "stats.h"
 
 static int cmp_str(const void *a, const void *b)
 {

@@ -18,6 +18,7 @@
 
 #include "../core/util.h"
 #include "shift_ws.h"
+#include "stats.h"
 
 static mlshift_status check_radii(const double *radii, size_t k,
                                   mlshift_error *err)

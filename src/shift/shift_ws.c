@@ -40,7 +40,7 @@ void mlshift_shift_ws_destroy(mlshift_shift_ws *ws)
 {
     if (!ws)
         return;
-    mlshift_neighbours_free(&ws->nl);
+    ms_neighbours_free(&ws->nl);
     mlshift_spectrum_ws_destroy(ws->spec);
     free(ws->eig);
     free_batch(ws);

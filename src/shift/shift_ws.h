@@ -5,6 +5,7 @@
 #ifndef MLSHIFT_SHIFT_WS_H
 #define MLSHIFT_SHIFT_WS_H
 
+#include "../graph/neighbours.h"
 #include "mlshift.h"
 
 struct mlshift_shift_ws {

@@ -29,7 +29,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-void mlshift_stats_free(mlshift_train_stats *st)
+void ms_stats_free(mlshift_train_stats *st)
 {
     free(st->spectrum);
     free(st->compositions);
@@ -100,7 +100,7 @@ void mlshift_stats_abort(mlshift_stats_builder *b)
     if (b->tmp)
         fclose(b->tmp);
     free(b->row);
-    mlshift_stats_free(&b->st);
+    ms_stats_free(&b->st);
     free(b);
 }
 
@@ -219,10 +219,10 @@ static int compositions(mlshift_stats_builder *b)
 }
 
 mlshift_status mlshift_stats_finish(mlshift_stats_builder *b,
-                                    mlshift_train_stats *out,
+                                    mlshift_train_stats **out,
                                     mlshift_error *err)
 {
-    memset(out, 0, sizeof *out);
+    *out = NULL;
     mlshift_train_stats *st = &b->st;
     size_t n = st->n_structures;
     mlshift_status status = MLSHIFT_OK;
@@ -305,7 +305,11 @@ mlshift_status mlshift_stats_finish(mlshift_stats_builder *b,
     st->train_ood_carbon = (double)c[1] / (double)n;
     st->train_ood_force_norm = st->n_force ? (double)c[2] / (double)st->n_force : NAN;
     st->train_ood_connectivity = (double)c[3] / (double)n;
-    *out = *st;
+    if (!(*out = malloc(sizeof **out))) {
+        status = ms_fail(err, MLSHIFT_ERR_NOMEM, "stats: out of memory");
+        goto done;
+    }
+    **out = *st;
     memset(st, 0, sizeof *st);
     goto done;
 io:
@@ -319,10 +323,10 @@ done:
 mlshift_status mlshift_stats_compute(const mlshift_frames *fr, double cutoff,
                                      const double *force_norms,
                                      const char *source,
-                                     mlshift_train_stats *st,
+                                     mlshift_train_stats **out,
                                      mlshift_error *err)
 {
-    memset(st, 0, sizeof *st);
+    *out = NULL;
     size_t n = mlshift_frames_count(fr);
     if (n == 0)
         return ms_fail(err, MLSHIFT_ERR_VALUE, "stats: the training set is empty");
@@ -340,7 +344,7 @@ mlshift_status mlshift_stats_compute(const mlshift_frames *fr, double cutoff,
         mlshift_stats_abort(b);
         return status;
     }
-    return mlshift_stats_finish(b, st, err);
+    return mlshift_stats_finish(b, out, err);
 }
 
 /* ------------------------------------------------------------- the file */
@@ -480,18 +484,25 @@ static mlshift_status check_std(const ms_json *d, const ms_json_node *obj,
                    name, std);
 }
 
-mlshift_status mlshift_stats_read(mlshift_train_stats *st, const char *path,
+mlshift_status mlshift_stats_read(const char *path, mlshift_train_stats **out,
                                   mlshift_error *err)
 {
-    memset(st, 0, sizeof *st);
+    *out = NULL;
     char *text;
     size_t len;
     mlshift_status s = ms_read_file(path, &text, &len, err);
     if (s != MLSHIFT_OK)
         return s;
-    s = ms_stats_parse(st, text, len, path, err);
+    mlshift_train_stats *st = malloc(sizeof *st);
+    s = st ? ms_stats_parse(st, text, len, path, err)
+           : ms_fail(err, MLSHIFT_ERR_NOMEM, "%s: out of memory", path);
     free(text);
-    return s;
+    if (s != MLSHIFT_OK) {
+        free(st);
+        return s;
+    }
+    *out = st;
+    return MLSHIFT_OK;
 }
 
 mlshift_status ms_stats_parse(mlshift_train_stats *st, const char *text,
@@ -627,6 +638,75 @@ mlshift_status ms_stats_parse(mlshift_train_stats *st, const char *text,
 done:
     ms_json_free(&d);
     if (s != MLSHIFT_OK)
-        mlshift_stats_free(st);
+        ms_stats_free(st);
     return s;
+}
+
+/* ------------------------------------------- the public, opaque statistics */
+
+void mlshift_stats_destroy(mlshift_train_stats *st)
+{
+    if (!st)
+        return;
+    ms_stats_free(st);
+    free(st);
+}
+
+double mlshift_stats_cutoff(const mlshift_train_stats *st) { return st->cutoff; }
+size_t mlshift_stats_n_structures(const mlshift_train_stats *st) { return st->n_structures; }
+size_t mlshift_stats_natoms_max(const mlshift_train_stats *st) { return st->natoms_max; }
+const double *mlshift_stats_spectrum(const mlshift_train_stats *st) { return st->spectrum; }
+size_t mlshift_stats_n_force(const mlshift_train_stats *st) { return st->n_force; }
+const char *mlshift_stats_force_source(const mlshift_train_stats *st) { return st->force_source; }
+size_t mlshift_stats_n_compositions(const mlshift_train_stats *st) { return st->n_compositions; }
+
+size_t mlshift_stats_element_atoms(const mlshift_train_stats *st, int z)
+{
+    return z >= 1 && z <= 118 ? st->element_atoms[z] : 0;
+}
+
+const char *mlshift_stats_compositions(const mlshift_train_stats *st, size_t *len)
+{
+    if (len)
+        *len = st->compositions_len;
+    return st->compositions ? st->compositions : "";
+}
+
+/* The three numbers of one axis: mean, std, training flag rate. */
+static const double *axis_field(const mlshift_train_stats *st, unsigned axis, int which)
+{
+    switch (axis) {
+    case MLSHIFT_OOD_SIZE:
+        return which == 0 ? &st->natoms_mean : which == 1 ? &st->natoms_std
+                                                          : &st->train_ood_size;
+    case MLSHIFT_OOD_CARBON:
+        return which == 0 ? &st->carbon_mean : which == 1 ? &st->carbon_std
+                                                          : &st->train_ood_carbon;
+    case MLSHIFT_OOD_FORCE_NORM:
+        return which == 0 ? &st->force_norm_mean : which == 1 ? &st->force_norm_std
+                                                              : &st->train_ood_force_norm;
+    case MLSHIFT_OOD_CONNECTIVITY:
+        return which == 0 ? &st->spectral_mean : which == 1 ? &st->spectral_std
+                                                            : &st->train_ood_connectivity;
+    default:
+        return NULL;
+    }
+}
+
+double mlshift_stats_mean(const mlshift_train_stats *st, unsigned axis)
+{
+    const double *v = axis_field(st, axis, 0);
+    return v ? *v : NAN;
+}
+
+double mlshift_stats_std(const mlshift_train_stats *st, unsigned axis)
+{
+    const double *v = axis_field(st, axis, 1);
+    return v ? *v : NAN;
+}
+
+double mlshift_stats_train_ood(const mlshift_train_stats *st, unsigned axis)
+{
+    const double *v = axis_field(st, axis, 2);
+    return v ? *v : NAN;
 }

@@ -59,7 +59,9 @@ def path(name):
 # The binding mirrors public structs field by field; a field added to the
 # header and not to the mirror shifts every later field (the call then reads
 # garbage or crashes). The C compiler's sizes and offsets of the last field
-# are the reference.
+# are the reference. Opaque types (mlshift_neighbours, mlshift_train_stats,
+# every handle) are held as void pointers and read through accessors: they
+# have no mirror, and the header must keep them incomplete.
 import ctypes  # noqa: E402
 import subprocess  # noqa: E402
 
@@ -89,6 +91,20 @@ if cc.returncode == 0:
         check(ctypes.sizeof(py) == size and getattr(py, last).offset == off,
               "ctypes mirror of %s: size %d vs C %d, offset of %s %d vs C %d"
               % (cname, ctypes.sizeof(py), size, last, getattr(py, last).offset, off))
+# every mirror in the binding is checked above
+structs = sorted(k for k, v in vars(mlshift_ase).items()
+                 if isinstance(v, type) and issubclass(v, ctypes.Structure))
+unchecked = sorted(set(structs) - {py.__name__ for _, py in mirrors})
+check(not unchecked, "ctypes mirrors without a size check: %s" % unchecked)
+# the opaque types: sizeof does not compile against the public header
+for opaque in ("mlshift_neighbours", "mlshift_train_stats"):
+    src = path("opaque_%s.c" % opaque)
+    with open(src, "w") as fh:
+        fh.write("#include \"mlshift.h\"\nsize_t n = sizeof(%s);\n" % opaque)
+    cc = subprocess.run(["cc", "-fsyntax-only", "-I", os.path.join(ROOT, "include"), src],
+                        capture_output=True, text=True, env=dict(os.environ, LC_ALL="C"))
+    check(cc.returncode != 0 and "incomplete" in cc.stderr,
+          "%s is opaque in mlshift.h (sizeof: %s)" % (opaque, cc.stderr.strip()[-200:]))
 
 
 
