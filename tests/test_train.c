@@ -482,6 +482,31 @@ static void test_parts_and_threads(void)
             }
             ms_loss_ws_free(&wp);
         }
+        /* threads take parts as they come, each into the part's own slot,
+         * summed in part order: 2, 3 or 4 threads (on 2 cores: any
+         * interleaving) give the same bits, run after run */
+        double *g2 = calloc(m->P, sizeof *g2);
+        double L2 = 0;
+        int same = 1;
+        for (int rep = 0; rep < 3; rep++)
+            for (int T = 2; T <= 4; T++) {
+                ms_loss_ws wp;
+                ms_loss_ws_init(&wp);
+                wp.threads = T;
+                wp.chunk = 1;
+                double *g = rep || T > 2 ? g1 : g2;
+                memset(g, 0, m->P * sizeof *g);
+                ms_loss_parts pp;
+                if (ms_loss_grad(&wp, m, &train_set, idx, 7, 0, &cfg[k], &pp, g, &err))
+                    same = 0;
+                if (rep || T > 2)
+                    same &= pp.loss == L2 && !memcmp(g1, g2, m->P * sizeof *g1);
+                else
+                    L2 = pp.loss;
+                ms_loss_ws_free(&wp);
+            }
+        CHECK(same, "%s: 2, 3 and 4 threads on parts of 1, three times: bit-identical", cn[k]);
+        free(g2);
         free(g0);
         free(g1);
         ms_loss_ws_free(&ws);

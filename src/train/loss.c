@@ -11,8 +11,12 @@
  * A batch in parts (ms_loss_ws: chunk, threads) is computed part by part
  * with the whole batch's normalisers (atoms N, structures B, and the mean
  * μ_h of a centred energy residual), so L = Σ_parts L_part exactly in
- * exact arithmetic; threads take parts t, t + T, … each in its own
- * workspace and gradient buffer, summed in thread order (deterministic). */
+ * exact arithmetic. With threads, each thread takes the next part not yet
+ * taken (an atomic counter: a thread on a busy core simply takes fewer)
+ * and computes it in its own workspace into that part's own slot (loss
+ * terms, residual sums, gradient buffer); the slots are then summed in
+ * part order, so the result does not depend on which thread computed
+ * what (deterministic, and equal to one thread's to rounding). */
 #include "train/train.h"
 
 #include <math.h>
@@ -36,9 +40,11 @@ static void free_subs(ms_loss_ws *ws)
     ws->nsub = 0;
     free(ws->sub);
     free(ws->gsub);
+    free(ws->slot);
     ws->sub = NULL;
     ws->gsub = NULL;
-    ws->gsub_cap = 0;
+    ws->slot = NULL;
+    ws->gsub_cap = ws->slot_cap = 0;
 }
 
 void ms_loss_ws_free(ms_loss_ws *ws)
@@ -219,72 +225,91 @@ static mlshift_status part_residuals(ms_loss_ws *ws, const ms_model *m, const ms
     return MLSHIFT_OK;
 }
 
-typedef struct part_job {
-    ms_loss_ws *ws;
+/* One part's results: its slot, whichever thread computed it. */
+typedef struct part_slot {
+    double rsum[2];         /* phase 0: Σ (E − E_ref)/N of the centred heads */
+    ms_loss_parts acc;      /* phase 1 */
+    mlshift_status st;
+    mlshift_error err;
+} part_slot;
+
+/* What the threads share: the batch, the next part to take, the slots. */
+typedef struct part_run {
     const ms_model *m;
     const ms_dataset *d;
     const size_t *idx;
     size_t B, chunk, nparts;
-    int t, T;
     double r_cut;
     const ms_loss_config *c;
     const batch_norm *nb;
     int phase;              /* 0: residual sums of centred heads; 1: the loss */
-    double rsum[2];         /* phase 0: Σ (E − E_ref)/N over this job's parts */
-    ms_loss_parts acc;
-    double *grad;
-    mlshift_status st;
-    mlshift_error err;
+    size_t next;            /* the next part to take (atomic) */
+    part_slot *slot;        /* (nparts) */
+    double *pgrad;          /* (nparts, P) each part's gradient, or NULL */
+} part_run;
+
+typedef struct part_job {
+    part_run *run;
+    ms_loss_ws *ws;         /* this thread's workspace */
 } part_job;
 
-/* Parts t, t + T, … of the batch, in order: phase 0 sums the energy
- * residuals of the centred heads, phase 1 adds the parts' loss and
- * gradient. */
+/* Takes parts until none is left: phase 0 sums a part's centred energy
+ * residuals, phase 1 its loss and gradient, each into the part's slot. */
 static void *run_parts(void *arg)
 {
     part_job *j = arg;
-    for (size_t p = (size_t)j->t; p < j->nparts && !j->st; p += (size_t)j->T) {
-        size_t s0 = p * j->chunk, n = j->B - s0 < j->chunk ? j->B - s0 : j->chunk;
-        if (j->phase == 1) {
-            j->st = part_loss(j->ws, j->m, j->d, j->idx + s0, n, j->r_cut, j->c, j->nb,
-                              &j->acc, j->grad, &j->err);
+    part_run *r = j->run;
+    for (;;) {
+        size_t p = __atomic_fetch_add(&r->next, 1, __ATOMIC_RELAXED);
+        if (p >= r->nparts)
+            break;
+        part_slot *sl = &r->slot[p];
+        size_t s0 = p * r->chunk, n = r->B - s0 < r->chunk ? r->B - s0 : r->chunk;
+        if (r->phase == 1) {
+            double *g = r->pgrad ? r->pgrad + p * r->m->P : NULL;
+            if (g)
+                memset(g, 0, r->m->P * sizeof *g);
+            sl->st = part_loss(j->ws, r->m, r->d, r->idx + s0, n, r->r_cut, r->c, r->nb,
+                               &sl->acc, g, &sl->err);
             continue;
         }
-        for (int h = 0; h < 2 && !j->st; h++)
-            if (centred(j->c, j->d, h))
-                j->st = part_residuals(j->ws, j->m, j->d, j->idx + s0, n, j->r_cut,
-                                       (ms_head)h, &j->rsum[h], &j->err);
+        for (int h = 0; h < 2 && !sl->st; h++)
+            if (centred(r->c, r->d, h))
+                sl->st = part_residuals(j->ws, r->m, r->d, r->idx + s0, n, r->r_cut,
+                                        (ms_head)h, &sl->rsum[h], &sl->err);
     }
     return NULL;
 }
 
-/* Runs the jobs on threads (job 0 on this one; a thread that cannot start
- * has its job run here), in a fixed assignment of parts, and returns the
- * first failure in job order (its message in *err). */
-static mlshift_status run_jobs(part_job *job, size_t T, mlshift_error *err)
+/* Runs the parts on T threads (this one included; a thread that cannot
+ * start leaves its share to the others) and returns the first failure in
+ * part order (its message in *err). */
+static mlshift_status run_jobs(part_run *run, part_job *job, size_t T, mlshift_error *err)
 {
     pthread_t th[64];
     int started[64] = {0};
+    run->next = 0;
+    for (size_t p = 0; p < run->nparts; p++)
+        run->slot[p].st = MLSHIFT_OK;
     for (size_t t = 1; t < T; t++)
         started[t] = pthread_create(&th[t], NULL, run_parts, &job[t]) == 0;
     run_parts(&job[0]);
-    for (size_t t = 1; t < T; t++) {
+    for (size_t t = 1; t < T; t++)
         if (started[t])
             pthread_join(th[t], NULL);
-        else
-            run_parts(&job[t]);
-    }
-    for (size_t t = 0; t < T; t++)
-        if (job[t].st) {
+    for (size_t p = 0; p < run->nparts; p++)
+        if (run->slot[p].st) {
             if (err)
-                *err = job[t].err;
-            return job[t].st;
+                *err = run->slot[p].err;
+            return run->slot[p].st;
         }
     return MLSHIFT_OK;
 }
 
-/* The other threads' workspaces (same dtype as ws) and gradient buffers. */
-static mlshift_status ensure_subs(ms_loss_ws *ws, size_t P, mlshift_error *err)
+/* The other threads' workspaces (same dtype as ws), the parts' slots and
+ * gradient buffers. */
+static mlshift_status ensure_subs(ms_loss_ws *ws, size_t nparts, size_t P,
+                                  mlshift_error *err)
 {
     const int T = ws->threads;
     if (ws->nsub != T - 1 || (ws->nsub && ws->sub[0].mws.g.dtype != ws->mws.g.dtype)) {
@@ -298,12 +323,23 @@ static mlshift_status ensure_subs(ms_loss_ws *ws, size_t P, mlshift_error *err)
             ms_graph_set_dtype(&ws->sub[t].mws.g, ws->mws.g.dtype);
         }
     }
-    if (ws->gsub_cap < (size_t)(T - 1) * P) {
+    if (ws->gsub_cap < nparts * P) {
         free(ws->gsub);
-        ws->gsub = malloc((size_t)(T - 1) * P * sizeof *ws->gsub);
-        if (!ws->gsub)
+        ws->gsub = malloc(nparts * P * sizeof *ws->gsub);
+        if (!ws->gsub) {
+            ws->gsub_cap = 0;
             return ms_fail(err, MLSHIFT_ERR_NOMEM, "train: out of memory");
-        ws->gsub_cap = (size_t)(T - 1) * P;
+        }
+        ws->gsub_cap = nparts * P;
+    }
+    if (ws->slot_cap < nparts) {
+        free(ws->slot);
+        ws->slot = malloc(nparts * sizeof(part_slot));
+        if (!ws->slot) {
+            ws->slot_cap = 0;
+            return ms_fail(err, MLSHIFT_ERR_NOMEM, "train: out of memory");
+        }
+        ws->slot_cap = nparts;
     }
     return MLSHIFT_OK;
 }
@@ -327,7 +363,10 @@ mlshift_status ms_loss_grad(ms_loss_ws *ws, const ms_model *m, const ms_dataset 
     }
     if (ws->threads < 1)
         ws->threads = 1;
-    size_t T = (size_t)ws->threads, chunk = ws->chunk ? ws->chunk : (B + T - 1) / T;
+    /* chunk 0: one part with one thread; else two parts per thread, so that
+     * a thread on a busy core takes fewer of them */
+    size_t T = (size_t)ws->threads;
+    size_t chunk = ws->chunk ? ws->chunk : T == 1 ? B : (B + 2 * T - 1) / (2 * T);
     chunk = chunk < 1 ? 1 : chunk;
     size_t nparts = B ? (B + chunk - 1) / chunk : 1;
     batch_norm nb = {0, B, {NAN, NAN}};
@@ -336,48 +375,62 @@ mlshift_status ms_loss_grad(ms_loss_ws *ws, const ms_model *m, const ms_dataset 
     mlshift_status st = MLSHIFT_OK;
     if (nparts <= 1) {
         st = part_loss(ws, m, d, idx, B, r_cut, c, &nb, &parts, grad, err);
+    } else if (T <= 1) { /* part after part into grad: no slots needed */
+        if (centred(c, d, 0) || centred(c, d, 1)) { /* the batch means μ_h first */
+            double sum[2] = {0, 0};
+            for (size_t p = 0; p < nparts && !st; p++) {
+                size_t s0 = p * chunk, n = B - s0 < chunk ? B - s0 : chunk;
+                for (int h = 0; h < 2 && !st; h++)
+                    if (centred(c, d, h))
+                        st = part_residuals(ws, m, d, idx + s0, n, r_cut, (ms_head)h,
+                                            &sum[h], err);
+            }
+            for (int h = 0; h < 2; h++)
+                nb.mu[h] = centred(c, d, h) ? sum[h] / (double)B : NAN;
+        }
+        for (size_t p = 0; p < nparts && !st; p++) {
+            size_t s0 = p * chunk, n = B - s0 < chunk ? B - s0 : chunk;
+            st = part_loss(ws, m, d, idx + s0, n, r_cut, c, &nb, &parts, grad, err);
+        }
     } else {
+        T = T > 64 ? 64 : T;
         if (T > nparts)
             T = nparts;
-        T = T > 64 ? 64 : T;
-        if (T > 1 && (st = ensure_subs(ws, grad ? m->P : 0, err)))
+        if ((st = ensure_subs(ws, nparts, grad ? m->P : 0, err)))
             return st;
+        part_run run = {.m = m, .d = d, .idx = idx, .B = B, .chunk = chunk,
+                        .nparts = nparts, .r_cut = r_cut, .c = c, .nb = &nb,
+                        .slot = ws->slot, .pgrad = grad ? ws->gsub : NULL};
+        memset(run.slot, 0, nparts * sizeof *run.slot);
         part_job job[64];
-        for (size_t t = 0; t < T; t++) {
-            memset(&job[t], 0, sizeof job[t]);
-            job[t] = (part_job){.ws = t ? &ws->sub[t - 1] : ws, .m = m, .d = d, .idx = idx,
-                                .B = B, .chunk = chunk, .nparts = nparts, .t = (int)t,
-                                .T = (int)T, .r_cut = r_cut, .c = c, .nb = &nb};
-            if (grad && t) {
-                job[t].grad = ws->gsub + (t - 1) * m->P;
-                memset(job[t].grad, 0, m->P * sizeof *grad);
-            } else
-                job[t].grad = grad;
-        }
+        for (size_t t = 0; t < T; t++)
+            job[t] = (part_job){.run = &run, .ws = t ? &ws->sub[t - 1] : ws};
         if (centred(c, d, 0) || centred(c, d, 1)) { /* the batch means μ_h first */
-            if ((st = run_jobs(job, T, err)))
+            if ((st = run_jobs(&run, job, T, err)))
                 return st;
             for (int h = 0; h < 2; h++) {
                 double sum = 0;
-                for (size_t t = 0; t < T; t++)
-                    sum += job[t].rsum[h];
+                for (size_t p = 0; p < nparts; p++)
+                    sum += run.slot[p].rsum[h];
                 nb.mu[h] = centred(c, d, h) ? sum / (double)B : NAN;
             }
         }
-        for (size_t t = 0; t < T; t++)
-            job[t].phase = 1;
-        st = run_jobs(job, T, err);
-        for (size_t t = 0; t < T && !st; t++) {
-            parts.loss += job[t].acc.loss;
+        run.phase = 1;
+        st = run_jobs(&run, job, T, err);
+        for (size_t p = 0; p < nparts && !st; p++) { /* in part order */
+            const ms_loss_parts *a = &run.slot[p].acc;
+            parts.loss += a->loss;
             for (int h = 0; h < 2; h++) {
-                parts.head[h] += job[t].acc.head[h];
-                parts.f_mse[h] += job[t].acc.f_mse[h];
-                parts.f_mae[h] += job[t].acc.f_mae[h];
-                parts.e_mae[h] += job[t].acc.e_mae[h];
+                parts.head[h] += a->head[h];
+                parts.f_mse[h] += a->f_mse[h];
+                parts.f_mae[h] += a->f_mae[h];
+                parts.e_mae[h] += a->e_mae[h];
             }
-            if (grad && t)
+            if (grad) {
+                const double *g = run.pgrad + p * m->P;
                 for (size_t q = 0; q < m->P; q++)
-                    grad[q] += job[t].grad[q];
+                    grad[q] += g[q];
+            }
         }
     }
     if (st)

@@ -98,11 +98,14 @@ typedef struct ms_loss_ws {
     mlshift_frame *fb;      /* (cap,) the batch's frames */
     size_t cap;
     int threads;            /* parts computed at once (default 1) */
-    size_t chunk;           /* structures per part at most; 0: the batch / threads */
+    size_t chunk;           /* structures per part at most; 0: the batch with one
+                               thread, else two parts per thread */
     struct ms_loss_ws *sub; /* (nsub) the other threads' workspaces */
     int nsub;
-    double *gsub;           /* ((threads − 1) P) their gradients */
+    double *gsub;           /* (parts, P) the parts' gradients (threads > 1) */
     size_t gsub_cap;
+    void *slot;             /* (parts) the parts' results (loss.c) */
+    size_t slot_cap;
 } ms_loss_ws;
 void ms_loss_ws_init(ms_loss_ws *ws);
 void ms_loss_ws_free(ms_loss_ws *ws);
