@@ -43,6 +43,8 @@ static const char help[] =
     "                      N steps (default 0: off)\n"
     "  --no-target         do not stop at the model's in-distribution prior loss\n"
     "  --radius R          run-time cutoff, Å (default: the model's)\n"
+    "  --ttt-blocks j      the TTT subset: embedding + blocks 0..j-1 of the\n"
+    "                      representation (default: the model's, as trained)\n"
     "  --dtype float32|float64  of the steps (default float32; weights stay double)\n"
     "  --threads N (1)  --chunk N (0)  parts of a batch at once / structures per part\n"
     "  --group-key K       group frames by this info key instead of composition\n"
@@ -61,7 +63,7 @@ typedef struct topts {
     const char *model, *prior, *preset, *lr, *optimizer, *group_key, *log, *ekey, *fkey, *out,
         *cands, *plot, *dtype;
     size_t steps, batch, patience, eval_every, eval_frames, probe, chunk;
-    int threads;
+    int threads, ttt_blocks;
     double momentum, wd, clip, we, wf, radius;
     int l2mae, no_target;
 } topts;
@@ -301,7 +303,7 @@ int cmd_ttt(int argc, char **argv)
     topts o = {.preset = "md17", .ekey = "prior_energy", .fkey = "prior_forces",
                .cands = "1e-5,3e-5,1e-4,3e-4,1e-3", .probe = 50, .batch = 32, .we = 1,
                .wf = 100, .clip = 10, .momentum = -1, .wd = -1,
-               .threads = 1, .chunk = SIZE_MAX};
+               .threads = 1, .chunk = SIZE_MAX, .ttt_blocks = -1};
     const cli_opt tab[] = {
         {"--model", OPT_STR, &o.model, 0, 0, 0}, {"--prior", OPT_STR, &o.prior, 0, 0, 0},
         {"--preset", OPT_STR, &o.preset, 0, 0, 0}, {"--lr", OPT_STR, &o.lr, 0, 0, 0},
@@ -326,6 +328,7 @@ int cmd_ttt(int argc, char **argv)
         {"--dtype", OPT_STR, &o.dtype, 0, 0, 0},
         {"--threads", OPT_INT, &o.threads, 1, 64, 0},
         {"--chunk", OPT_SIZE, &o.chunk, 0, 1e9, 0},
+        {"--ttt-blocks", OPT_INT, &o.ttt_blocks, 0, 64, 0},
     };
     const size_t ntab = sizeof tab / sizeof tab[0];
     cli_frames_opts fo = {0};
@@ -413,8 +416,9 @@ int cmd_ttt(int argc, char **argv)
     c.threads = o.threads;
     if (o.chunk != SIZE_MAX) /* else the library's default */
         c.chunk = o.chunk;
-    if (mlshift_model_load(o.model, &m, &err)) {
-        cli_fail("%s", err.message);
+    if (mlshift_model_load(o.model, &m, &err) ||
+        (o.ttt_blocks >= 0 && mlshift_model_set_ttt_blocks(m, o.ttt_blocks, &err))) {
+        cli_fail("%s%s", o.ttt_blocks >= 0 ? "--ttt-blocks: " : "", err.message);
         goto done;
     }
     double target = mlshift_model_record_number(m, "prior_f_mse_in_dist");

@@ -562,6 +562,12 @@ double mlshift_model_cutoff(const mlshift_model *m);
 /* The arithmetic of m's evaluations from now on (mlshift_model_compute,
  * the calculator, MD): MLSHIFT_FLOAT64 (default) or MLSHIFT_FLOAT32. */
 void mlshift_model_set_dtype(mlshift_model *m, mlshift_dtype dt);
+/* Makes the TTT subset the embedding and blocks [0, ttt_blocks) of the
+ * representation (0 <= ttt_blocks <= rep_blocks): a regrouping of the same
+ * parameters, the function unchanged (the paper's min/max choice of what
+ * test-time training may move, made at test time). */
+mlshift_status mlshift_model_set_ttt_blocks(mlshift_model *m, int ttt_blocks,
+                                            mlshift_error *err);
 /* Energy (eV) and, when non-NULL, forces (N, 3) eV/Å of frame f through
  * `head` at run-time cutoff `cutoff` Å (<= 0: the training cutoff). */
 mlshift_status mlshift_model_compute(mlshift_model *m, const mlshift_frame *f,

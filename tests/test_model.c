@@ -494,6 +494,33 @@ static void test_groups(void)
         ms_model_destroy(m);
         m = NULL;
     }
+    /* the TTT subset chosen at test time: a regrouping, nothing else */
+    h.k_rep = 2;
+    h.readout_every = 1;
+    CHECK(ms_model_create(&m, &h, z, 4, 1, &err) == 0, "readout every, k = 2: %s",
+          err.message);
+    if (m) {
+        size_t P = m->P, g0 = ms_model_group_size(m, MS_GROUP_TTT);
+        size_t b1 = 0;
+        for (size_t i = 0; i < m->n_params; i++)
+            if (!strncmp(m->param[i].name, "blocks.1.", 9))
+                b1 += m->param[i].numel;
+        CHECK(ms_model_set_ttt_blocks(m, 2, &err) == 0 && m->h.j_ttt == 2 && m->P == P &&
+                  ms_model_group_size(m, MS_GROUP_TTT) == g0 + b1 &&
+                  ms_model_group_size(m, MS_GROUP_REP) == 0 &&
+                  m->param[ms_model_find(m, "blocks.1.readout.W1")].group == MS_GROUP_TTT &&
+                  m->param[ms_model_find(m, "main.blocks.2.upd.U")].group == MS_GROUP_MAIN,
+              "TTT blocks 1 -> 2: block 1 (and its readout) joins the TTT subset: %s",
+              err.message);
+        CHECK(ms_model_set_ttt_blocks(m, 0, &err) == 0 &&
+                  ms_model_group_size(m, MS_GROUP_TTT) == (size_t)(4 * 128),
+              "TTT blocks 0: the embedding alone");
+        CHECK(ms_model_set_ttt_blocks(m, 3, &err) == MLSHIFT_ERR_VALUE && m->h.j_ttt == 0 &&
+                  strstr(err.message, "0..2"),
+              "TTT blocks beyond the representation refused: %s", err.message);
+        ms_model_destroy(m);
+        m = NULL;
+    }
     h.readout_every = 2;
     h.k_rep = 2;
     CHECK(ms_model_create(&m, &h, z, 4, 1, &err) == MLSHIFT_ERR_VALUE && !m,

@@ -72,6 +72,12 @@ void mlshift_model_set_dtype(mlshift_model *mm, mlshift_dtype dt)
     ms_graph_set_dtype(&mm->ws.g, dt == MLSHIFT_FLOAT32 ? MS_F32 : MS_F64);
 }
 
+mlshift_status mlshift_model_set_ttt_blocks(mlshift_model *mm, int ttt_blocks,
+                                            mlshift_error *err)
+{
+    return ms_model_set_ttt_blocks(mm->m, ttt_blocks, err);
+}
+
 double mlshift_model_cutoff(const mlshift_model *mm)
 {
     return mm->m->h.r_basis;

@@ -122,6 +122,10 @@ void ms_model_freeze(ms_model *m, unsigned mask, int on);
 /* mask (P) = 1 for every scalar of a trainable, unfrozen parameter (what
  * a gradient step may move), 0 elsewhere; returns how many are 1. */
 size_t ms_model_update_mask(const ms_model *m, unsigned char *mask);
+/* The TTT subset becomes the embedding and blocks [0, j), 0 <= j <= k_rep:
+ * the groups of the representation's blocks are reassigned, nothing else
+ * changes. */
+mlshift_status ms_model_set_ttt_blocks(ms_model *m, int j, mlshift_error *err);
 /* Scalars in the parameters of a group. */
 size_t ms_model_group_size(const ms_model *m, int group);
 const char *ms_group_name(int group);       /* "ttt", "representation", … */

@@ -325,6 +325,22 @@ mlshift_status ms_model_stack_params(ms_model *m, ms_block_params_fn block,
     return st ? st : ms_model_readout_params(m, err);
 }
 
+mlshift_status ms_model_set_ttt_blocks(ms_model *m, int j, mlshift_error *err)
+{
+    if (j < 0 || j > m->h.k_rep)
+        return ms_fail(err, MLSHIFT_ERR_VALUE,
+                       "model: %d TTT blocks, outside 0..%d (the representation's blocks)",
+                       j, m->h.k_rep);
+    m->h.j_ttt = j;
+    char pre[MS_PARAM_NAME];
+    for (size_t i = 0; i < m->n_params; i++) {
+        int t, n = 0;
+        if (sscanf(m->param[i].name, "blocks.%d.%n", &t, &n) == 1 && n > 0)
+            m->param[i].group = ms_block_group(m, t, MS_HEAD_MAIN, pre, sizeof pre);
+    }
+    return MLSHIFT_OK;
+}
+
 size_t ms_model_update_mask(const ms_model *m, unsigned char *mask)
 {
     size_t n = 0;

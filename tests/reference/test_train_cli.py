@@ -180,6 +180,15 @@ check(r[0] == 0 and json.loads(r[1].strip().splitlines()[-1])["steps"] == 6,
       "a config file's keys apply: %r" % r[2])
 r = run("train", "--mode", "finetune", *tiny, "-o", P("x.model"), lab)
 check(r[0] == 2 and "--init" in r[2], "finetune without --init: %r" % r[2])
+# --ttt-blocks: the TTT subset chosen at test time (k = 2 here: 0..2)
+r = run("ttt", "--model", ft, "--steps", "2", "--batch", "4", "--ttt-blocks", "2", "--quiet",
+        "-o", P("t2.model"), test)
+info = run("model", "info", P("t2.model"))
+check(r[0] == 0 and "TTT subset = embedding + blocks 0..1" in info[1],
+      "ttt --ttt-blocks 2: the adapted model's TTT subset is blocks 0..1: %r" % (r[2] + info[1]))
+r = run("ttt", "--model", ft, "--steps", "2", "--ttt-blocks", "3", "-o", P("t3.model"), test)
+check(r[0] == 2 and "--ttt-blocks" in r[2] and "0..2" in r[2] and not os.path.exists(P("t3.model")),
+      "ttt --ttt-blocks 3 with 2 representation blocks: %r" % r[2])
 r = run("ttt", "--model", ft, "--preset", "md99", "-o", P("y.model"), test)
 check(r[0] == 2 and "md99" in r[2] and not os.path.exists(P("y.model")), "bad preset: %r" % r[2])
 done()
