@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "mlshift.h"
@@ -115,6 +116,30 @@ int main(void)
                    exact ? "double" : "single", n, L, best, best_cpu,
                    n == 5000 ? "3" : "null", out.spectral_distance, out.degree_std);
             fflush(stdout);
+        }
+        /* Four trial radii (4, 5, 6, 7 Å: four graphs) on one and on two
+         * threads (mlshift_shift_ws_set_threads): wall seconds per radius. */
+        if (n == 5000) {
+            double rr[4] = {4.0, 5.0, 6.0, 7.0}, dist[2][4];
+            mlshift_shift_ws_set_exact(ws, 0);
+            for (int T = 1; T <= 2; T++) {
+                mlshift_refinement out = {0};
+                mlshift_shift_ws_set_threads(ws, T);
+                double t0 = bench_now();
+                if (mlshift_refine_radius(&st, &f, rr, 4, ws, &out, dist[T - 1], &err)) {
+                    fprintf(stderr, "bench_refine_large: %s\n", err.message);
+                    return 2;
+                }
+                double t = bench_now() - t0;
+                printf("{\"bench\": \"refine_radius_large\", \"impl\": \"mlshift\", "
+                       "\"precision\": \"single\", \"atoms\": %zu, \"radii\": 4, "
+                       "\"threads\": %d, \"seconds\": %.3f, \"seconds_per_radius\": %.3f, "
+                       "\"target_seconds\": 3, \"same_as_one_thread\": %s}\n",
+                       n, T, t, t / 4, T == 1 || !memcmp(dist[0], dist[1], sizeof dist[0])
+                                         ? "true" : "false");
+                fflush(stdout);
+            }
+            mlshift_shift_ws_set_threads(ws, 1);
         }
         fflush(stdout);
         free(z);

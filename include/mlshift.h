@@ -1076,6 +1076,11 @@ void mlshift_stats_abort(mlshift_stats_builder *b);
 #define MLSHIFT_SINGLE_PRECISION_ATOMS 2000
 void mlshift_spectrum_ws_set_exact(mlshift_spectrum_ws *ws, int exact);
 void mlshift_shift_ws_set_exact(mlshift_shift_ws *ws, int exact);
+/* Radius refinement of a structure above 128 atoms solves its distinct
+ * trial graphs on this many threads at once (default 1; each thread holds
+ * one more N × N matrix: 200 MB at 5,000 atoms). The result does not
+ * depend on the count. */
+void mlshift_shift_ws_set_threads(mlshift_shift_ws *ws, int threads);
 
 /* =================================================================== */
 /* The product's spine: models, training, test-time training and one    */

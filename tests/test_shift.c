@@ -317,6 +317,45 @@ static void test_refine(void)
           r.radius == 1.5 && fabs(r.spectral_distance - 6.0) < 1e-14,
           "one atom: (1 − 0)² + 1 + 4 = 6, got %g", r.spectral_distance);
     mlshift_frames_destroy(one);
+
+    /* Above 128 atoms the trial graphs are solved one per thread: a jittered
+     * 6 × 6 × 6 grid (216 atoms) at 1, 2 and 3 threads gives the same
+     * distances bit for bit, and the same radius. */
+    {
+        enum { NA = 216 };
+        int zz[NA];
+        double R[3 * NA];
+        unsigned s = 12345;
+        for (int i = 0; i < NA; i++) {
+            zz[i] = 6;
+            for (int c = 0; c < 3; c++) {
+                s = s * 1103515245u + 12345u;
+                int g = c == 0 ? i % 6 : c == 1 ? (i / 6) % 6 : i / 36;
+                R[3 * i + c] = 1.1 * g + 0.3 * ((double)(s >> 8) / 16777216.0 - 0.5);
+            }
+        }
+        mlshift_frame big = {0};
+        big.natoms = NA;
+        big.numbers = zz;
+        big.positions = R;
+        double rr[4] = {1.2, 1.8, 2.2, 2.9}, d1[4], dt[4];
+        mlshift_refinement r1, rt;
+        CHECK(mlshift_refine_radius(st, &big, rr, 4, ws, &r1, d1, &err) == MLSHIFT_OK,
+              "216 atoms, 1 thread: %s", err.message);
+        int same = 1;
+        for (int T = 2; T <= 3; T++) {
+            mlshift_shift_ws *w2 = mlshift_shift_ws_create();
+            mlshift_shift_ws_set_threads(w2, T);
+            same &= mlshift_refine_radius(st, &big, rr, 4, w2, &rt, dt, &err) == MLSHIFT_OK &&
+                    !memcmp(d1, dt, sizeof d1) && rt.radius == r1.radius &&
+                    rt.spectral_distance == r1.spectral_distance &&
+                    rt.degree_std == r1.degree_std;
+            mlshift_shift_ws_destroy(w2);
+        }
+        CHECK(same && d1[0] != d1[3],
+              "216 atoms: 2 and 3 threads give 1 thread's distances bit for bit (%g %g %g %g)",
+              d1[0], d1[1], d1[2], d1[3]);
+    }
     mlshift_frames_destroy(te);
     mlshift_frames_destroy(tr);
     mlshift_shift_ws_destroy(ws);

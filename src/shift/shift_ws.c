@@ -4,6 +4,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,11 +30,27 @@ static void free_batch(mlshift_shift_ws *ws)
     free(ws->solve);
 }
 
+static void free_more(mlshift_shift_ws *ws)
+{
+    for (int t = 0; t < ws->n_more; t++)
+        mlshift_spectrum_ws_destroy(ws->spec_more[t]);
+    free(ws->spec_more);
+    ws->spec_more = NULL;
+    ws->n_more = 0;
+}
+
 void mlshift_shift_ws_set_exact(mlshift_shift_ws *ws, int exact)
 {
     ws->exact = exact != 0;
     if (ws->spec)
         mlshift_spectrum_ws_set_exact(ws->spec, ws->exact);
+    for (int t = 0; t < ws->n_more; t++)
+        mlshift_spectrum_ws_set_exact(ws->spec_more[t], ws->exact);
+}
+
+void mlshift_shift_ws_set_threads(mlshift_shift_ws *ws, int threads)
+{
+    ws->threads = threads < 1 ? 1 : threads > 64 ? 64 : threads;
 }
 
 void mlshift_shift_ws_destroy(mlshift_shift_ws *ws)
@@ -42,6 +59,7 @@ void mlshift_shift_ws_destroy(mlshift_shift_ws *ws)
         return;
     ms_neighbours_free(&ws->nl);
     mlshift_spectrum_ws_destroy(ws->spec);
+    free_more(ws);
     free(ws->eig);
     free_batch(ws);
     free(ws->comp);
@@ -56,6 +74,7 @@ mlshift_status ms_shift_graph(mlshift_shift_ws *ws, const mlshift_frame *f,
     if (f->natoms > ws->spec_n) {
         size_t n = f->natoms > 2 * ws->spec_n ? f->natoms : 2 * ws->spec_n;
         mlshift_spectrum_ws_destroy(ws->spec);
+        free_more(ws); /* made again at the new size when needed */
         free(ws->eig);
         ws->spec = mlshift_spectrum_ws_create(n);
         if (ws->spec)
@@ -127,6 +146,74 @@ static int batch_reserve(mlshift_shift_ws *ws, size_t n, size_t graphs)
     return ok ? 0 : -1;
 }
 
+/* Large graphs: thread t builds and solves graphs t, t + T, … (radius
+ * rad[g]) in its own spectrum workspace; every graph writes only its own
+ * rows of dinvs, spectra and degree_std, so the result does not depend on
+ * the thread count. */
+typedef struct large_job {
+    mlshift_shift_ws *ws;
+    mlshift_spectrum_ws *spec;
+    const double *rad;      /* (graphs) */
+    size_t n, graphs, t, T;
+    int info;
+} large_job;
+
+static void *solve_large(void *arg)
+{
+    large_job *j = arg;
+    mlshift_shift_ws *ws = j->ws;
+    size_t n = j->n;
+    for (size_t g = j->t; g < j->graphs && !j->info; g += j->T) {
+        double *dinv = ws->dinvs + g * n, *spec = ws->spectra + g * n;
+        ms_laplacian_from_dmin(n, ws->dmin, j->rad[g], j->spec->L, dinv);
+        ws->degree_std[g] = degree_std(n, dinv);
+        if (!ms_spectrum_closed_form(n, dinv, spec))
+            j->info = ms_eigenvalues_batch(j->spec, (int)n, 1, j->spec->L, spec);
+    }
+    return NULL;
+}
+
+/* The large graphs [0, graphs) at radii rad, on ws->threads threads
+ * (fewer when a workspace or a thread cannot be had). */
+static int solve_large_graphs(mlshift_shift_ws *ws, size_t n, size_t graphs,
+                              const double *rad)
+{
+    size_t T = (size_t)(ws->threads > 1 ? ws->threads : 1);
+    T = T < graphs ? T : graphs;
+    if (T > 1 && ws->n_more < (int)T - 1) {
+        free_more(ws);
+        ws->spec_more = calloc(T - 1, sizeof *ws->spec_more);
+        for (size_t t = 0; ws->spec_more && t + 1 < T; t++) {
+            ws->spec_more[t] = mlshift_spectrum_ws_create(ws->spec_n);
+            if (!ws->spec_more[t])
+                break;
+            mlshift_spectrum_ws_set_exact(ws->spec_more[t], ws->exact);
+            ws->n_more = (int)t + 1;
+        }
+    }
+    if (T > (size_t)ws->n_more + 1)
+        T = (size_t)ws->n_more + 1; /* out of memory for more: fewer threads */
+    large_job job[64];
+    pthread_t th[64];
+    int started[64] = {0};
+    for (size_t t = 0; t < T; t++)
+        job[t] = (large_job){.ws = ws, .spec = t ? ws->spec_more[t - 1] : ws->spec,
+                             .rad = rad, .n = n, .graphs = graphs, .t = t, .T = T};
+    for (size_t t = 1; t < T; t++)
+        started[t] = pthread_create(&th[t], NULL, solve_large, &job[t]) == 0;
+    solve_large(&job[0]);
+    for (size_t t = 1; t < T; t++) {
+        if (started[t])
+            pthread_join(th[t], NULL);
+        else
+            solve_large(&job[t]);
+    }
+    for (size_t t = 0; t < T; t++)
+        if (job[t].info)
+            return job[t].info;
+    return 0;
+}
+
 mlshift_status ms_shift_spectra(mlshift_shift_ws *ws, const double *r,
                                 size_t nr, mlshift_error *err)
 {
@@ -163,23 +250,27 @@ mlshift_status ms_shift_spectra(mlshift_shift_ws *ws, const double *r,
             continue;
         graphs++;
         ws->pairs[g] = pairs;
+        if (large) { /* built and solved below, a thread each */
+            ws->scratch[g] = r[a];
+            continue;
+        }
         double *dinv = ws->dinvs + g * n, *spec = ws->spectra + g * n;
-        double *L = large ? ws->spec->L : ws->mats + n_solve * nn;
+        double *L = ws->mats + n_solve * nn;
         ms_laplacian_from_dmin(n, ws->dmin, r[a], L, dinv);
         ws->degree_std[g] = degree_std(n, dinv);
         if (ms_spectrum_closed_form(n, dinv, spec))
             continue;
-        if (!large) {
-            ws->solve[n_solve++] = g;
-            continue;
-        }
-        /* One at a time (LAPACK), so no (graphs, n, n) stack: 2.2 GB for
-         * 11 graphs of 5000 atoms. */
-        int info = ms_eigenvalues_batch(ws->spec, (int)n, 1, L, spec);
+        ws->solve[n_solve++] = g;
+    }
+    if (large) {
+        /* One graph per thread at a time (LAPACK), so no (graphs, n, n)
+         * stack: 2.2 GB for 11 graphs of 5000 atoms. */
+        int info = solve_large_graphs(ws, n, graphs, ws->scratch);
         if (info != 0)
             return ms_fail(err, MLSHIFT_ERR_VALUE,
                            "laplacian: the eigenvalue iteration failed to "
                            "converge (info %d)", info);
+        return MLSHIFT_OK;
     }
     int info = ms_eigenvalues_batch(ws->spec, (int)n, (int)n_solve, ws->mats,
                                     ws->scratch);

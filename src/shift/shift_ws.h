@@ -31,6 +31,9 @@ struct mlshift_shift_ws {
     const char **comp;      /* (n_comp,) */
     size_t n_comp;
     int exact;              /* double-precision eigenvalues at every size */
+    int threads;            /* large graphs solved at once (default 1) */
+    mlshift_spectrum_ws **spec_more; /* (threads − 1) the other threads' */
+    int n_more;
 };
 
 /* Builds the radius graph of f at `build` Å into ws->nl (molecules without
