@@ -106,7 +106,11 @@ static int bench_molecule(const char *molecule, int F, int reps)
                    "\"arena_mib\":%.1f%s",
                    mode == 0 ? "train_step" : "ttt_step", molecule, (size_t)d.off[32], h.F,
                    h.T, h.K, ntrain, var[v].dt == MS_F32 ? "float32" : "float64",
-                   var[v].threads, var[v].chunk ? var[v].chunk : 32 / (size_t)var[v].threads,
+                   var[v].threads,
+                   var[v].chunk               ? var[v].chunk
+                   : var[v].threads == 1      ? (size_t)32
+                                              : (32 + 2 * (size_t)var[v].threads - 1) /
+                                                    (2 * (size_t)var[v].threads),
                    s, 32 / s, (double)hw / 1048576.0, mode == 1 ? "" : "}\n");
             if (mode == 1)
                 printf(",\"md17_preset_3000_steps_min\":%.1f}\n", 3000 * s / 60);
