@@ -1,9 +1,12 @@
 # SPDX-License-Identifier: MIT
 """`mpirun -n 2 mlshift-mpi train` against one process (docs/mpi.md):
-training steps per second of the same run (plain mode, PaiNN 32 x 3,
-naphthalene, 64 frames, batch 16, 2 epochs = 8 steps), from the
+training steps per second of the same run (plain mode, PaiNN 64 x 3,
+naphthalene, 512 frames, batch 32, 2 epochs = 32 steps, a few seconds:
+the first version's 8 steps of F = 32 lasted 0.3 s, too short for the
+summary's clock and for a second rank to pay for itself), from the
 "seconds" of each run's JSON summary (the training loop only: reading the
 data and MPI start-up are outside it). One JSON line."""
+FEATURES, FRAMES, BATCH = 64, 512, 32
 import json
 import os
 import shutil
@@ -23,8 +26,9 @@ def main():
         return 0
     tmp = tempfile.mkdtemp(prefix="mlshift-bench-mpi-")
     data = os.path.join(DATA, "rmd17", "rmd17_naphthalene_train_01.npz")
-    args = ["train", "--mode", "plain", "--features", "32", "--blocks", "3", "--epochs", "2",
-            "--batch", "16", "--split", "64,0,0", "--part", "train", "--quiet", data]
+    args = ["train", "--mode", "plain", "--features", str(FEATURES), "--blocks", "3",
+            "--epochs", "2", "--batch", str(BATCH), "--split", "%d,0,0" % FRAMES,
+            "--part", "train", "--quiet", data]
     out = {}
     for ranks in (1, 2):
         cmd = [MLSHIFT] if ranks == 1 else ["mpirun", "--allow-run-as-root", "--oversubscribe",
@@ -39,8 +43,8 @@ def main():
         s = json.loads(r.stdout.strip().splitlines()[-1])
         out[ranks] = (s["steps"], s["seconds"])
     sps = {k: v[0] / max(v[1], 1e-9) for k, v in out.items()}
-    print(json.dumps({"bench": "mpi_train", "arch": "painn", "features": 32, "blocks": 3,
-                      "molecule": "naphthalene", "frames": 64, "batch": 16,
+    print(json.dumps({"bench": "mpi_train", "arch": "painn", "features": FEATURES, "blocks": 3,
+                      "molecule": "naphthalene", "frames": FRAMES, "batch": BATCH,
                       "steps": out[1][0], "steps_per_s_1": round(sps[1], 3),
                       "steps_per_s_2": round(sps[2], 3),
                       "speedup_2": round(sps[2] / sps[1], 3)}))
