@@ -600,6 +600,17 @@ static void test_train(const char *tmpdir)
                 for (int b = 0; b < 3; b++)
                     want[3 * a + b] += f.positions[3 * i + a] * fo[3 * i + b];
         check_array_close("virial = sum r (x) F", w, want, 9, 1e-12, 1e-12);
+        /* coincident atoms: refused naming both, as by every prior (issue
+         * 12; tests/prior_check.h for LJ and EMT) */
+        double pc[54];
+        memcpy(pc, f.positions, sizeof pc);
+        memcpy(pc + 3 * 7, pc + 3 * 1, 3 * sizeof *pc); /* atom 7 onto atom 1 */
+        mlshift_frame co = f;
+        co.positions = pc;
+        mlshift_status sc = mlshift_prior_compute(p, &co, &e, fo, NULL, &err);
+        CHECK(sc == MLSHIFT_ERR_VALUE && strstr(err.message, "atoms 1 and 7 coincide"),
+              "sgdml: coincident atoms refused naming both: status %d, '%s'", (int)sc,
+              sc == MLSHIFT_OK ? "" : err.message);
         mlshift_prior_destroy(p);
     }
     /* round trip: identical arrays */

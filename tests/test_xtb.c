@@ -318,6 +318,19 @@ static void test_errors(const mlshift_frame *asp)
     double vir[9];
     s = mlshift_prior_compute(p, asp, &e, NULL, vir, &err);
     CHECK(s == MLSHIFT_ERR_UNSUPPORTED, "virial given");
+    /* coincident atoms: refused naming both, as by every prior (issue 12;
+     * tests/prior_check.h for LJ and EMT) */
+    {
+        double pc[3 * N_MAX];
+        memcpy(pc, asp->positions, 3 * asp->natoms * sizeof *pc);
+        memcpy(pc + 3 * 4, pc + 3 * 2, 3 * sizeof *pc); /* atom 4 onto atom 2 */
+        mlshift_frame co = *asp;
+        co.positions = pc;
+        s = mlshift_prior_compute(p, &co, &e, NULL, NULL, &err);
+        CHECK(s == MLSHIFT_ERR_VALUE && strstr(err.message, "atoms 2 and 4 coincide"),
+              "xtb: coincident atoms refused naming both: status %d, '%s'", (int)s,
+              s == MLSHIFT_OK ? "" : err.message);
+    }
     /* SCC failure: aspirin stretched to twice its size (bonds broken, a
      * near-degenerate open-shell mess the SCC cannot converge). It is an
      * error for that frame; the prior stays usable and, rebuilt, gives
