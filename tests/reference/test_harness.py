@@ -105,6 +105,34 @@ def test_python_harness(tmp):
                 "check.py: a present required module: exit %d, %r" % (rc, out))
 
 
+def test_missing_references(tmp):
+    """The real reference tests, with their reference taken away: torch
+    hidden behind a module that fails to import, or the C test binary they
+    drive absent. Each must fail (exit 1, "0 passed, 1 failed"), never
+    pass with nothing checked (issue 12 §2)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    shim = os.path.join(tmp, "no-torch")
+    os.makedirs(shim, exist_ok=True)
+    with open(os.path.join(shim, "torch.py"), "w") as fh:
+        fh.write("raise ImportError('torch hidden by test_harness.py')\n")
+    env = dict(os.environ, PYTHONPATH=shim)
+    for name in ["test_model_torch.py", "test_nn_torch.py"]:
+        p = subprocess.run([sys.executable, os.path.join(here, name)], capture_output=True,
+                           text=True, env=env)
+        out = p.stdout.splitlines()
+        check.check(p.returncode == 1 and out[-1:] == ["0 passed, 1 failed"] and
+                    "python3-torch" in p.stdout + p.stderr,
+                    "%s without torch fails: exit %d, %r" % (name, p.returncode, out[-2:]))
+    env = dict(os.environ, MLSHIFT_BIN=os.path.join(tmp, "no-build", "mlshift"))
+    p = subprocess.run([sys.executable, os.path.join(here, "test_sgdml_numpy.py")],
+                       capture_output=True, text=True, env=env)
+    out = p.stdout.splitlines()
+    check.check(p.returncode == 1 and out[-1:] == ["0 passed, 1 failed"] and
+                "no test binary" in p.stdout + p.stderr,
+                "test_sgdml_numpy.py without its binary fails: exit %d, %r"
+                % (p.returncode, out[-2:]))
+
+
 def c_harness(tmp, body):
     src = os.path.join(tmp, "t.c")
     exe = os.path.join(tmp, "t")
@@ -133,6 +161,7 @@ def main():
     with tempfile.TemporaryDirectory(prefix="mlshift-harness-") as tmp:
         test_run_tests(tmp)
         test_python_harness(tmp)
+        test_missing_references(tmp)
         test_c_harness(tmp)
     check.done()
 
