@@ -126,11 +126,10 @@ mlshift_status ms_model_handle_compute(mlshift_model *mm, const mlshift_frame *f
     ms_t **leaf = ms_model_leaves(g, m, 0);
     int need_grad = forces || virial;
     ms_t *R = ms_wrap(g, 2, MS_SHAPE(N, 3), b->R, need_grad);                  // (N, 3) Å
-    ms_rep r, h;
+    ms_rep r;
     ms_model_represent(g, m, b, R, leaf, &r);
-    h = r;
-    ms_model_blocks(g, m, b, leaf, (ms_head)head, m->h.k_rep, m->h.T, &h);
-    /* every atom its own structure: the readout's per-atom terms */
+    /* the head on a batch in which every atom is its own structure (the
+     * blocks see only atoms and edges): the readout's per-atom terms */
     ms_batch per_atom = *b;
     int32_t *iota = ms_arena_alloc(&g->arena, (N + 1) * sizeof *iota);
     if (!iota)
@@ -139,7 +138,7 @@ mlshift_status ms_model_handle_compute(mlshift_model *mm, const mlshift_frame *f
         iota[i] = (int32_t)i;
     per_atom.seg = iota;
     per_atom.B = N;
-    ms_t *ei = ms_model_readout(g, m, &per_atom, leaf, (ms_head)head, h.s, h.e);      // (N, 1) eV
+    ms_t *ei = ms_model_head(g, m, &per_atom, leaf, (ms_head)head, &r);          // (N, 1) eV
     ms_t *Et = ei ? ms_sum(g, ei) : NULL;                                        // () eV
     /* the readout's constant per-atom terms (shift + atom_ref), in double */
     double *off = ms_arena_alloc(&g->arena, (N + 1) * sizeof *off), O = 0; // (N) eV
