@@ -80,7 +80,8 @@ int main(int argc, char **argv)
         return CLI_OK;
     }
     if (strcmp(name, "--version") == 0) {
-        printf("mlshift %s\n", MLSHIFT_VERSION);
+        printf("mlshift %s\nBLAS: OpenBLAS, %s kernels\n", MLSHIFT_VERSION,
+               mlshift_blas_core());
         return CLI_OK;
     }
     for (size_t k = 0; k < N_COMMANDS; k++)

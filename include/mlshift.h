@@ -1095,6 +1095,12 @@ void mlshift_shift_ws_set_threads(mlshift_shift_ws *ws, int threads);
  * against). */
 MLSHIFT_API const char *mlshift_version(void);
 
+/* ---------------------------------------------------------------- BLAS */
+
+/* The kernels OpenBLAS runs: its core name ("Haswell", "SkylakeX", …),
+ * chosen when it was loaded, from the CPU or from OPENBLAS_CORETYPE. */
+MLSHIFT_API const char *mlshift_blas_core(void);
+
 /* ------------------------------------------------------ process-wide state
  *
  * Every handle (frames, prior, model, calculator, data set, MD run) is

@@ -266,6 +266,74 @@ static void dmin_route(void)
     free_brute(&nl);
 }
 
+/* The pair-list route of large structures (ms_pairs_build, _within,
+ * ms_laplacian_from_pairs) against the dmin route, bit for bit: a periodic
+ * box of 5 Å with a 6 Å list, so pairs come in several images and atoms
+ * see their own images (no self loops); full and half lists; in double and
+ * rounded to float (the single-precision solver's input). */
+static void pair_route(void)
+{
+    enum { N = 60 };
+    double x[3 * N], cell[9] = {5, 0, 0, 0.4, 5, 0, 0, 0, 5};
+    int pbc[3] = {1, 1, 1};
+    uint64_t s = 777;
+    for (int i = 0; i < 3 * N; i++) {
+        s = s * 6364136223846793005ULL + 1442695040888963407ULL;
+        x[i] = 5.0 * (double)(s >> 11) / 9007199254740992.0;
+    }
+    static double dmin[N * N], Ld[N * N], L2[N * N];
+    static float Lf[N * N];
+    double dinv[N], dinv2[N];
+    mlshift_error err;
+    for (int half = 0; half <= 1; half++) {
+        mlshift_neighbours *nl = mlshift_neighbours_create();
+        CHECK(nl && mlshift_neighbours_build(nl, N, x, cell, pbc, 6.0, half, &err) ==
+              MLSHIFT_OK, "periodic list: %s", err.message);
+        ms_pairs p = {0};
+        CHECK(ms_pairs_build(&p, nl) == 0, "pair list built");
+        ms_pair_dmin(nl, dmin);
+        int images = 0, self = 0;
+        for (size_t e = 0; e < nl->n_edges; e++)
+            self |= nl->src[e] == nl->dst[e];
+        images = nl->n_edges > (half ? 1 : 2) * p.count;
+        CHECK(self && images, "half %d: the list has self-images (%d) and repeated pairs "
+              "(%zu edges, %zu pairs)", half, self, nl->n_edges, p.count);
+        int sorted = 1, pairs_ok = 1;
+        for (size_t k = 0; k < p.count; k++) {
+            sorted &= p.lo[k] < p.hi[k] && (k == 0 || p.lo[k] >= p.lo[k - 1]);
+            pairs_ok &= p.d[k] == dmin[p.hi[k] + (size_t)p.lo[k] * N];
+        }
+        CHECK(sorted && pairs_ok, "half %d: pairs (lo < hi, grouped) at dmin's distances",
+              half);
+        for (double rc = 0.8; rc <= 6.0; rc += 0.9) {
+            size_t want = 0;
+            for (int i = 0; i < N; i++)
+                for (int j = i + 1; j < N; j++)
+                    want += dmin[j + i * N] <= rc;
+            CHECK(ms_pairs_within(&p, rc) == want, "half %d cutoff %g: %zu pairs, "
+                  "dmin counts %zu", half, rc, ms_pairs_within(&p, rc), want);
+            ms_laplacian_from_dmin(N, dmin, rc, Ld, dinv);
+            memset(L2, 0x7f, sizeof L2); /* garbage the route must overwrite */
+            ms_laplacian_from_pairs(&p, rc, 0, L2, dinv2);
+            int same = !memcmp(dinv, dinv2, sizeof dinv), same_f = 1;
+            for (int j = 0; j < N; j++)
+                for (int i = j; i < N; i++)
+                    same &= !memcmp(&Ld[i + j * N], &L2[i + j * N], sizeof *Ld);
+            memset(Lf, 0x7f, sizeof Lf);
+            ms_laplacian_from_pairs(&p, rc, 1, Lf, dinv2);
+            for (int j = 0; j < N; j++)
+                for (int i = j; i < N; i++) {
+                    float want_f = (float)Ld[i + j * N];
+                    same_f &= !memcmp(&want_f, &Lf[i + j * N], sizeof want_f);
+                }
+            CHECK(same && same_f, "half %d cutoff %g: the pair route gives the dmin "
+                  "route's bits (double %d, float %d)", half, rc, same, same_f);
+        }
+        ms_pairs_free(&p);
+        mlshift_neighbours_destroy(nl);
+    }
+}
+
 static void distance_and_errors(void)
 {
     /* Eq. 5 by hand: (1 − 0)² + (2 − 1)² + (0 − 3)² (padding) = 11. */
@@ -395,6 +463,7 @@ int main(int argc, char **argv)
     batched(130, 0);
     single_route();
     dmin_route();
+    pair_route();
     distance_and_errors();
     return check_done();
 }

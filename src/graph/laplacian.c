@@ -213,6 +213,161 @@ void ms_laplacian_from_dmin(size_t n, const double *dmin, double cutoff,
     }
 }
 
+/* ---- Large structures: a pair list instead of an N × N dmin
+ *
+ * Above MLSHIFT_SMALL_EIG atoms the trial graphs of one structure come
+ * from a list of its atom pairs, each with its shortest edge (periodic
+ * images of one pair are one edge of A): O(E) memory where dmin took N²
+ * doubles (200 MB at 5,000 atoms, written, faulted in and read once per
+ * radius — a third of a refinement's time outside LAPACK). Each Laplacian
+ * is then written straight in the precision its eigensolver takes. */
+
+void ms_pairs_free(ms_pairs *p)
+{
+    free(p->lo);
+    free(p->hi);
+    free(p->d);
+    free(p->count_by_lo);
+    free(p->slot);
+    memset(p, 0, sizeof *p);
+}
+
+/* Room for e pairs and n atoms. */
+static int pairs_reserve(ms_pairs *p, size_t n, size_t e)
+{
+    if (e > p->cap) {
+        int32_t *lo = realloc(p->lo, e * sizeof *lo);
+        p->lo = lo ? lo : p->lo;
+        int32_t *hi = realloc(p->hi, e * sizeof *hi);
+        p->hi = hi ? hi : p->hi;
+        double *d = realloc(p->d, e * sizeof *d);
+        p->d = d ? d : p->d;
+        if (!lo || !hi || !d)
+            return -1;
+        p->cap = e;
+    }
+    if (n + 1 > p->cap_n) {
+        size_t *c = realloc(p->count_by_lo, (n + 1) * sizeof *c);
+        p->count_by_lo = c ? c : p->count_by_lo;
+        int64_t *s = realloc(p->slot, n * sizeof *s);
+        p->slot = s ? s : p->slot;
+        if (!c || !s)
+            return -1;
+        p->cap_n = n + 1;
+    }
+    return 0;
+}
+
+int ms_pairs_build(ms_pairs *p, const mlshift_neighbours *nl)
+{
+    size_t n = nl->n_atoms, E = nl->n_edges;
+    if (pairs_reserve(p, n, E))
+        return -1;
+    p->n_atoms = n;
+    /* Pairs are grouped by their lower atom (counting sort of the edges,
+     * whichever direction an edge was stored in, half or full list), then
+     * made unique within a group: slot[hi] is the pair of (lo, hi) while
+     * group lo is being filled, and older slots (< the group's start) are
+     * stale by construction. */
+    size_t *start = p->count_by_lo;
+    memset(start, 0, (n + 1) * sizeof *start);
+    for (size_t e = 0; e < E; e++) {
+        int32_t i = nl->src[e], j = nl->dst[e];
+        if (i != j) /* a periodic self-image: no self loop */
+            start[(i < j ? i : j) + 1]++;
+    }
+    for (size_t a = 0; a < n; a++)
+        start[a + 1] += start[a];
+    /* The edges in group order first, in hi and d, using lo as the fill
+     * cursor of each group. */
+    for (size_t e = 0; e < E; e++) {
+        int32_t i = nl->src[e], j = nl->dst[e];
+        if (i == j)
+            continue;
+        int32_t a = i < j ? i : j, b = i < j ? j : i;
+        size_t k = start[a]++;
+        p->hi[k] = b;
+        p->d[k] = nl->dist[e];
+    }
+    /* start[a] is now the end of group a; the start of a is start[a - 1]. */
+    for (size_t a = 0; a < n; a++)
+        p->slot[a] = -1;
+    size_t count = 0, begin = 0;
+    for (size_t a = 0; a < n; a++) {
+        size_t first = count;
+        for (size_t k = begin; k < start[a]; k++) {
+            int32_t b = p->hi[k];
+            double d = p->d[k];
+            int64_t s = p->slot[b];
+            if (s >= (int64_t)first) { /* (a, b) again: another image */
+                p->d[s] = d < p->d[s] ? d : p->d[s];
+                continue;
+            }
+            p->slot[b] = (int64_t)count;
+            p->lo[count] = (int32_t)a;
+            p->hi[count] = b; /* count <= k: overwrites only read entries */
+            p->d[count] = d;
+            count++;
+        }
+        begin = start[a];
+    }
+    p->count = count;
+    return 0;
+}
+
+size_t ms_pairs_within(const ms_pairs *p, double cutoff)
+{
+    size_t c = 0;
+    for (size_t k = 0; k < p->count; k++)
+        c += p->d[k] <= cutoff;
+    return c;
+}
+
+int ms_spectrum_single(const mlshift_spectrum_ws *ws, size_t n)
+{
+    return n > MLSHIFT_SMALL_EIG && n >= ws->single_min;
+}
+
+void ms_laplacian_from_pairs(const ms_pairs *p, double cutoff, int single,
+                             void *L, double *dinv)
+{
+    size_t n = p->n_atoms;
+    /* Degrees (exact integers) in dinv first. */
+    for (size_t i = 0; i < n; i++)
+        dinv[i] = 0;
+    for (size_t k = 0; k < p->count; k++)
+        if (p->d[k] <= cutoff) {
+            dinv[p->lo[k]] += 1.0;
+            dinv[p->hi[k]] += 1.0;
+        }
+    for (size_t i = 0; i < n; i++)
+        dinv[i] = dinv[i] > 0 ? 1.0 / sqrt(dinv[i]) : 0.0;
+    /* The lower triangle, with the arithmetic of ms_laplacian_from_dmin
+     * (0 − dinv_col · 1 · dinv_row; +0 off the graph, 1 on the diagonal),
+     * rounded to float once where the solver is single precision. */
+    float *Lf = L;
+    double *Ld = L;
+    for (size_t c = 0; c < n; c++) {
+        if (single) {
+            memset(Lf + c + c * n, 0, (n - c) * sizeof *Lf);
+            Lf[c + c * n] = 1.0f;
+        } else {
+            memset(Ld + c + c * n, 0, (n - c) * sizeof *Ld);
+            Ld[c + c * n] = 1.0;
+        }
+    }
+    for (size_t k = 0; k < p->count; k++) {
+        if (!(p->d[k] <= cutoff))
+            continue;
+        size_t c = (size_t)p->lo[k], r = (size_t)p->hi[k];
+        double v = 0.0 - dinv[c] * 1.0 * dinv[r];
+        if (single)
+            Lf[r + c * n] = (float)v;
+        else
+            Ld[r + c * n] = v;
+    }
+}
+
 int ms_spectrum_closed_form(size_t n, const double *dinv, double *eig)
 {
     /* Closed forms for the two graphs large and small radii give: no edges
@@ -496,6 +651,25 @@ static void sort_ascending(int n, double *w)
     }
 }
 
+int ms_eigenvalues_large(mlshift_spectrum_ws *ws, int n, void *A, double *w)
+{
+    if (ms_spectrum_single(ws, (size_t)n)) {
+        int info = LAPACKE_ssyevd_2stage_work(LAPACK_COL_MAJOR, 'N', 'L', n,
+                                              A, n, ws->sw, ws->swork,
+                                              ws->lswork, ws->iwork, ws->liwork);
+        for (int i = 0; i < n && info == 0; i++)
+            w[i] = (double)ws->sw[i];
+        return info;
+    }
+    int two = (size_t)n >= ws->two_stage_min;
+    return two ? LAPACKE_dsyevd_2stage_work(LAPACK_COL_MAJOR, 'N', 'L', n, A,
+                                            n, w, ws->work, ws->lwork,
+                                            ws->iwork, ws->liwork)
+               : LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, 'N', 'L', n, A, n, w,
+                                     ws->work, ws->lwork, ws->iwork,
+                                     ws->liwork);
+}
+
 int ms_eigenvalues_batch(mlshift_spectrum_ws *ws, int n, int nb, double *A,
                          double *w)
 {
@@ -503,10 +677,9 @@ int ms_eigenvalues_batch(mlshift_spectrum_ws *ws, int n, int nb, double *A,
     if (n <= 0 || nb <= 0)
         return 0;
     if (n > MLSHIFT_SMALL_EIG) {
-        int two = (size_t)n >= ws->two_stage_min;
-        int single = (size_t)n >= ws->single_min;
+        int single = ms_spectrum_single(ws, (size_t)n);
         for (int t = 0; t < nb; t++) {
-            double *a = A + t * nn, *wt = w + (size_t)t * n;
+            double *a = A + t * nn;
             if (single) {
                 /* Float k lands at byte 4k, below double k at 8k: the copy
                  * runs forward in place. Stored through memcpy (bytes),
@@ -517,22 +690,8 @@ int ms_eigenvalues_batch(mlshift_spectrum_ws *ws, int n, int nb, double *A,
                     float v = (float)a[k];
                     memcpy(bytes + k * sizeof v, &v, sizeof v);
                 }
-                float *af = (float *)a;
-                int info = LAPACKE_ssyevd_2stage_work(
-                    LAPACK_COL_MAJOR, 'N', 'L', n, af, n, ws->sw, ws->swork,
-                    ws->lswork, ws->iwork, ws->liwork);
-                if (info != 0)
-                    return 1 + t;
-                for (int i = 0; i < n; i++)
-                    wt[i] = (double)ws->sw[i];
-                continue;
             }
-            int info = two ? LAPACKE_dsyevd_2stage_work(
-                                 LAPACK_COL_MAJOR, 'N', 'L', n, a, n, wt,
-                                 ws->work, ws->lwork, ws->iwork, ws->liwork)
-                           : LAPACKE_dsyevd_work(LAPACK_COL_MAJOR, 'N', 'L', n,
-                                                 a, n, wt, ws->work, ws->lwork,
-                                                 ws->iwork, ws->liwork);
+            int info = ms_eigenvalues_large(ws, n, a, w + (size_t)t * n);
             if (info != 0)
                 return 1 + t;
         }

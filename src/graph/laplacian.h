@@ -4,6 +4,9 @@
 #ifndef MLSHIFT_LAPLACIAN_H
 #define MLSHIFT_LAPLACIAN_H
 
+#include <stddef.h>
+#include <stdint.h>
+
 #include "mlshift.h"
 
 /* Up to this size the plain-loop reduction beats dsyevd (see laplacian.c). */
@@ -42,6 +45,36 @@ void ms_laplacian_from_dmin(size_t n, const double *dmin, double cutoff,
                             double *L, double *dinv);
 /* dmin (n, n) of nl as above, for ms_laplacian_from_dmin. */
 void ms_pair_dmin(const mlshift_neighbours *nl, double *dmin);
+
+/* The distinct atom pairs of a neighbour list (either direction, half or
+ * full; periodic self-images dropped), each with its shortest edge: pair k
+ * is (lo[k] < hi[k]) at d[k] Å, grouped by lo. The sparse twin of dmin for
+ * large structures. A zeroed struct is empty; build reuses its memory. */
+typedef struct ms_pairs {
+    size_t n_atoms, count, cap, cap_n;
+    int32_t *lo, *hi;       /* (count,) */
+    double *d;              /* (count,) */
+    size_t *count_by_lo;    /* (n + 1,) scratch */
+    int64_t *slot;          /* (n,) scratch */
+} ms_pairs;
+/* 0, or -1 out of memory (p keeps what it had). */
+int ms_pairs_build(ms_pairs *p, const mlshift_neighbours *nl);
+void ms_pairs_free(ms_pairs *p);
+/* Pairs with d <= cutoff: the graph at that radius, up to isomorphism of
+ * nested graphs (equal counts, equal graphs). */
+size_t ms_pairs_within(const ms_pairs *p, double cutoff);
+/* Whether an n-atom spectrum is solved in single precision by ws. */
+int ms_spectrum_single(const mlshift_spectrum_ws *ws, size_t n);
+/* The lower triangle of the Laplacian at cutoff, into L (n, n),
+ * column-major, as floats when single (ms_spectrum_single) else doubles;
+ * D^-1/2 into dinv (n,). The values are ms_laplacian_from_dmin's, rounded
+ * to float when single: the same bits as its double matrix converted. */
+void ms_laplacian_from_pairs(const ms_pairs *p, double cutoff, int single,
+                             void *L, double *dinv);
+/* Ascending eigenvalues w (n,) of one matrix A (n, n), n > SMALL_EIG, held
+ * as floats when ms_spectrum_single(ws, n), else doubles (lower triangle
+ * used, destroyed). 0, or LAPACK's info. */
+int ms_eigenvalues_large(mlshift_spectrum_ws *ws, int n, void *A, double *w);
 /* The spectrum in closed form when D^-1/2 (n,) says the graph has no edges
  * or is complete: fills eig (n,) ascending and returns 1; else 0. */
 int ms_spectrum_closed_form(size_t n, const double *dinv, double *eig);

@@ -20,6 +20,7 @@ mlshift_shift_ws *mlshift_shift_ws_create(void)
 static void free_batch(mlshift_shift_ws *ws)
 {
     free(ws->dmin);
+    ms_pairs_free(&ws->pair_list);
     free(ws->mats);
     free(ws->spectra);
     free(ws->dinvs);
@@ -126,10 +127,11 @@ static int batch_reserve(mlshift_shift_ws *ws, size_t n, size_t graphs)
     n = n > ws->batch_n ? n : ws->batch_n;
     graphs = graphs > ws->batch_graphs ? graphs : ws->batch_graphs;
     free_batch(ws);
-    ws->dmin = malloc(n * n * sizeof *ws->dmin);
-    /* Only small graphs are solved as a batch; a large one is solved in
-     * the spectrum workspace's own matrix as soon as it is built. */
+    /* Only small graphs are solved as a batch, from dmin; a large one is
+     * built from the pair list in the spectrum workspace's own matrix and
+     * solved at once. */
     size_t small = n < MLSHIFT_SMALL_EIG ? n : MLSHIFT_SMALL_EIG;
+    ws->dmin = malloc(small * small * sizeof *ws->dmin);
     ws->mats = malloc(graphs * small * small * sizeof *ws->mats);
     ws->spectra = malloc(graphs * n * sizeof *ws->spectra);
     ws->dinvs = malloc(graphs * n * sizeof *ws->dinvs);
@@ -165,10 +167,11 @@ static void *solve_large(void *arg)
     size_t n = j->n;
     for (size_t g = j->t; g < j->graphs && !j->info; g += j->T) {
         double *dinv = ws->dinvs + g * n, *spec = ws->spectra + g * n;
-        ms_laplacian_from_dmin(n, ws->dmin, j->rad[g], j->spec->L, dinv);
+        ms_laplacian_from_pairs(&ws->pair_list, j->rad[g],
+                                ms_spectrum_single(j->spec, n), j->spec->L, dinv);
         ws->degree_std[g] = degree_std(n, dinv);
         if (!ms_spectrum_closed_form(n, dinv, spec))
-            j->info = ms_eigenvalues_batch(j->spec, (int)n, 1, j->spec->L, spec);
+            j->info = ms_eigenvalues_large(j->spec, (int)n, j->spec->L, spec);
     }
     return NULL;
 }
@@ -234,13 +237,19 @@ mlshift_status ms_shift_spectra(mlshift_shift_ws *ws, const double *r,
         batch_reserve(ws, n, nr))
         return ms_fail(err, MLSHIFT_ERR_NOMEM,
                        "out of memory for %zu spectra of %zu atoms", nr, n);
-    ms_pair_dmin(nl, ws->dmin);
-    size_t graphs = 0, n_solve = 0;
     int large = n > MLSHIFT_SMALL_EIG;
+    if (!large)
+        ms_pair_dmin(nl, ws->dmin);
+    else if (ms_pairs_build(&ws->pair_list, nl))
+        return ms_fail(err, MLSHIFT_ERR_NOMEM,
+                       "out of memory for the atom pairs of %zu atoms", n);
+    size_t graphs = 0, n_solve = 0;
     for (size_t a = 0; a < nr; a++) {
         /* Nested subgraphs: the same pair count is the same graph. */
         size_t pairs = 0, g;
-        for (size_t i = 0; i < n; i++)
+        if (large)
+            pairs = ms_pairs_within(&ws->pair_list, r[a]);
+        for (size_t i = 0; i < n && !large; i++)
             for (size_t j = i + 1; j < n; j++)
                 pairs += ws->dmin[j + i * n] <= r[a];
         for (g = 0; g < graphs && ws->pairs[g] != pairs; g++)

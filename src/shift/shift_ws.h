@@ -5,6 +5,7 @@
 #ifndef MLSHIFT_SHIFT_WS_H
 #define MLSHIFT_SHIFT_WS_H
 
+#include "../graph/laplacian.h"
 #include "../graph/neighbours.h"
 #include "mlshift.h"
 
@@ -14,7 +15,9 @@ struct mlshift_shift_ws {
     size_t spec_n;          /* atoms spec holds */
     double *eig;            /* (spec_n,) */
     /* One structure at several radii (ms_shift_spectra). */
-    double *dmin;           /* (n, n) shortest edge of each atom pair */
+    double *dmin;           /* (n, n) shortest edge of each atom pair,
+                               n <= MLSHIFT_SMALL_EIG */
+    ms_pairs pair_list;     /* the same as a list, larger structures */
     double *mats;           /* (graphs, n, n) Laplacians for the batched
                                eigensolver, n <= MLSHIFT_SMALL_EIG; larger
                                graphs use spec->L one at a time */

@@ -198,6 +198,17 @@ check(rc == 2 and open(keep).read() == good, "failed convert keeps the old outpu
 
 rc, out, _ = run("--help")
 check(rc == 0 and "info" in out and "convert" in out, "mlshift --help")
+# --version names the BLAS kernels OpenBLAS runs; where the environment pins
+# them (OPENBLAS_CORETYPE), those.
+rc, out, _ = run("--version")
+lines = out.splitlines()
+check(rc == 0 and len(lines) == 2 and lines[0].startswith("mlshift ") and
+      lines[1].startswith("BLAS: OpenBLAS, ") and lines[1].endswith(" kernels"),
+      "mlshift --version: %r" % out)
+pinned = os.environ.get("OPENBLAS_CORETYPE")
+if pinned and len(lines) == 2:
+    check(lines[1].split()[2].lower() == pinned.lower(),
+          "--version reports the pinned kernels %s: %r" % (pinned, lines[1]))
 for cmd in ("info", "convert"):
     rc, out, _ = run(cmd, "--help")
     check(rc == 0 and "usage: mlshift " + cmd in out and "--labels" in out, "%s --help" % cmd)
