@@ -364,6 +364,8 @@ struct ms_npz_stream {
     int64_t *z64, *oidx;        /* (N,), (chunk,) */
     double *pos, *frc;          /* (N, 3) each */
     size_t cap_oidx;
+    uintptr_t dropped[4];       /* end of the pages released so far, per
+                                   array r, e, f, idx (drop_rows) */
 };
 
 static const unsigned char empty_file[1];
@@ -444,8 +446,15 @@ mlshift_status ms_npz_stream_open(ms_npz_stream **out, const char *path,
 }
 
 /* Releases the pages of a mapped array up to its first `rows` rows (all of
- * them when not in C order: a row is then spread over the array). */
-static void drop_rows(const ms_npy *a, size_t rows)
+ * them when not in C order: a row is then spread over the array), from
+ * *dropped (the end of what earlier calls released) on, once there is at
+ * least DROP_SPAN to release (the rest goes with the mapping): each
+ * madvise flushes the TLB, and one per chunk of 256 frames, each from the
+ * array's start, made streaming 1.5x slower than reading whole on the
+ * rMD17 files (measured: 40% of the time in madvise). Resident memory
+ * stays within a chunk plus DROP_SPAN per array. */
+enum { DROP_SPAN = 1 << 20 };
+static void drop_rows(const ms_npy *a, size_t rows, uintptr_t *dropped)
 {
     if (a->owned || !a->data || !a->count)
         return;
@@ -455,8 +464,11 @@ static void drop_rows(const ms_npy *a, size_t rows)
                        : rows * ms_npy_row_size(a) * (size_t)a->itemsize;
     uintptr_t lo = ((uintptr_t)a->data + page - 1) & ~(page - 1);
     uintptr_t hi = ((uintptr_t)a->data + bytes) & ~(page - 1);
-    if (hi > lo)
+    lo = *dropped > lo ? *dropped : lo;
+    if (hi > lo && hi - lo >= DROP_SPAN) {
         madvise((void *)lo, hi - lo, MADV_DONTNEED);
+        *dropped = hi;
+    }
 }
 
 mlshift_status ms_npz_stream_fill(ms_npz_stream *s, mlshift_frames *fr,
@@ -490,10 +502,10 @@ mlshift_status ms_npz_stream_fill(ms_npz_stream *s, mlshift_frames *fr,
     if (st != MLSHIFT_OK)
         return st;
     s->k = k1;
-    drop_rows(&s->A.r, s->k);
-    drop_rows(&s->A.e, s->k);
-    drop_rows(&s->A.f, s->k);
-    drop_rows(&s->A.idx, s->k);
+    drop_rows(&s->A.r, s->k, &s->dropped[0]);
+    drop_rows(&s->A.e, s->k, &s->dropped[1]);
+    drop_rows(&s->A.f, s->k, &s->dropped[2]);
+    drop_rows(&s->A.idx, s->k, &s->dropped[3]);
     *end = s->k >= s->M;
     return MLSHIFT_OK;
 }
