@@ -15,6 +15,9 @@
 #define MLSHIFT_EIG_LANES 4
 /* From this size on, dsyevd_2stage beats dsyevd (see laplacian.c). */
 #define MLSHIFT_TWO_STAGE_EIG 2000
+/* Sub-diagonals of the band the single route reduces to first (see
+ * single_two_stage in laplacian.c). */
+#define MLSHIFT_EIG_BAND 64
 /* From this size on, the eigenvalues come from single precision
  * (ssyevd_2stage): half the time, ~1e-6 absolute error (see laplacian.c). */
 #define MLSHIFT_SINGLE_EIG MLSHIFT_SINGLE_PRECISION_ATOMS
@@ -32,9 +35,11 @@ struct mlshift_spectrum_ws {
                              MLSHIFT_TWO_STAGE_EIG; tests lower it */
     size_t single_min;  /* n from which ssyevd_2stage (float) is used:
                            MLSHIFT_SINGLE_EIG; SIZE_MAX: never (exact) */
-    float *swork;       /* ssyevd_2stage workspace (lswork) */
+    float *swork;       /* the single route's band, tau, off-diagonal and
+                           LAPACK workspaces (single_two_stage) */
     float *sw;          /* (max_n,) its eigenvalues */
-    int lswork;
+    int s_lw1, s_lh, s_lw2; /* sizes: ssytrd_sy2sb work, ssytrd_sb2st
+                               hous and work */
 };
 
 /* The lower triangle of L = I − D^-1/2 A D^-1/2 (n, n), column-major, and
