@@ -578,8 +578,10 @@ static int farm_worker(size_t slots, const cli_mpi_farm_ops *ops, void *ctx)
             waiting--;
             moved = 1;
             size_t s = 0;
-            while (got >= 0 && sl.busy[s]) /* a free slot: one per reply awaited */
+            while (got >= 0 && s < slots && sl.busy[s]) /* one free per reply awaited */
                 s++;
+            if (s == slots)
+                MPI_Abort(MPI_COMM_WORLD, cli_fail("rank %d: an item but no free slot", g_rank));
             if (got < 0)
                 closed++;
             else if ((rc = ops->start(ctx, s, (size_t)got)) == CLI_OK)
