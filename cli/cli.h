@@ -178,5 +178,6 @@ int cmd_md(int argc, char **argv);
 int cmd_analyze(int argc, char **argv);
 int cmd_relax(int argc, char **argv);
 int cmd_pes(int argc, char **argv);
+int cmd_jobs(int argc, char **argv);
 
 #endif /* MLSHIFT_CLI_H */

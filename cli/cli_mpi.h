@@ -48,6 +48,9 @@ enum { CLI_MPI_CHUNK = 32 };
  * only the rank that failed first (the lowest frame, then the lowest rank)
  * prints its own; then every rank ends with CLI_ERROR (no MPI_Abort). */
 void cli_mpi_shared_errors(void);
+/* While on, cli_fail lines of ranks other than 0 are dropped: for checks
+ * every rank makes alike (its arguments), so a bad one is reported once. */
+void cli_mpi_root_speaks(int on);
 /* Holds a cli_fail line (returns 1) while failures are agreed over ranks. */
 int cli_mpi_hold_message(const char *line);
 
@@ -67,5 +70,41 @@ int cli_mpi_shard_step(cli_mpi_shard *sh, size_t s);
 /* After the stream, with its status rc: the last chunk is gathered and
  * emitted, or the failure agreed. Returns the agreed status and frees sh. */
 int cli_mpi_shard_end(cli_mpi_shard *sh, int rc);
+
+/* ---- independent jobs over ranks (mlshift jobs, cli/jobs.c)
+ *
+ * Items 0..n-1 are handed out one at a time to whichever slot is free:
+ * each rank runs up to `slots` items at once, and rank 0, between polls
+ * of its own, answers the other ranks' requests for the next item. So
+ * items of very different lengths (an MD run that collapses after 1 ps
+ * beside one that runs 100 ps) keep every rank busy, where a fixed
+ * k mod P split would leave one rank with all the long ones. Each item's
+ * record goes to rank 0, which emits the records in item order. Nothing
+ * here forks: the caller's start and poll say how an item runs. */
+typedef struct cli_mpi_farm_ops {
+    /* Starts item k in slot s (0 <= s < slots) of this rank. CLI_OK, or
+     * CLI_ERROR having reported: a rank that cannot go on (the farm then
+     * ends every rank with MPI_Abort). */
+    int (*start)(void *ctx, size_t s, size_t k);
+    /* Whether slot s's item has finished; then *rec receives its record
+     * (malloc'ed, *len bytes, at most 1 GiB; the farm frees it). Never
+     * blocks. */
+    int (*poll)(void *ctx, size_t s, void **rec, size_t *len);
+    /* Rank 0: item k's record, in item order. */
+    void (*emit)(void *ctx, size_t k, const void *rec, size_t len);
+} cli_mpi_farm_ops;
+/* Runs the n items on every rank's slots; returns once rank 0 has emitted
+ * every record (rank 0) or this rank's share is done (others). */
+int cli_mpi_farm(size_t n, size_t slots, const cli_mpi_farm_ops *ops, void *ctx);
+
+/* Rank 0's status rc, on every rank (the others' rc is ignored): a
+ * failure decided by rank 0 alone, such as a bad input it read or a job
+ * that failed, ends every rank with CLI_ERROR, after which cli_mpi_finish
+ * ends MPI without MPI_Abort. A rank waiting here sleeps between polls
+ * rather than spin (it may wait for rank 0's last long job). */
+int cli_mpi_verdict(int rc);
+/* Rank 0's bytes (*buf, *len) to every rank: on the others *buf becomes
+ * a malloc'ed copy (NUL-terminated). CLI_OK, or CLI_ERROR (reported). */
+int cli_mpi_share(char **buf, size_t *len);
 
 #endif

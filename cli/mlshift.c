@@ -30,6 +30,7 @@ static const command commands[] = {
     {"analyze", cmd_analyze, "MD quality: stability, h(r) MAE, NVE drift (MDsim's)"},
     {"relax", cmd_relax, "FIRE or BFGS relaxation (ASE's) with any calculator"},
     {"pes", cmd_pes, "energy map along the two leading Hessian modes, several models"},
+    {"jobs", cmd_jobs, "independent shell commands, one a line, over MPI ranks"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

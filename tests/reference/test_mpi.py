@@ -15,6 +15,13 @@
 - a failure on one rank (a prior that fails on rank 1's frame, an unknown
   element every rank reads, too few predictions) exits 2 with one
   message and writes nothing;
+- `mpirun -n 2 mlshift-mpi jobs`: both ranks take lines, each line runs
+  exactly once, stdout is the serial run's (line order), a plain mlshift
+  in a line runs (the MPI variables were removed); a failing line is
+  named, the others still run, exit non-zero; a missing or empty file,
+  more ranks than lines, a bad -j: one message, non-zero exit;
+- bench/md17/table7 (8 tiny MD runs) with MPI=2 writes the serial
+  table7.json;
 - plain `mlshift` started as 2 MPI processes refuses (exit 2).
 OpenMPI comes from scripts/install-deps; where that could not install it
 (make check then says so), SKIPPED; CI installs strictly and fails before.
@@ -24,6 +31,7 @@ import os
 import shutil
 import struct
 import subprocess
+import sys
 import tempfile
 
 from check import MLSHIFT, check, close, data, done, run, skip
@@ -256,6 +264,121 @@ fails("diagnose, rank 0 finds too few predictions after the stream",
       ["diagnose", "--stats", st, t150, "--errors", P("short.extxyz"), "--pred-key", "prior_forces",
        "--errors-csv", P("bad4-err.csv"), "--csv", P("bad4.csv")],
       [P("bad4-err.csv"), P("bad4.csv")], "100 frames but the test set has 150")
+
+# --- jobs: independent shell commands over ranks (cli/jobs.c), a task farm
+jd = P("jobs")
+os.mkdir(jd)
+J = lambda x: os.path.join(jd, x)
+
+
+def jobs_file(name, lines):
+    with open(J(name), "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    return J(name)
+
+
+def run_jobs(*args, ranks=2, cwd=None):
+    cmd = (MPIRUN[:-1] + [str(ranks), MPI_BIN] if ranks else [MLSHIFT]) + ["jobs"] + list(args)
+    p = subprocess.run(cmd, capture_output=True, text=True, cwd=cwd or jd)
+    return p.returncode, p.stdout, p.stderr
+
+
+# 9 commands between a comment and blank lines; each appends its number to
+# its own file (run exactly once: one line there) and prints it; 0.2 s each
+# so that both ranks take some; the last runs plain mlshift, which refuses
+# to run under mpirun unless the OMPI_/PMIX_ variables were removed
+lines = ["# a comment", ""] + ["sleep 0.2; echo %d >> ran.$0.%d; echo out %d" % (k, k, k)
+                               for k in range(8)]
+lines += ["  ", "%s info --json %s | head -c 1; echo" % (MLSHIFT, benz)]
+jf = jobs_file("nine.jobs", [x.replace("$0", "ser") for x in lines])
+jm = jobs_file("nine-mpi.jobs", [x.replace("$0", "mpi") for x in lines])
+s1 = run_jobs(jf, ranks=0)
+s2 = run_jobs(jm)
+s3 = run_jobs("-j", "3", jf, ranks=0)
+check(s1[0] == 0 and s2[0] == 0 and s3[0] == 0,
+      "jobs: serial, 2 ranks, -j 3 exit 0: %r" % ([s1[2][-500:], s2[2][-1000:], s3[2][-500:]],))
+want = "".join("out %d\n" % k for k in range(8)) + "{\n"
+check(s1[1] == want, "jobs serial: stdout in line order: %r" % s1[1])
+check(s2[1] == s1[1], "jobs on 2 ranks: stdout equals the serial run's: %r" % s2[1])
+check(s3[1] == s1[1], "jobs -j 3: stdout equals the serial run's: %r" % s3[1])
+for k in range(8):
+    got = open(J("ran.mpi.%d" % k)).read() if os.path.exists(J("ran.mpi.%d" % k)) else ""
+    check(got == "%d\n" % k, "jobs on 2 ranks: line %d ran exactly once: %r" % (k + 3, got))
+import re  # noqa: E402
+took = {int(r) for r in re.findall(r"ended after [0-9.]+ s on rank (\d+)", s2[2])}
+check(took == {0, 1}, "jobs on 2 ranks: both ranks ran lines: %r" % took)
+check(len(re.findall(r"nine-mpi.jobs:(\d+) \(", s2[2])) == 9, "9 commands reported ended")
+print("jobs: 9 commands on 2 ranks (ranks %s) = serial stdout, each run once" % sorted(took))
+
+# a failing line: every other line still runs, the failure is named, exit 2
+ff = jobs_file("fail.jobs", ["sleep 0.3; touch a.done", "sleep 0.1; exit 3",
+                             "touch c.done", "touch d.done"])
+for ranks in (0, 2):
+    for x in ("a.done", "c.done", "d.done"):
+        if os.path.exists(J(x)):
+            os.remove(J(x))
+    r = run_jobs("--quiet", ff, ranks=ranks)
+    tag = "2 ranks" if ranks else "serial"
+    msgs = [x for x in r[2].splitlines() if x.startswith("mlshift: ")]
+    check(r[0] != 0, "jobs %s: a failed line gives a non-zero exit (%d)" % (tag, r[0]))
+    check(any("fail.jobs:2 failed (exit status 3" in m and "exit 3" in m for m in msgs),
+          "jobs %s: the message names line 2, its status and command: %r" % (tag, msgs))
+    check(any("1 of 4 commands of" in m for m in msgs) and len(msgs) == 2,
+          "jobs %s: one summary, no other message: %r" % (tag, msgs))
+    check(all(os.path.exists(J(x)) for x in ("a.done", "c.done", "d.done")),
+          "jobs %s: the other lines ran" % tag)
+    print("jobs %s, a failing line: exit %d, %s" % (tag, r[0], msgs[0] if msgs else ""))
+
+# bad inputs: one message (from rank 0 alone), non-zero exit
+one = jobs_file("one.jobs", ["true"])
+empty = jobs_file("empty.jobs", ["# nothing", "   "])
+for args, want in ((["nosuch.jobs"], "nosuch.jobs: No such file"),
+                   ([empty], "has no command"),
+                   ([one], "1 command but 2 ranks were started"),
+                   (["-j", "0", one], "from 1 to 256"),
+                   ([], "no jobs file")):
+    r = run_jobs(*args)
+    msgs = [x for x in r[2].splitlines() if x.startswith("mlshift: ")]
+    check(r[0] != 0 and len(msgs) == 1 and want in msgs[0],
+          "jobs on 2 ranks %r: exit %d, one message naming %r: %r" % (args, r[0], want, msgs))
+r = run_jobs(empty, ranks=0)
+check(r[0] == 2 and "has no command" in r[2], "jobs serial, no command: exit 2: %r" % r[2])
+
+# --- a bench stage over 2 ranks: Table 7's MD runs (bench/md17/table7) on
+# two tiny untrained models (before, after), 2 seeds, 0.05 ps: the JSON of
+# MPI=2 equals the serial one's
+t7 = P("t7")
+os.mkdir(t7)
+for name, seed in (("before", "1"), ("after", "2")):
+    run("model", "init", "--elements", "H,C", "--features", "8", "--blocks", "1", "--seed", seed,
+        "-o", os.path.join(t7, name + ".model"))
+run("stats", benz, "-o", os.path.join(t7, "train.stats"), "--quiet")
+root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+env = dict(os.environ, MLSHIFT_BIN=MLSHIFT, MLSHIFT_MPI_BIN=MPI_BIN, PYTHON=sys.executable,
+           MLSHIFT_DATA=os.path.dirname(data("rmd17")), MPIRUN=" ".join(MPIRUN[:-2]),
+           TIME="0.05", SEEDS="1 2", BEFORE=os.path.join(t7, "before.model"),
+           AFTER_naphthalene=os.path.join(t7, "after.model"),
+           AFTER_toluene=os.path.join(t7, "after.model"), STATS=os.path.join(t7, "train.stats"))
+env.pop("MPI", None)
+b1 = subprocess.run([os.path.join(root, "bench", "md17", "table7"), t7, os.path.join(t7, "serial")],
+                    capture_output=True, text=True, env=dict(env, JOBS="1"))
+b2 = subprocess.run([os.path.join(root, "bench", "md17", "table7"), t7, os.path.join(t7, "mpi")],
+                    capture_output=True, text=True, env=dict(env, MPI="2"))
+check(b1.returncode == 0, "table7 serial: %s" % b1.stderr[-1500:])
+check(b2.returncode == 0, "table7 MPI=2: %s" % b2.stderr[-1500:])
+tj = lambda x: os.path.join(t7, x, "table7.json")
+if os.path.exists(tj("serial")) and os.path.exists(tj("mpi")):
+    a, b = json.load(open(tj("serial"))), json.load(open(tj("mpi")))
+    check(a == b, "table7: MPI=2 gives the serial JSON")
+    runs = sorted((r["molecule"], r["model"], x["seed"]) for r in a["rows"] for x in r["runs"])
+    check(len(runs) == 8 and len(set(runs)) == 8, "table7: 2 molecules x 2 models x 2 seeds: %r"
+          % runs)
+    hr = {(r["molecule"], r["model"]): r["hr_mae_mean"] for r in a["rows"]}
+    check(hr[("toluene", "before")] != hr[("toluene", "after")],
+          "table7: the two models' rows differ (%r): the comparison sees rows" % hr)
+    ranks = {int(x) for x in re.findall(r"on rank (\d+)", b2.stderr)}
+    check(ranks == {0, 1}, "table7 MPI=2: both ranks ran MD: %r" % ranks)
+    print("table7 (8 MD runs): MPI=2 = serial JSON, runs on ranks %s" % sorted(ranks))
 
 # --- plain mlshift under mpirun refuses
 r = mpirun(MLSHIFT, "info", benz)
