@@ -1,12 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /* The public model API (mlshift_model_*) against the internal predictor it
  * wraps: a model saved to a file, loaded through the API, gives the same
- * energies and forces bit for bit, for both heads and a run-time cutoff;
- * bad files and heads are refused. */
+ * energies and forces bit for bit, for both heads and a run-time cutoff,
+ * and in float32 with the handle's once-converted parameters before and
+ * after they change; bad files and heads are refused. */
 #include <unistd.h>
 
 #include "check.h"
 #include "mlshift.h"
+#include "model/handle.h"
 #include "model/model.h"
 
 int main(void)
@@ -80,6 +82,44 @@ int main(void)
     numbers[0] = 26; /* Fe: not among the model's elements */
     CHECK(mlshift_model_compute(api, &f, MLSHIFT_HEAD_MAIN, 0.0, &e0, NULL, &err) !=
           MLSHIFT_OK && strstr(err.message, "Fe"), "unknown element: %s", err.message);
+    numbers[0] = 6;
+
+    /* float32: the handle converts its parameters once and reuses them until
+     * the model is taken to be changed (ms_model_of, as training and TTT
+     * take it). Against a fresh float32 workspace, which converts them on
+     * every call: the same bits on a second call (the reused copy), and
+     * again after every parameter is changed (a stale copy would give the
+     * old energy, which the change moves). */
+    mlshift_model_set_dtype(api, MLSHIFT_FLOAT32);
+    ms_model_ws w32;
+    ms_model_ws_init(&w32);
+    ms_graph_set_dtype(&w32.g, MS_F32);
+    double e_before = 0, e_after = 0;
+    for (int round = 0; round < 2; round++) {
+        int same = 1;
+        double ea = 0, eb = 0, fa[12], fb[12];
+        for (int rep = 0; rep < 3; rep++) {
+            st = mlshift_model_compute(api, &f, MLSHIFT_HEAD_MAIN, 0.0, &ea, fa, &err);
+            st2 = ms_model_predict(&w32, ms_model_of_const(api), &f, 1, MS_HEAD_MAIN, 0.0,
+                                   &eb, fb, &err);
+            same &= st == MLSHIFT_OK && st2 == MLSHIFT_OK && ea == eb &&
+                    !memcmp(fa, fb, sizeof fa);
+        }
+        CHECK(same, "float32, %s the parameters change: the handle's converted copy "
+              "gives the per-call conversion's bits (%.17g, %.17g)",
+              round ? "after" : "before", ea, eb);
+        if (round == 0) {
+            e_before = ea;
+            ms_model *mut = ms_model_of(api);
+            for (size_t k = 0; k < mut->P; k++)
+                mut->theta[k] *= 1.01;
+        } else {
+            e_after = ea;
+        }
+    }
+    CHECK(e_after != e_before, "the change moves the float32 energy (%g -> %g)", e_before,
+          e_after);
+    ms_model_ws_free(&w32);
     mlshift_model_destroy(api);
     ms_model_ws_free(&ws);
     ms_model_destroy(m);

@@ -6,6 +6,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <string.h>
 
 void ms_graph_init(ms_graph *g, size_t arena_bytes)
@@ -17,6 +18,13 @@ void ms_graph_init(ms_graph *g, size_t arena_bytes)
 void ms_graph_set_dtype(ms_graph *g, ms_dtype dt)
 {
     g->dtype = dt == MS_F32 ? MS_F32 : MS_F64;
+}
+
+void ms_graph_set_shadow(ms_graph *g, const double *of, const float *f32, size_t n)
+{
+    g->shadow_of = of && f32 ? of : NULL;
+    g->shadow = g->shadow_of ? f32 : NULL;
+    g->shadow_n = g->shadow_of ? n : 0;
 }
 
 void ms_graph_reset(ms_graph *g)
@@ -129,14 +137,28 @@ ms_t *ms_const(ms_graph *g, int ndim, const size_t *shape, const double *data)
     return t;
 }
 
+/* Whether data[0..numel) lies in the graph's float32 shadow. */
+static int in_shadow(const ms_graph *g, const double *data, size_t numel)
+{
+    uintptr_t a = (uintptr_t)data, lo = (uintptr_t)g->shadow_of;
+    return g->shadow && a >= lo && (a - lo) / sizeof *data + numel <= g->shadow_n &&
+           (a - lo) % sizeof *data == 0;
+}
+
 ms_t *ms_wrap(ms_graph *g, int ndim, const size_t *shape, double *data,
               int requires_grad)
 {
-    ms_t *t = g->dtype == MS_F64 ? tensor_head(g, ndim, shape) : ms_const(g, ndim, shape, data);
+    size_t numel = 1;
+    for (int d = 0; d < ndim && d < MS_MAXDIM; d++)
+        numel *= shape[d];
+    int direct = g->dtype == MS_F64, shadowed = !direct && in_shadow(g, data, numel);
+    ms_t *t = direct || shadowed ? tensor_head(g, ndim, shape) : ms_const(g, ndim, shape, data);
     if (!t)
         return NULL;
-    if (g->dtype == MS_F64)
+    if (direct)
         t->data = data;
+    else if (shadowed)
+        t->f32 = (float *)g->shadow + (data - g->shadow_of); /* read only */
     t->requires_grad = requires_grad != 0;
     return t;
 }

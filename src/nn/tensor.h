@@ -85,6 +85,11 @@ struct ms_graph {
     int no_grad;              /* 1: ops record nothing (backward without create_graph) */
     ms_dtype dtype;           /* of every tensor made (MS_F64 in a zeroed graph) */
     mlshift_error err;        /* first error; err.status != MLSHIFT_OK after a failure */
+    /* A float32 copy of a double buffer (ms_graph_set_shadow): float32
+     * leaves wrapped inside shadow_of read it instead of being converted. */
+    const double *shadow_of;
+    const float *shadow;
+    size_t shadow_n;
 };
 
 /* A zeroed ms_graph is ready; arena_bytes (0: 1 MiB) sizes the first block. */
@@ -94,6 +99,14 @@ void ms_graph_init(ms_graph *g, size_t arena_bytes);
 void ms_graph_set_dtype(ms_graph *g, ms_dtype dt);
 /* Forgets every tensor, node and error: call once per step. */
 void ms_graph_reset(ms_graph *g);
+/* From now on, a float32 leaf that ms_wrap makes of storage inside
+ * of[0..n) points at f32 + (data − of) (n floats, the values of `of`
+ * converted) rather than at a converted copy: a model's parameters,
+ * converted once for many steps instead of once per step. The caller keeps
+ * f32 equal to `of` converted, and both alive, until it sets another
+ * shadow or none (of = NULL). Leaves are never written through, so the
+ * shadow is read only. Survives ms_graph_reset. */
+void ms_graph_set_shadow(ms_graph *g, const double *of, const float *f32, size_t n);
 void ms_graph_free(ms_graph *g);
 /* Records an error (the first one wins); returns NULL for `return` chaining. */
 void *ms_graph_fail(ms_graph *g, mlshift_status s, const char *fmt, ...)
@@ -109,7 +122,8 @@ ms_t *ms_full(ms_graph *g, int ndim, const size_t *shape, double v);
 ms_t *ms_const(ms_graph *g, int ndim, const size_t *shape, const double *data); /* a copy */
 /* A leaf pointing at external storage data (numel doubles, no copy): a
  * parameter or positions with requires_grad = 1, or an input with 0. In a
- * float32 graph the leaf is a converted copy in the arena instead. */
+ * float32 graph the leaf is a converted copy in the arena instead, or a
+ * view of the graph's shadow (ms_graph_set_shadow) when data lies in it. */
 ms_t *ms_wrap(ms_graph *g, int ndim, const size_t *shape, double *data,
               int requires_grad);
 /* An empty tensor of a's shape. */
