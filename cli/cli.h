@@ -97,6 +97,10 @@ int cli_extxyz_output(const char *cmd, const char *path);
 /* SIGINT, TERM, HUP, QUIT and PIPE remove the live temporaries, then end
  * the process as the signal would have (main calls it once). */
 void cli_cleanup_on_signals(void);
+/* handler, once, for the signals that end a command (INT, TERM, HUP, QUIT,
+ * PIPE; the default action restored before it runs, so it can re-raise);
+ * a signal the caller ignores stays ignored. */
+void cli_on_ending_signals(void (*handler)(int));
 
 /* Reads files[0..n) into fr, then deduplicates, then splits: with --part,
  * fr becomes that part; without it, parts[3] (if non-NULL) receives the

@@ -114,17 +114,7 @@ static void on_signal(int sig)
 
 static void forward_signals(void)
 {
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
-    for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++) {
-        struct sigaction sa, old;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        sa.sa_flags = SA_RESETHAND | SA_NODEFER;
-        if (sigaction(sigs[k], NULL, &old) == 0 && old.sa_handler == SIG_IGN)
-            continue; /* ignored by the caller (nohup): stays ignored */
-        sigaction(sigs[k], &sa, NULL);
-    }
+    cli_on_ending_signals(on_signal);
 }
 
 /* ---- the jobs file (rank 0 reads it, every rank parses the same bytes) */

@@ -82,13 +82,13 @@ static void on_signal(int sig)
     raise(sig);
 }
 
-void cli_cleanup_on_signals(void)
+void cli_on_ending_signals(void (*handler)(int))
 {
     static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE};
     for (size_t k = 0; k < sizeof sigs / sizeof sigs[0]; k++) {
         struct sigaction sa, old;
         memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
+        sa.sa_handler = handler;
         sigemptyset(&sa.sa_mask);
         sa.sa_flags = SA_RESETHAND | SA_NODEFER;
         /* A signal the caller ignores (nohup, SIGPIPE ignored) stays ignored. */
@@ -96,6 +96,11 @@ void cli_cleanup_on_signals(void)
             continue;
         sigaction(sigs[k], &sa, NULL);
     }
+}
+
+void cli_cleanup_on_signals(void)
+{
+    cli_on_ending_signals(on_signal);
 }
 
 int cli_extxyz_output(const char *cmd, const char *path)
