@@ -299,8 +299,8 @@ int ms_pairs_build(ms_pairs *p, const mlshift_neighbours *nl)
     }
     for (size_t a = 0; a < n; a++)
         start[a + 1] += start[a];
-    /* The edges in group order first, in hi and d, using lo as the fill
-     * cursor of each group. */
+    /* The edges in group order first, in hi and d, with start[a] as the
+     * fill cursor of group a. */
     for (size_t e = 0; e < E; e++) {
         int32_t i = nl->src[e], j = nl->dst[e];
         if (i == j)

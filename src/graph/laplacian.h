@@ -19,7 +19,8 @@
  * single_two_stage in laplacian.c). */
 #define MLSHIFT_EIG_BAND 64
 /* From this size on, the eigenvalues come from single precision
- * (ssyevd_2stage): half the time, ~1e-6 absolute error (see laplacian.c). */
+ * (LAPACK's two stages with a band of MLSHIFT_EIG_BAND, then ssterf): half
+ * the time, ~1e-6 absolute error (see laplacian.c). */
 #define MLSHIFT_SINGLE_EIG MLSHIFT_SINGLE_PRECISION_ATOMS
 
 struct mlshift_spectrum_ws {
@@ -33,7 +34,7 @@ struct mlshift_spectrum_ws {
     int lwork, liwork;
     size_t two_stage_min; /* n from which dsyevd_2stage is used:
                              MLSHIFT_TWO_STAGE_EIG; tests lower it */
-    size_t single_min;  /* n from which ssyevd_2stage (float) is used:
+    size_t single_min;  /* n from which the float route is used:
                            MLSHIFT_SINGLE_EIG; SIZE_MAX: never (exact) */
     float *swork;       /* the single route's band, tau, off-diagonal and
                            LAPACK workspaces (single_two_stage) */
@@ -88,8 +89,8 @@ int ms_spectrum_closed_form(size_t n, const double *dinv, double *eig);
  * Small matrices are reduced MLSHIFT_EIG_LANES at a time and their QL
  * iterations interleaved, which gives the same bits as one at a time;
  * larger ones go to dsyevd, and from ws->two_stage_min on to
- * dsyevd_2stage, one at a time; from ws->single_min on, to ssyevd_2stage
- * on a float copy made in place (A's first n² floats).
+ * dsyevd_2stage, one at a time (ms_eigenvalues_large); from ws->single_min
+ * on, to the float route on a copy made in place (A's first n² floats).
  * Returns 0, or 1 + the index of a matrix whose iteration failed. */
 int ms_eigenvalues_batch(mlshift_spectrum_ws *ws, int n, int nb, double *A,
                          double *w);

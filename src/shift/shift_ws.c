@@ -249,9 +249,10 @@ mlshift_status ms_shift_spectra(mlshift_shift_ws *ws, const double *r,
         size_t pairs = 0, g;
         if (large)
             pairs = ms_pairs_within(&ws->pair_list, r[a]);
-        for (size_t i = 0; i < n && !large; i++)
-            for (size_t j = i + 1; j < n; j++)
-                pairs += ws->dmin[j + i * n] <= r[a];
+        else
+            for (size_t i = 0; i < n; i++)
+                for (size_t j = i + 1; j < n; j++)
+                    pairs += ws->dmin[j + i * n] <= r[a];
         for (g = 0; g < graphs && ws->pairs[g] != pairs; g++)
             ;
         ws->graph_of[a] = g;
