@@ -160,6 +160,87 @@ static double loss_of(ms_model_ws *ws, const ms_model *m, const mlshift_frame *f
     return L;
 }
 
+/* ------------------------------------------------------ the batch */
+
+typedef struct edge_key {
+    int32_t i, j;
+    double x[3]; /* S·cell, Å */
+} edge_key;
+
+static int cmp_edge_key(const void *a, const void *b)
+{
+    const edge_key *p = a, *q = b;
+    if (p->i != q->i)
+        return p->i < q->i ? -1 : 1;
+    if (p->j != q->j)
+        return p->j < q->j ? -1 : 1;
+    for (int k = 0; k < 3; k++)
+        if (p->x[k] != q->x[k])
+            return p->x[k] < q->x[k] ? -1 : 1;
+    return 0;
+}
+
+/* The batch's pairs and their reverses are exactly the directed edges of
+ * every frame's full neighbour list at rc (built here independently, the
+ * same shifts S·cell): E = 2P, and no edge is missing or repeated. */
+static void check_pairs_are_full_graph(const char *an, const ms_batch *b,
+                                       const mlshift_frame *f, size_t nf, double rc)
+{
+    CHECK(b->E == 2 * b->P, "%s: E = %zu is not 2P (P = %zu)", an, b->E, b->P);
+    edge_key *have = malloc((b->E + 1) * sizeof *have);
+    edge_key *want = NULL;
+    size_t nw = 0;
+    mlshift_neighbours *nl = mlshift_neighbours_create();
+    size_t self = 0; /* pairs of an atom and its own image (i → i, ±S) */
+    for (size_t p = 0; p < b->P; p++) {
+        self += b->src[p] == b->dst[p];
+        edge_key *a = &have[2 * p], *r = &have[2 * p + 1];
+        a->i = r->j = b->src[p];
+        a->j = r->i = b->dst[p];
+        for (int k = 0; k < 3; k++) {
+            a->x[k] = b->shift[3 * p + k];
+            r->x[k] = -b->shift[3 * p + k];
+        }
+    }
+    for (size_t s = 0; s < nf; s++) {
+        mlshift_error err;
+        const double *cell = (f[s].flags & MLSHIFT_HAS_CELL) ? f[s].cell : NULL;
+        int pbc[3] = {0, 0, 0};
+        if (cell)
+            memcpy(pbc, f[s].pbc, sizeof pbc);
+        if (mlshift_neighbours_build(nl, f[s].natoms, f[s].positions, cell, pbc, rc, 0, &err)) {
+            CHECK(0, "%s: full list: %s", an, err.message);
+            break;
+        }
+        size_t ne = mlshift_neighbours_n_edges(nl);
+        want = realloc(want, (nw + ne + 1) * sizeof *want);
+        const int32_t *src = mlshift_neighbours_src(nl), *dst = mlshift_neighbours_dst(nl);
+        const int32_t *S = mlshift_neighbours_shift(nl);
+        for (size_t e = 0; e < ne; e++) {
+            edge_key *w = &want[nw++];
+            w->i = (int32_t)b->atom_off[s] + src[e];
+            w->j = (int32_t)b->atom_off[s] + dst[e];
+            for (int k = 0; k < 3; k++)
+                w->x[k] = cell ? S[3 * e] * cell[k] + S[3 * e + 1] * cell[3 + k] +
+                                     S[3 * e + 2] * cell[6 + k]
+                               : 0.0;
+        }
+    }
+    mlshift_neighbours_destroy(nl);
+    CHECK(!b->periodic || self > 0, "%s: the periodic batch has no self-image pair", an);
+    CHECK(nw == b->E, "%s: the full lists have %zu edges, the batch %zu", an, nw, b->E);
+    if (nw == b->E) {
+        qsort(have, nw, sizeof *have, cmp_edge_key);
+        qsort(want, nw, sizeof *want, cmp_edge_key);
+        size_t bad = 0;
+        for (size_t e = 0; e < nw; e++)
+            bad += cmp_edge_key(&have[e], &want[e]) != 0;
+        CHECK(bad == 0, "%s: %zu of %zu directed edges differ from the full list", an, bad, nw);
+    }
+    free(have);
+    free(want);
+}
+
 /* ------------------------------------------------------ derivatives */
 
 static void test_forces_fd(ms_arch arch)
@@ -190,6 +271,7 @@ static void test_forces_fd(ms_arch arch)
         if (!ok)
             break;
         CHECK(ws.b.periodic && ws.b.E > 60, "%s: periodic batch has %zu edges", an, ws.b.E);
+        check_pairs_are_full_graph(an, &ws.b, f, 2, rc);
         for (int fr = 0; fr < 2; fr++)
             for (size_t q = 0; q < 3 * s[fr].n; q++) {
                 double r0 = s[fr].R[q];

@@ -4,14 +4,15 @@
  * allocating after the first; creation, files, what a model is, and the
  * per-atom energies and virial the calculator returns.
  *
- * Virial. The energy depends on the positions only through the edge
- * vectors r_e = r_j + S_e·cell − r_i of the radius graph (layers.c). Under a
+ * Virial. The energy depends on the positions only through the pair
+ * vectors r_e = r_j + S_e·cell − r_i of the radius graph (layers.c; the
+ * reverse edge's vector is −r_e, a function of it). Under a
  * homogeneous strain x → (I + ε)x of positions and cell every r_e becomes
  * (I + ε)r_e, so ∂E/∂ε_ab = Σ_e (∂E/∂r_e)_a r_e,b and the virial is
  *     W = −∂E/∂ε = −Σ_e r_e ⊗ ∂E/∂r_e,
  * symmetric for a rotation-invariant energy. One backward pass gives both
  * ∂E/∂R (the forces) and ∂E/∂r_e (the graph keeps r_e as a tensor), so the
- * virial costs a (E, 3) product more than the forces. The stress of a
+ * virial costs a (P, 3) product more than the forces. The stress of a
  * periodic cell is σ = −W/V (ASE's sign, σ = (1/V) ∂E/∂ε); the tests check
  * it against finite differences of the energy under strain.
  *
@@ -167,7 +168,7 @@ mlshift_status ms_model_handle_compute(mlshift_model *mm, const mlshift_frame *f
         return st;
     ms_graph *g = &mm->ws.g;
     ms_batch *b = &mm->ws.b;
-    const size_t N = b->N, E = b->E;
+    const size_t N = b->N, P = b->P;
     ms_graph_reset(g);
     ms_t **leaf = ms_model_leaves(g, m, 0);
     int need_grad = forces || virial;
@@ -211,7 +212,7 @@ mlshift_status ms_model_handle_compute(mlshift_model *mm, const mlshift_frame *f
             forces[k] = -ms_at(dx[0], k);
     if (virial) {
         double w[9] = {0};
-        for (size_t e = 0; e < E; e++)
+        for (size_t e = 0; e < P; e++) /* r.ef.r: one vector per pair (layers.c) */
             for (int a = 0; a < 3; a++)
                 for (int c = 0; c < 3; c++)
                     w[3 * a + c] -= ms_at(r.ef.r, 3 * e + a) * ms_at(dx[1], 3 * e + c);

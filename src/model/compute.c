@@ -3,9 +3,12 @@
  * one backward pass without create_graph), and the force loss with its
  * parameter gradient (forces with create_graph, then d loss / dθ).
  *
- * A batch concatenates B structures: atoms in order, edges from each
- * structure's full neighbour list at the run-time cutoff, shifted by the
- * structure's first atom; seg (N,) names each atom's structure so the
+ * A batch concatenates B structures: atoms in order, edge pairs from each
+ * structure's half neighbour list at the run-time cutoff (each pair once:
+ * the full list is every pair and its reverse, so a model that messages
+ * along both directions of a pair sees the full graph while computing
+ * the radial features of each distance once), shifted by the structure's
+ * first atom; seg (N,) names each atom's structure so the
  * per-structure energies are one segment_sum. The workspace keeps the graph
  * (arena) and the batch, so repeated calls of the same size allocate
  * nothing after the first. */
@@ -94,7 +97,7 @@ mlshift_status ms_batch_build(ms_batch *b, const ms_model *m, const mlshift_fram
         b->cap_B = c;
     }
     b->B = nf;
-    b->N = b->E = 0;
+    b->N = b->E = b->P = 0;
     b->r_cut = r_cut;
     b->periodic = 0;
     /* non-NULL index arrays even for an empty batch */
@@ -127,10 +130,10 @@ mlshift_status ms_batch_build(ms_batch *b, const ms_model *m, const mlshift_fram
         if (cell)
             memcpy(pbc, fs->pbc, sizeof pbc);
         mlshift_status st = mlshift_neighbours_build(&b->nl, n, fs->positions, cell, pbc,
-                                                     r_cut, 0, err);
+                                                     r_cut, 1, err);
         if (st)
             return st;
-        size_t e0 = b->E, ne = b->nl.n_edges;
+        size_t e0 = b->P, ne = b->nl.n_edges;
         if (ne > (size_t)INT32_MAX - e0 || grow_edges(b, e0 + ne))
             return ms_fail(err, MLSHIFT_ERR_NOMEM, "model: out of memory (%zu edges)", e0 + ne);
         for (size_t e = 0; e < ne; e++) {
@@ -147,8 +150,9 @@ mlshift_status ms_batch_build(ms_batch *b, const ms_model *m, const mlshift_fram
                 b->periodic = 1;
         }
         b->N += n;
-        b->E += ne;
+        b->P += ne;
     }
+    b->E = 2 * b->P;
     b->atom_off[nf] = b->N;
     return MLSHIFT_OK;
 }

@@ -2,9 +2,12 @@
 /* Layers PaiNN and SchNet share: edge geometry, radial basis, envelope,
  * the dense layer and the per-head readout.
  *
- * Edge e = (i → j) of the batch: r_e = r_j − r_i + S_e·cell (Å, the cell
- * shift is a constant: positions are the only geometric leaf),
- * d_e = √(Σ r_e²) > 0 (the neighbour list has no zero distances),
+ * Pair p = (i → j) of the batch (ms_batch: the edge and its reverse):
+ * r_p = r_j − r_i + S_p·cell (Å, the cell shift is a constant: positions
+ * are the only geometric leaf), d_p = √(Σ r_p²) > 0 (the neighbour list has
+ * no zero distances). The reverse edge j → i has vector −r_p, direction
+ * −r_p/d_p and the same d_p, so every radial feature below: one row per
+ * pair, P = E / 2 rows. With d_e the distance of either edge of pair e,
  * rbf_{e,n} = sin(nπ d_e / r_b) / d_e, n = 1 … K, with r_b the training
  * cutoff (absolute Å, independent of the run-time cutoff),
  * env_e = u(x) = 1 − 21x⁵ + 35x⁶ − 15x⁷, x = d_e / r_cut (run-time cutoff).
@@ -29,24 +32,24 @@
 void ms_model_edges(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
                     ms_edge_feats *ef)
 {
-    const size_t E = b->E;
+    const size_t P = b->P;
     const int K = m->h.K;
     double freq[4096]; // (K) 1/Å
     for (int n = 0; n < K; n++)
         freq[n] = (n + 1) * 3.14159265358979323846 / m->h.r_basis;
-    ms_t *r = ms_sub(g, ms_gather(g, R, b->dst, E), ms_gather(g, R, b->src, E)); // (E, 3)
+    ms_t *r = ms_sub(g, ms_gather(g, R, b->dst, P), ms_gather(g, R, b->src, P)); // (P, 3)
     if (b->periodic)
-        r = ms_add(g, r, ms_wrap(g, 2, MS_SHAPE(E, 3), b->shift, 0));
-    ms_t *d = ms_sqrt(g, ms_sum_axis(g, ms_mul(g, r, r), 1));                   // (E, 1)
+        r = ms_add(g, r, ms_wrap(g, 2, MS_SHAPE(P, 3), b->shift, 0));
+    ms_t *d = ms_sqrt(g, ms_sum_axis(g, ms_mul(g, r, r), 1));                   // (P, 1)
     ef->r = r;
     ef->d = d;
-    ef->dir = ms_reshape(g, ms_div(g, r, d), 3, MS_SHAPE(E, 3, 1));             // (E, 3, 1)
+    ef->dir = ms_reshape(g, ms_div(g, r, d), 3, MS_SHAPE(P, 3, 1));             // (P, 3, 1)
     ef->rbf = ms_div(g, ms_sin(g, ms_mul(g, d, ms_const(g, 1, MS_SHAPE((size_t)K), freq))),
-                     d);                                                         // (E, K)
-    ms_t *x = ms_scale(g, d, 1.0 / b->r_cut);                                    // (E, 1)
+                     d);                                                         // (P, K)
+    ms_t *x = ms_scale(g, d, 1.0 / b->r_cut);                                    // (P, 1)
     ms_t *in = ms_add_scalar(g, ms_scale(g, x, -15.0), 35.0);
     in = ms_add_scalar(g, ms_mul(g, x, in), -21.0);
-    ef->env = ms_add_scalar(g, ms_mul(g, ms_pow(g, x, 5.0), in), 1.0);          // (E, 1)
+    ef->env = ms_add_scalar(g, ms_mul(g, ms_pow(g, x, 5.0), in), 1.0);          // (P, 1)
 }
 
 ms_t *ms_linear(ms_graph *g, ms_t *x, ms_t *W, ms_t *b)

@@ -140,16 +140,20 @@ mlshift_status ms_model_clone(ms_model **out, const ms_model *m, mlshift_error *
 
 /* ------------------------------------------------------------- batches */
 
-/* B structures concatenated into one graph at cutoff r_cut. */
+/* B structures concatenated into one graph at cutoff r_cut. The graph's
+ * E directed edges come in P = E / 2 pairs: pair p is the edge
+ * src[p] → dst[p] and its reverse dst[p] → src[p] (vector −r_p), which
+ * share the distance and so every radial feature; the models compute
+ * those once per pair and message along both edges. */
 typedef struct ms_batch {
-    size_t B, N, E;
+    size_t B, N, E, P;  /* structures, atoms, directed edges, pairs (E = 2P) */
     double r_cut;       /* Å */
     int periodic;       /* 1: some edge crosses a cell boundary */
     double *R;          /* (N, 3) Å, a copy of the positions (wrapped as a leaf) */
     int32_t *species;   /* (N,) index into the model's elements */
     int32_t *seg;       /* (N,) structure of each atom */
-    int32_t *src, *dst; /* (E,) edge i -> j, vector r_j + S·cell − r_i */
-    double *shift;      /* (E, 3) Å, S·cell (zero for molecules) */
+    int32_t *src, *dst; /* (P,) pair i -> j, vector r_p = r_j + S·cell − r_i */
+    double *shift;      /* (P, 3) Å, S·cell (zero for molecules) */
     size_t cap_N, cap_E, cap_B;
     size_t *atom_off;   /* (B + 1,) first atom of each structure */
     mlshift_neighbours nl;  /* scratch */
@@ -228,18 +232,20 @@ mlshift_status ms_model_add_param(ms_model *m, int group, int trainable, int ndi
     ;
 
 /* Shared layers (layers.c). */
+/* One row per pair p of the batch (the reverse edge has −r, −dir and the
+ * same d, rbf, env). */
 typedef struct ms_edge_feats {
-    ms_t *r;            /* (E, 3) Å, r_j + S·cell − r_i */
-    ms_t *d;            /* (E, 1) Å */
-    ms_t *dir;          /* (E, 3, 1) r / d */
-    ms_t *rbf;          /* (E, K) sin(nπd/r_b)/d, 1/Å */
-    ms_t *env;          /* (E, 1) p = 5 envelope of d / r_cut */
+    ms_t *r;            /* (P, 3) Å, r_j + S·cell − r_i */
+    ms_t *d;            /* (P, 1) Å */
+    ms_t *dir;          /* (P, 3, 1) r / d */
+    ms_t *rbf;          /* (P, K) sin(nπd/r_b)/d, 1/Å */
+    ms_t *env;          /* (P, 1) p = 5 envelope of d / r_cut */
 } ms_edge_feats;
 void ms_model_edges(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
                     ms_edge_feats *ef);
 struct ms_rep {
     ms_edge_feats ef;
-    ms_t *rbfe;         /* PaiNN: (E, K + 1) [rbf·env, env]; NULL for SchNet */
+    ms_t *rbfe;         /* PaiNN: (P, K + 1) [rbf·env, env]; NULL for SchNet */
     ms_t *s;            /* (N, F) scalar features */
     ms_t *v;            /* PaiNN: (N, 3, F) vector features (NULL before block 0) */
     ms_t *e;            /* readout_every: (N, 1) Σ of the earlier blocks'

@@ -6,13 +6,16 @@
  *   s⁰ = embedding[Z_i], v⁰ = 0.
  * Block t, message (edge e = i → j, aggregated on i, the edge's src):
  *   φ(s) = silu(s W1 + b1) W2 + b2                       (N, 3F)
- *   W_e  = (rbf_e Wf + bf) · env_e                        (E, 3F)
- *          computed as [rbf_e·env_e, env_e] [Wf; bf], one matmul per
- *          F-column slice of [Wf; bf] (W_s, W_vv, W_vs: no slice of an
- *          (E, 3F) product)
+ *   W_p  = (rbf_p Wf + bf) · env_p                        (P, 3F)
+ *          once per pair p = {i → j, j → i} (ms_batch: both edges have
+ *          the distance d_p), computed as [rbf_p·env_p, env_p] [Wf; bf],
+ *          one matmul per F-column slice of [Wf; bf] (W_s, W_vv, W_vs: no
+ *          slice of a (P, 3F) product)
  *   x_e  = φ(s)_j ⊙ W_e = [x_s | x_vv | x_vs]             (E, F) each
  *   Δs_i = Σ_e x_s,   Δv_i = Σ_e (v_j ⊙ x_vv + (r_e/d_e) ⊗ x_vs)
- *          each sum one gather_mul_scatter (src/nn/ops_gms.c): the
+ *          each sum one gather_mul_scatter (src/nn/ops_gms.c) over the
+ *          pairs' edges i → j and one over their reverses j → i, whose
+ *          direction is −dir_p (a difference of the two vector sums): the
  *          (E, 3, F) terms are never formed, forward or backward
  * Block t, update:
  *   U v, V v (N, 3, F) (matrices (F, F) on the feature axis, no bias),
@@ -74,8 +77,9 @@ void ms_painn_embed(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
 void ms_painn_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t **leaf,
                      ms_head head, int t0, int t1, ms_rep *r)
 {
-    const size_t N = b->N, E = b->E, F = (size_t)m->h.F;
-    ms_t *s = r->s, *v = r->v, *rbfe = r->rbfe;                      // (N, F), (N, 3, F), (E, K+1)
+    const size_t N = b->N, P = b->P, F = (size_t)m->h.F;
+    const int32_t *src = b->src, *dst = b->dst;
+    ms_t *s = r->s, *v = r->v, *rbfe = r->rbfe;                      // (N, F), (N, 3, F), (P, K+1)
     const ms_edge_feats ef = r->ef;
     char pre[MS_PARAM_NAME];
 #define L(name) ms_model_leaf(g, m, leaf, "%s." name, pre)
@@ -89,20 +93,29 @@ void ms_painn_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t **l
         /* the three filters as three matmuls (slices of the small Wfb, not of
          * an (E, 3F) product), and each message in one gather-multiply-
          * scatter pass: no (E, 3F) or (E, 3, F) tensor in the forward pass */
-        ms_t *Ws = ms_matmul(g, rbfe, ms_slice(g, Wfb, 1, 0, F), 0, 0);         // (E, F)
-        ms_t *Wvv = ms_matmul(g, rbfe, ms_slice(g, Wfb, 1, F, F), 0, 0);        // (E, F)
-        ms_t *Wvs = ms_matmul(g, rbfe, ms_slice(g, Wfb, 1, 2 * F, F), 0, 0);    // (E, F)
+        ms_t *Ws = ms_matmul(g, rbfe, ms_slice(g, Wfb, 1, 0, F), 0, 0);         // (P, F)
+        ms_t *Wvv = ms_matmul(g, rbfe, ms_slice(g, Wfb, 1, F, F), 0, 0);        // (P, F)
+        ms_t *Wvs = ms_matmul(g, rbfe, ms_slice(g, Wfb, 1, 2 * F, F), 0, 0);    // (P, F)
         ms_t *phis = ms_slice(g, phi, 1, 0, F);                                  // (N, F)
         ms_t *phivv = ms_slice(g, phi, 1, F, F);                                 // (N, F)
         ms_t *phivs = ms_slice(g, phi, 1, 2 * F, F);                             // (N, F)
-        s = ms_add(g, s, ms_gather_mul_scatter(g, phis, b->dst, Ws, b->src, N));
-        ms_t *xvs = ms_reshape(g, ms_gather_mul_scatter(g, phivs, b->dst, Wvs, NULL, 0), 3,
-                               MS_SHAPE(E, 1, F));                               // (E, 1, F)
-        ms_t *dvi = ms_gather_mul_scatter(g, ef.dir, NULL, xvs, b->src, N);      // (N, 3, F)
+        /* each message over the edges i → j (φ of j, summed on i), then
+         * over their reverses j → i (φ of i, summed on j, direction −dir) */
+        s = ms_add(g, s, ms_add(g, ms_gather_mul_scatter(g, phis, dst, Ws, src, N),
+                                ms_gather_mul_scatter(g, phis, src, Ws, dst, N)));
+        ms_t *xvs = ms_reshape(g, ms_gather_mul_scatter(g, phivs, dst, Wvs, NULL, 0), 3,
+                               MS_SHAPE(P, 1, F));                               // (P, 1, F)
+        ms_t *xvs_r = ms_reshape(g, ms_gather_mul_scatter(g, phivs, src, Wvs, NULL, 0), 3,
+                                 MS_SHAPE(P, 1, F));                             // (P, 1, F)
+        ms_t *dvi = ms_sub(g, ms_gather_mul_scatter(g, ef.dir, NULL, xvs, src, N),
+                           ms_gather_mul_scatter(g, ef.dir, NULL, xvs_r, dst, N)); // (N, 3, F)
         if (v) {
-            ms_t *xvv = ms_reshape(g, ms_gather_mul_scatter(g, phivv, b->dst, Wvv, NULL, 0),
-                                   3, MS_SHAPE(E, 1, F));                        // (E, 1, F)
-            dvi = ms_add(g, dvi, ms_gather_mul_scatter(g, v, b->dst, xvv, b->src, N));
+            ms_t *xvv = ms_reshape(g, ms_gather_mul_scatter(g, phivv, dst, Wvv, NULL, 0),
+                                   3, MS_SHAPE(P, 1, F));                        // (P, 1, F)
+            ms_t *xvv_r = ms_reshape(g, ms_gather_mul_scatter(g, phivv, src, Wvv, NULL, 0),
+                                     3, MS_SHAPE(P, 1, F));                      // (P, 1, F)
+            dvi = ms_add(g, dvi, ms_add(g, ms_gather_mul_scatter(g, v, dst, xvv, src, N),
+                                        ms_gather_mul_scatter(g, v, src, xvv_r, dst, N)));
         }
         v = v ? ms_add(g, v, dvi) : dvi;
         /* update */

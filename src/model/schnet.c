@@ -4,10 +4,15 @@
  *
  *   s⁰ = embedding[Z_i]                                   (N, F)
  * Interaction block t (continuous-filter convolution, aggregated on i):
- *   W_e  = (silu(rbf_e Wf1 + bf1) Wf2 + bf2) · env_e       (E, F)
+ *   W_p  = (silu(rbf_p Wf1 + bf1) Wf2 + bf2) · env_p       (P, F)
+ *          once per pair p = {i → j, j → i} (ms_batch): the filter is of
+ *          the distance only, so both edges share it, and the filter
+ *          network — most of SchNet's FLOPs — runs on P = E / 2 rows
  *   m_i  = Σ_{e = i→j} (s_j Win)_e ⊙ W_e                   (N, F)
- *          one gather_mul_scatter (src/nn/ops_gms.c): the gathered
- *          (E, F) rows and their product are never formed
+ *        = gms(x, dst, W, src) + gms(x, src, W, dst), x = s Win: the
+ *          edges i → j, then their reverses j → i, each sum one
+ *          gather_mul_scatter (src/nn/ops_gms.c): the gathered (E, F)
+ *          rows and their product are never formed
  *   s   += silu(m Wo1 + bo1) Wo2 + bo2
  * The energy depends on positions only through d_e, so it is invariant.
  *
@@ -59,9 +64,10 @@ void ms_schnet_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t **
         ms_block_group(m, t, head, pre, sizeof pre);
         ms_t *W = ms_linear(g, ms_silu(g, ms_linear(g, ef.rbf, L("filt.W1"), L("filt.b1"))),
                             L("filt.W2"), L("filt.b2"));
-        W = ms_mul(g, W, ef.env);                                                  // (E, F)
+        W = ms_mul(g, W, ef.env);                                                  // (P, F)
         ms_t *x = ms_matmul(g, s, L("in.W"), 0, 0);                               // (N, F)
-        ms_t *msg = ms_gather_mul_scatter(g, x, b->dst, W, b->src, N);             // (N, F)
+        ms_t *msg = ms_add(g, ms_gather_mul_scatter(g, x, b->dst, W, b->src, N),
+                           ms_gather_mul_scatter(g, x, b->src, W, b->dst, N));     // (N, F)
         ms_t *o = ms_linear(g, ms_silu(g, ms_linear(g, msg, L("out.W1"), L("out.b1"))),
                             L("out.W2"), L("out.b2"));                             // (N, F)
         s = ms_add(g, s, o);
