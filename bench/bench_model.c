@@ -59,30 +59,31 @@ static double sgemm_rate(void) /* FLOP/s of one 512³ sgemm, best of 5 */
     return 2.0 * n * n * n / best;
 }
 
-/* Matmul FLOPs of PaiNN energy + forces (N atoms, E edges): the forward
- * pass (filters [rbf·env, env]·[Wf; bf] with K + 1 rows), and the backward
+/* Matmul FLOPs of PaiNN energy + forces (N atoms, P = E / 2 pairs) as
+ * computed: the forward pass (filters [rbf·env, env]·[Wf; bf] with K + 1
+ * rows, once per pair: both edges share them), and the backward
  * pass for dE/dr, which (parameters not requiring grad in predict) forms
  * only the input gradient gx = gy·Wᵀ of each matmul on the path from r:
  * every forward matmul once more except block 0's message MLP, whose input
  * s⁰ = embedding[Z] does not depend on r. */
-static double painn_flops(const ms_model_hyper *h, double N, double E)
+static double painn_flops(const ms_model_hyper *h, double N, double P)
 {
     double F = h->F, K = h->K;
     double mlp = 2 * N * F * F + 2 * N * F * 3 * F;                      /* message MLP */
-    double blk = mlp + 2 * E * (K + 1) * 3 * F                            /* filters */
+    double blk = mlp + 2 * P * (K + 1) * 3 * F                            /* filters */
                  + 2 * 2 * 3 * N * F * F + 2 * N * 2 * F * F + 2 * N * F * 3 * F; /* update */
     double fwd = h->T * blk + 2 * N * F * F / 2 + 2 * N * F / 2;
     return 2 * fwd - mlp;
 }
 
-/* Matmul FLOPs of SchNet energy + forces: per block the filter network on
- * the edges (rbf (E, K)·W1, then (E, F)·W2), s·Win and the output MLP;
- * the backward for dE/dr repeats each on the path from r, all but block
- * 0's s⁰·Win (s⁰ = embedding[Z] does not depend on r). */
-static double schnet_flops(const ms_model_hyper *h, double N, double E)
+/* Matmul FLOPs of SchNet energy + forces as computed: per block the
+ * filter network once per pair (rbf (P, K)·W1, then (P, F)·W2), s·Win and
+ * the output MLP; the backward for dE/dr repeats each on the path from r,
+ * all but block 0's s⁰·Win (s⁰ = embedding[Z] does not depend on r). */
+static double schnet_flops(const ms_model_hyper *h, double N, double P)
 {
     double F = h->F, K = h->K;
-    double blk = 2 * E * K * F + 2 * E * F * F + 2 * N * F * F + 2 * 2 * N * F * F;
+    double blk = 2 * P * K * F + 2 * P * F * F + 2 * N * F * F + 2 * 2 * N * F * F;
     double fwd = h->T * blk + 2 * N * F * F / 2 + 2 * N * F / 2;
     return 2 * fwd - 2 * N * F * F;
 }
@@ -179,8 +180,8 @@ int main(int argc, char **argv)
             }
             double s = bench_median(t, reps);
             size_t N = ws.b.N, Ed = ws.b.E;
-            double fl = a ? schnet_flops(&h, (double)N, (double)Ed)
-                          : painn_flops(&h, (double)N, (double)Ed);
+            double fl = a ? schnet_flops(&h, (double)N, (double)ws.b.P)
+                          : painn_flops(&h, (double)N, (double)ws.b.P);
             printf("{\"bench\":\"model_energy_forces\",\"impl\":\"c\",\"arch\":\"%s\","
                    "\"molecule\":\"%s\",\"atoms\":%zu,\"edges\":%zu,\"features\":%d,"
                    "\"blocks\":%d,\"rbf\":%d,\"cutoff\":%g,\"params_one_head\":%zu,"
