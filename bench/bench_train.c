@@ -11,11 +11,18 @@
  * default: parts of 8 taken from a shared counter; and one part of 16 each),
  * and float32 on one thread in parts of 16 and 8 structures (the arena
  * holds one part: memory); arena_mib sums every thread's arena.
- * Aspirin (21 atoms) at F = 128 is the issue's memory and threading case. */
+ * Aspirin (21 atoms) at F = 128 is the issue's memory and threading case.
+ * Last, the float32 training step on one thread against two with the
+ * other core kept busy by a spinning child process (issue 9: a busy core
+ * must not make two threads slower than one), interleaved in rounds. */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "train/train.h"
 #include "bench.h"
@@ -42,9 +49,69 @@ static double time_steps(ms_loss_ws *ws, ms_model *m, const ms_dataset *d, ms_op
     return t[reps / 2];
 }
 
+/* The float32 pre-training step on one thread (whole batch) against two
+ * (parts of 8, the default) while a child process spins on the other
+ * core: `rounds` rounds, each timing reps steps on one thread and then on
+ * two, so a change of load hits both; medians of the rounds' medians.
+ * The child's CPU time over the wall time is how busy it kept a core. */
+static void busy_core(ms_model *m, const ms_dataset *d, unsigned char *mask,
+                      const ms_loss_config *lc, const char *molecule, int F, int rounds,
+                      int reps)
+{
+    fflush(stdout);
+    pid_t pid = fork();
+    if (pid == 0) {
+        volatile unsigned long spin = 0;
+        for (;;)
+            spin++;
+    }
+    if (pid < 0) {
+        perror("bench_train: fork");
+        return;
+    }
+    double t[2][64], w0 = bench_now();
+    int wins = 0;
+    mlshift_error err;
+    ms_model_freeze(m, 0xFu, 1);
+    ms_model_freeze(m, ms_train_groups(MS_MODE_PRETRAIN), 0);
+    ms_model_update_mask(m, mask);
+    for (int r = 0; r < rounds; r++) {
+        for (int th = 0; th < 2; th++) {
+            ms_loss_ws ws;
+            ms_loss_ws_init(&ws);
+            ms_graph_set_dtype(&ws.mws.g, MS_F32);
+            ws.threads = th + 1;
+            ms_optim_config oc;
+            ms_optim_config_default(&oc, MS_OPT_ADAMW);
+            oc.lr = 1e-6;
+            ms_optim o;
+            ms_optim_init(&o, &oc, m->P, m->theta, &err);
+            t[th][r] = time_steps(&ws, m, d, &o, mask, lc, reps);
+            ms_optim_free(&o);
+            ms_loss_ws_free(&ws);
+        }
+        wins += t[1][r] <= t[0][r];
+    }
+    double wall = bench_now() - w0;
+    kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    struct rusage ru;
+    getrusage(RUSAGE_CHILDREN, &ru);
+    double cpu = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+                 (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
+    double one = bench_median(t[0], rounds), two = bench_median(t[1], rounds);
+    printf("{\"bench\":\"train_step_other_core_busy\",\"impl\":\"c\",\"arch\":\"painn\","
+           "\"molecule\":\"%s\",\"batch\":32,\"features\":%d,\"dtype\":\"float32\","
+           "\"rounds\":%d,\"steps_per_round\":%d,\"one_thread_s\":%.6g,"
+           "\"two_threads_s\":%.6g,\"speedup\":%.3f,\"rounds_two_not_slower\":%d,"
+           "\"spinner_cpu_share\":%.2f}\n",
+           molecule, F, rounds, reps, one, two, one / two, wins, cpu / wall);
+}
+
 /* Every variant of both steps for a PaiNN of width F on the first 32 frames
- * of molecule's test_01. */
-static int bench_molecule(const char *molecule, int F, int reps)
+ * of molecule's test_01; with busy_rounds > 0, busy_core's comparison
+ * instead. */
+static int bench_molecule(const char *molecule, int F, int reps, int busy_rounds)
 {
     const char *dir = getenv("MLSHIFT_DATA");
     char path[4096];
@@ -78,7 +145,9 @@ static int bench_molecule(const char *molecule, int F, int reps)
     const struct { ms_dtype dt; int threads; size_t chunk; } var[6] = {
         {MS_F64, 1, 0}, {MS_F32, 1, 0}, {MS_F32, 2, 0}, {MS_F32, 2, 16}, {MS_F32, 1, 16},
         {MS_F32, 1, 8}};
-    for (int v = 0; v < 6; v++)
+    if (busy_rounds > 0)
+        busy_core(m, &d, mask, &lc, molecule, F, busy_rounds, reps);
+    for (int v = 0; v < 6 && busy_rounds <= 0; v++)
         for (int mode = 0; mode < 2; mode++) {
             ms_loss_ws ws;
             ms_loss_ws_init(&ws);
@@ -131,6 +200,10 @@ int main(int argc, char **argv)
     int reps = argc > 1 ? atoi(argv[1]) : 7;
     if (reps < 1 || reps > 64)
         reps = 7;
-    return bench_molecule("naphthalene", 64, reps) || bench_molecule("naphthalene", 128, reps) ||
-           bench_molecule("aspirin", 128, reps);
+    if (argc > 2 && !strcmp(argv[2], "busy")) /* `bench_train REPS busy`: that line only */
+        return bench_molecule("naphthalene", 128, reps, 7);
+    return bench_molecule("naphthalene", 64, reps, 0) ||
+           bench_molecule("naphthalene", 128, reps, 0) ||
+           bench_molecule("aspirin", 128, reps, 0) ||
+           bench_molecule("naphthalene", 128, reps, 7);
 }
