@@ -1063,61 +1063,74 @@ static int dump(const char *dir)
 
 /* ------------------------------------------------------ small products */
 
-/* One ms_sgemm_small product against a double reference: |C − ref| within
- * float32 accumulation error, 8 K eps Σ_k |A_ik op(B)_kj|, everywhere;
- * A and B with leading dimensions wider than their rows. */
-static int small_gemm_case(int tb, size_t M, size_t N, size_t K, int beta, double *worst)
+/* One ms_gemm_small product in type dt against a reference summed in long
+ * double: |C − ref| within the type's accumulation error,
+ * 8 K eps Σ_k |A_ik op(B)_kj| (+ |C₀| when beta = 1), everywhere; A and B
+ * with leading dimensions wider than their rows. A shape the kernels leave
+ * to BLAS (NT, M > MS_SMALL_GEMM_NT_MAX_M, N ≥ 64) must be refused with C
+ * untouched. */
+static int small_gemm_case(ms_dtype dt, int tb, size_t M, size_t N, size_t K, int beta,
+                           double *worst)
 {
-    size_t lda = K + 3, ldb = tb ? K + 7 : N + 5;
-    float *a = malloc(M * lda * sizeof *a), *b = malloc((tb ? N : K) * ldb * sizeof *b);
-    float *c = malloc(M * N * sizeof *c);
-    double *ref = malloc(M * N * sizeof *ref), *mag = malloc(M * N * sizeof *mag);
-    for (size_t i = 0; i < M * lda; i++)
-        a[i] = (float)urand(-1, 1);
-    for (size_t i = 0; i < (tb ? N : K) * ldb; i++)
-        b[i] = (float)urand(-1, 1);
-    for (size_t i = 0; i < M * N; i++) {
-        c[i] = (float)urand(-1, 1);
-        ref[i] = beta ? c[i] : 0.0;
-        mag[i] = beta ? fabs(c[i]) : 0.0;
-    }
-    for (size_t i = 0; i < M; i++)
-        for (size_t j = 0; j < N; j++)
-            for (size_t k = 0; k < K; k++) {
-                double p = (double)a[i * lda + k] * (tb ? b[j * ldb + k] : b[k * ldb + j]);
-                ref[i * N + j] += p;
-                mag[i * N + j] += fabs(p);
+    const size_t sz = ms_dtype_size(dt), lda = K + 3, ldb = tb ? K + 7 : N + 5;
+    const size_t na = M * lda, nb = (tb ? N : K) * ldb;
+    const double eps = dt == MS_F32 ? 6e-8 : 1.2e-16;
+    double *A = malloc(na * sizeof *A), *B = malloc(nb * sizeof *B), *C = malloc(M * N * sizeof *C);
+    void *a = malloc(na * sz), *b = malloc(nb * sz), *c = malloc(M * N * sz), *c0 = malloc(M * N * sz);
+    /* values exactly representable in both types */
+    for (size_t i = 0; i < na; i++)
+        A[i] = (double)(float)urand(-1, 1);
+    for (size_t i = 0; i < nb; i++)
+        B[i] = (double)(float)urand(-1, 1);
+    for (size_t i = 0; i < M * N; i++)
+        C[i] = (double)(float)urand(-1, 1);
+    for (size_t i = 0; i < na; i++)
+        dt == MS_F32 ? (void)(((float *)a)[i] = (float)A[i]) : (void)(((double *)a)[i] = A[i]);
+    for (size_t i = 0; i < nb; i++)
+        dt == MS_F32 ? (void)(((float *)b)[i] = (float)B[i]) : (void)(((double *)b)[i] = B[i]);
+    for (size_t i = 0; i < M * N; i++)
+        dt == MS_F32 ? (void)(((float *)c)[i] = (float)C[i]) : (void)(((double *)c)[i] = C[i]);
+    memcpy(c0, c, M * N * sz);
+    int ran = ms_gemm_small(dt, 0, tb, M, N, K, a, lda, b, ldb, beta, c), ok;
+    if (tb && M > MS_SMALL_GEMM_NT_MAX_M && N >= 64)
+        ok = ran == 0 && memcmp(c, c0, M * N * sz) == 0;
+    else {
+        ok = ran == 1;
+        for (size_t i = 0; i < M && ok; i++)
+            for (size_t j = 0; j < N && ok; j++) {
+                long double ref = beta ? C[i * N + j] : 0.0L;
+                double mag = beta ? fabs(C[i * N + j]) : 0.0;
+                for (size_t k = 0; k < K; k++) {
+                    long double p = (long double)A[i * lda + k] *
+                                    (tb ? B[j * ldb + k] : B[k * ldb + j]);
+                    ref += p;
+                    mag += fabs((double)p);
+                }
+                double got = dt == MS_F32 ? ((float *)c)[i * N + j] : ((double *)c)[i * N + j];
+                double err = fabs(got - (double)ref), tol = 8 * (double)K * eps * mag + 1e-300;
+                *worst = err / tol > *worst ? err / tol : *worst;
+                ok = err <= tol;
             }
-    float *c0 = malloc(M * N * sizeof *c0);
-    memcpy(c0, c, M * N * sizeof *c0);
-    int ran = ms_sgemm_small(0, tb, M, N, K, a, lda, b, ldb, beta, c);
-    if (tb && M > MS_SMALL_GEMM_NT_MAX_M && N >= 64) { /* BLAS's: refused, C untouched */
-        int ok = ran == 0 && memcmp(c, c0, M * N * sizeof *c) == 0;
-        free(a), free(b), free(c), free(c0), free(ref), free(mag);
-        return ok;
     }
-    free(c0);
-    int ok = ran == 1;
-    for (size_t i = 0; i < M * N && ok; i++) {
-        double err = fabs(c[i] - ref[i]), tol = 8 * (double)K * 6e-8 * mag[i] + 1e-30;
-        *worst = err / tol > *worst ? err / tol : *worst;
-        ok = err <= tol;
-    }
-    free(a), free(b), free(c), free(ref), free(mag);
+    free(A), free(B), free(C), free(a), free(b), free(c), free(c0);
     return ok;
 }
 
-/* small_gemm.c: every register tile and remainder (NN: rows 1..6 of a
- * block, strips of 4, 2 and 1 vectors; NT: 1..4 rows and columns), the
- * MD sizes (21, 63 and ~140 rows), beta 0 and 1; the shapes it leaves to
- * BLAS return 0 and leave C as it was. Without AVX-512 every call must
- * return 0. */
+/* small_gemm.c in float and double: every register tile and remainder
+ * (NN: rows 1..6 of a block, strips of 4, 2 and 1 vectors; NT: 1..4 rows
+ * and columns), the MD sizes (21, 63 and ~140 rows), a training size,
+ * beta 0 and 1; the shapes it leaves to BLAS return 0 and leave C as it
+ * was. Without AVX-512 every call must return 0. */
 static void test_small_gemm(void)
 {
+    static float a[600 * 64], b[64 * 64], c[600 * 64];
+    for (size_t i = 0; i < 600 * 64; i++)
+        a[i] = 1, c[i] = 5;
+    for (size_t i = 0; i < 64 * 64; i++)
+        b[i] = 1;
     __builtin_cpu_init();
     if (!__builtin_cpu_supports("avx512f")) {
-        float a[16] = {0}, b[16 * 16] = {0}, c[16] = {7};
-        CHECK(ms_sgemm_small(0, 0, 1, 16, 16, a, 16, b, 16, 0, c) == 0 && c[0] == 7,
+        CHECK(ms_gemm_small(MS_F32, 0, 0, 1, 16, 16, a, 16, b, 16, 0, c) == 0 && c[0] == 5,
               "small gemm without AVX-512 must leave the product to BLAS");
         printf("small gemm: no AVX-512 on this CPU, BLAS does every product\n");
         return;
@@ -1127,38 +1140,41 @@ static void test_small_gemm(void)
     static const size_t nn_K[] = {1, 3, 21, 128, 384};
     static const size_t nt_N[] = {1, 2, 3, 4, 5, 7, 9, 21, 128};
     static const size_t nt_K[] = {16, 48, 128, 384};
-    size_t n = 0, bad = 0;
-    double worst = 0;
-    for (size_t im = 0; im < sizeof Ms / sizeof *Ms; im++)
-        for (int beta = 0; beta < 2; beta++) {
-            for (size_t in = 0; in < sizeof nn_N / sizeof *nn_N; in++)
-                for (size_t ik = 0; ik < sizeof nn_K / sizeof *nn_K; ik++, n++)
-                    if (!small_gemm_case(0, Ms[im], nn_N[in], nn_K[ik], beta, &worst)) {
-                        bad++;
-                        CHECK(0, "small gemm NN M %zu N %zu K %zu beta %d", Ms[im], nn_N[in],
-                              nn_K[ik], beta);
-                    }
-            for (size_t in = 0; in < sizeof nt_N / sizeof *nt_N; in++)
-                for (size_t ik = 0; ik < sizeof nt_K / sizeof *nt_K; ik++, n++)
-                    if (!small_gemm_case(1, Ms[im], nt_N[in], nt_K[ik], beta, &worst)) {
-                        bad++;
-                        CHECK(0, "small gemm NT M %zu N %zu K %zu beta %d", Ms[im], nt_N[in],
-                              nt_K[ik], beta);
-                    }
-        }
-    CHECK(bad == 0, "small gemm: %zu of %zu products outside float32 rounding", bad, n);
-    printf("small gemm: %zu products, worst error %.3g of the float32 bound\n", n, worst);
+    for (int d = 0; d < 2; d++) {
+        ms_dtype dt = d ? MS_F64 : MS_F32;
+        const char *tn = d ? "double" : "float";
+        size_t n = 0, bad = 0;
+        double worst = 0;
+        for (size_t im = 0; im < sizeof Ms / sizeof *Ms; im++)
+            for (int beta = 0; beta < 2; beta++) {
+                for (size_t in = 0; in < sizeof nn_N / sizeof *nn_N; in++)
+                    for (size_t ik = 0; ik < sizeof nn_K / sizeof *nn_K; ik++, n++)
+                        if (!small_gemm_case(dt, 0, Ms[im], nn_N[in], nn_K[ik], beta, &worst)) {
+                            bad++;
+                            if (bad <= 5)
+                                CHECK(0, "small gemm %s NN M %zu N %zu K %zu beta %d", tn,
+                                      Ms[im], nn_N[in], nn_K[ik], beta);
+                        }
+                for (size_t in = 0; in < sizeof nt_N / sizeof *nt_N; in++)
+                    for (size_t ik = 0; ik < sizeof nt_K / sizeof *nt_K; ik++, n++)
+                        if (!small_gemm_case(dt, 1, Ms[im], nt_N[in], nt_K[ik], beta, &worst)) {
+                            bad++;
+                            if (bad <= 5)
+                                CHECK(0, "small gemm %s NT M %zu N %zu K %zu beta %d", tn,
+                                      Ms[im], nt_N[in], nt_K[ik], beta);
+                        }
+            }
+        CHECK(bad == 0, "small gemm %s: %zu of %zu products outside rounding", tn, bad, n);
+        printf("small gemm %s: %zu products, worst error %.3g of the bound\n", tn, n, worst);
+    }
     /* left to BLAS: C untouched */
-    static float a[600 * 64], b[64 * 64], c[600 * 64];
-    for (size_t i = 0; i < 600 * 64; i++)
-        a[i] = 1, c[i] = 5;
-    for (size_t i = 0; i < 64 * 64; i++)
-        b[i] = 1;
-    int none = ms_sgemm_small(1, 0, 16, 16, 16, a, 16, b, 16, 0, c) == 0 &&    /* Aᵀ */
-               ms_sgemm_small(0, 1, 600, 64, 16, a, 16, b, 16, 0, c) == 0 &&  /* NT M > max */
-               ms_sgemm_small(0, 0, 4, 20, 16, a, 16, b, 20, 0, c) == 0 &&    /* NN N % 16 */
-               ms_sgemm_small(0, 1, 4, 16, 20, a, 20, b, 20, 0, c) == 0 &&    /* NT K % 16 */
-               ms_sgemm_small(0, 0, 0, 16, 16, a, 16, b, 16, 0, c) == 0;      /* empty */
+    int none = ms_gemm_small(MS_F32, 1, 0, 16, 16, 16, a, 16, b, 16, 0, c) == 0 &&   /* Aᵀ */
+               ms_gemm_small(MS_F32, 0, 1, 600, 64, 16, a, 16, b, 16, 0, c) == 0 && /* NT M */
+               ms_gemm_small(MS_F32, 0, 0, 4, 20, 16, a, 16, b, 20, 0, c) == 0 &&   /* N % 16 */
+               ms_gemm_small(MS_F64, 0, 0, 4, 12, 16, a, 16, b, 12, 0, c) == 0 &&   /* N % 8 */
+               ms_gemm_small(MS_F32, 0, 1, 4, 16, 20, a, 20, b, 20, 0, c) == 0 &&   /* K % 16 */
+               ms_gemm_small(MS_F64, 0, 1, 4, 16, 12, a, 12, b, 12, 0, c) == 0 &&   /* K % 8 */
+               ms_gemm_small(MS_F32, 0, 0, 0, 16, 16, a, 16, b, 16, 0, c) == 0;     /* empty */
     int same = 1;
     for (size_t i = 0; i < 600 * 64; i++)
         same &= c[i] == 5;

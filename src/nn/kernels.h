@@ -84,14 +84,15 @@ MS_KERNEL_DECLS(f32)
 /* Bytes per element. */
 static inline size_t ms_dtype_size(ms_dtype dt) { return dt == MS_F32 ? sizeof(float) : sizeof(double); }
 
-/* Float32 C = A·op(B) + beta·C (beta 0 or 1; A M × K, op(B) K × N, all
- * row-major, C's rows N apart) without packing: small_gemm.c, AVX-512
- * only. Returns 1 when it computed C, 0 when the shape (ta set; NN with N
- * not a multiple of 16; NT with K not one, or with more than
- * MS_SMALL_GEMM_NT_MAX_M rows and N ≥ 64, where BLAS is as fast) or the
- * CPU is not its own, and C is untouched: then the caller uses BLAS. */
+/* C = A·op(B) + beta·C in the graph's type (beta 0 or 1; A M × K,
+ * op(B) K × N, all row-major, C's rows N apart) without packing:
+ * small_gemm.c, AVX-512 only. Returns 1 when it computed C, 0 when the
+ * shape (ta set; NN with N not a multiple of the vector's lanes, 16 floats
+ * or 8 doubles; NT with K not one, or with more than MS_SMALL_GEMM_NT_MAX_M
+ * rows and N ≥ 64, where BLAS is as fast) or the CPU is not its own, and
+ * C is untouched: then the caller uses BLAS. */
 #define MS_SMALL_GEMM_NT_MAX_M 512
-int ms_sgemm_small(int ta, int tb, size_t M, size_t N, size_t K, const float *a, size_t lda,
-                   const float *b, size_t ldb, int beta, float *c);
+int ms_gemm_small(ms_dtype dt, int ta, int tb, size_t M, size_t N, size_t K, const void *a,
+                  size_t lda, const void *b, size_t ldb, int beta, void *c);
 
 #endif /* MLSHIFT_KERNELS_H */

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
-/* Matrix product C = op(A)·op(B) through cblas_dgemm (cblas_sgemm in a
- * float32 graph, or small_gemm.c's kernels for a few rows), op = identity
- * or transpose (flags ta, tb).
+/* Matrix product C = op(A)·op(B) through small_gemm.c's kernels where
+ * they take the shape, else cblas_dgemm (cblas_sgemm in a float32 graph),
+ * op = identity or transpose (flags ta, tb).
  *
  * Backward. For C = X·Y (X = op(A), Y = op(B)) and gC = dL/dC:
  *   dL/dX = gC·Yᵀ,  dL/dY = Xᵀ·gC.
@@ -25,9 +25,9 @@ static void gemm(ms_dtype dt, int ta, int tb, size_t M, size_t N, size_t K, cons
                  size_t lda, const void *b, size_t ldb, double beta, void *c)
 {
     enum CBLAS_TRANSPOSE A = ta ? CblasTrans : CblasNoTrans, B = tb ? CblasTrans : CblasNoTrans;
-    if (dt == MS_F32 && (beta == 0.0 || beta == 1.0) &&
-        ms_sgemm_small(ta, tb, M, N, K, a, lda, b, ldb, beta != 0.0, c))
-        return; /* a few rows: small_gemm.c, no packing */
+    if ((beta == 0.0 || beta == 1.0) &&
+        ms_gemm_small(dt, ta, tb, M, N, K, a, lda, b, ldb, beta != 0.0, c))
+        return; /* small_gemm.c: no packing */
     if (dt == MS_F32)
         cblas_sgemm(CblasRowMajor, A, B, (int)M, (int)N, (int)K, 1.0f, a, (int)lda, b,
                     (int)ldb, (float)beta, c, (int)N);
