@@ -1136,34 +1136,25 @@ static void test_small_gemm(void)
         return;
     }
     static const size_t Ms[] = {1, 2, 3, 4, 5, 6, 7, 11, 13, 21, 63, 140, 256, 700};
-    static const size_t nn_N[] = {16, 32, 48, 64, 80, 112, 128, 384};
-    static const size_t nn_K[] = {1, 3, 21, 128, 384};
-    static const size_t nt_N[] = {1, 2, 3, 4, 5, 7, 9, 21, 128};
-    static const size_t nt_K[] = {16, 48, 128, 384};
+    /* sizes for NN (tb 0: N a multiple of the lanes) and NT (tb 1: K one) */
+    static const size_t Ns[2][9] = {{16, 32, 48, 64, 80, 112, 128, 384},
+                                    {1, 2, 3, 4, 5, 7, 9, 21, 128}};
+    static const size_t Ks[2][5] = {{1, 3, 21, 128, 384}, {16, 48, 128, 384}};
     for (int d = 0; d < 2; d++) {
         ms_dtype dt = d ? MS_F64 : MS_F32;
         const char *tn = d ? "double" : "float";
         size_t n = 0, bad = 0;
         double worst = 0;
         for (size_t im = 0; im < sizeof Ms / sizeof *Ms; im++)
-            for (int beta = 0; beta < 2; beta++) {
-                for (size_t in = 0; in < sizeof nn_N / sizeof *nn_N; in++)
-                    for (size_t ik = 0; ik < sizeof nn_K / sizeof *nn_K; ik++, n++)
-                        if (!small_gemm_case(dt, 0, Ms[im], nn_N[in], nn_K[ik], beta, &worst)) {
-                            bad++;
-                            if (bad <= 5)
-                                CHECK(0, "small gemm %s NN M %zu N %zu K %zu beta %d", tn,
-                                      Ms[im], nn_N[in], nn_K[ik], beta);
-                        }
-                for (size_t in = 0; in < sizeof nt_N / sizeof *nt_N; in++)
-                    for (size_t ik = 0; ik < sizeof nt_K / sizeof *nt_K; ik++, n++)
-                        if (!small_gemm_case(dt, 1, Ms[im], nt_N[in], nt_K[ik], beta, &worst)) {
-                            bad++;
-                            if (bad <= 5)
-                                CHECK(0, "small gemm %s NT M %zu N %zu K %zu beta %d", tn,
-                                      Ms[im], nt_N[in], nt_K[ik], beta);
-                        }
-            }
+            for (int beta = 0; beta < 2; beta++)
+                for (int tb = 0; tb < 2; tb++)
+                    for (size_t in = 0; in < 9 && Ns[tb][in]; in++)
+                        for (size_t ik = 0; ik < 5 && Ks[tb][ik]; ik++, n++)
+                            if (!small_gemm_case(dt, tb, Ms[im], Ns[tb][in], Ks[tb][ik], beta,
+                                                 &worst) &&
+                                ++bad <= 5)
+                                CHECK(0, "small gemm %s %s M %zu N %zu K %zu beta %d", tn,
+                                      tb ? "NT" : "NN", Ms[im], Ns[tb][in], Ks[tb][ik], beta);
         CHECK(bad == 0, "small gemm %s: %zu of %zu products outside rounding", tn, bad, n);
         printf("small gemm %s: %zu products, worst error %.3g of the bound\n", tn, n, worst);
     }
