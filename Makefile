@@ -113,16 +113,21 @@ KIM_DRIVER := $(if $(KIM_OK),$(B)/kim/model-drivers/mlshift_driver/libkim-api-mo
 .PHONY: kim mpi integrations
 kim: $(KIM_DRIVER)
 
-# mlshift-mpi: the same command with cli/mpi.c compiled against MPI.
+# mlshift-mpi: the same command with cli/mpi.c and cli/mpi_farm.c compiled
+# against MPI.
 MLSHIFT_MPI := $(if $(MPI_OK),$(B)/mlshift-mpi)
 mpi: $(MLSHIFT_MPI)
 
 integrations: kim mpi
 
-$(B)/mlshift-mpi: $(filter-out $(B)/obj/cli/mpi.o,$(CLI_OBJ)) cli/mpi.c $(B)/libmlshift.a $(HEADERS)
-	@mkdir -p $(B)/obj/mpi
-	$(MPICC) $(CPPFLAGS) $(ALL_CFLAGS) -DMLSHIFT_MPI -c cli/mpi.c -o $(B)/obj/mpi/mpi.o
-	$(MPICC) $(ALL_CFLAGS) -o $@ $(filter-out $(B)/obj/cli/mpi.o,$(CLI_OBJ)) $(B)/obj/mpi/mpi.o \
+MPI_SRC := cli/mpi.c cli/mpi_farm.c
+MPI_OBJ := $(MPI_SRC:cli/%.c=$(B)/obj/mpi/%.o)
+$(B)/obj/mpi/%.o: cli/%.c $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	$(MPICC) $(CPPFLAGS) $(ALL_CFLAGS) -DMLSHIFT_MPI -c $< -o $@
+
+$(B)/mlshift-mpi: $(filter-out $(MPI_SRC:%.c=$(B)/obj/%.o),$(CLI_OBJ)) $(MPI_OBJ) $(B)/libmlshift.a
+	$(MPICC) $(ALL_CFLAGS) -o $@ $(filter-out $(MPI_SRC:%.c=$(B)/obj/%.o),$(CLI_OBJ)) $(MPI_OBJ) \
 		$(B)/libmlshift.a $(LDFLAGS) $(LDLIBS)
 
 $(B)/kim/model-drivers/mlshift_driver/libkim-api-model-driver.so: kim/driver.c kim/item.cpp \

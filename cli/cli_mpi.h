@@ -96,6 +96,8 @@ typedef struct cli_mpi_farm_ops {
 /* Runs the n items on every rank's slots; returns once rank 0 has emitted
  * every record (rank 0) or this rank's share is done (others). */
 int cli_mpi_farm(size_t n, size_t slots, const cli_mpi_farm_ops *ops, void *ctx);
+/* Sleeps 5 ms: a poll's wait where a blocking OpenMPI call would spin. */
+void cli_mpi_nap(void);
 
 /* Rank 0's status rc, on every rank (the others' rc is ignored): a
  * failure decided by rank 0 alone, such as a bad input it read or a job
