@@ -91,8 +91,8 @@ void ms_painn_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t **l
         ms_t *Wfb = ms_concat(g, 2, (ms_t *[]){L("msg.Wf"), ms_reshape(g, L("msg.bf"), 2,
                                                    MS_SHAPE(1, 3 * F))}, 0); // (K+1, 3F)
         /* the three filters as three matmuls (slices of the small Wfb, not of
-         * an (E, 3F) product), and each message in one gather-multiply-
-         * scatter pass: no (E, 3F) or (E, 3, F) tensor in the forward pass */
+         * a (P, 3F) product), and each message in gather-multiply-scatter
+         * passes: no (E, 3F) or (E, 3, F) tensor in the forward pass */
         ms_t *Ws = ms_matmul(g, rbfe, ms_slice(g, Wfb, 1, 0, F), 0, 0);         // (P, F)
         ms_t *Wvv = ms_matmul(g, rbfe, ms_slice(g, Wfb, 1, F, F), 0, 0);        // (P, F)
         ms_t *Wvs = ms_matmul(g, rbfe, ms_slice(g, Wfb, 1, 2 * F, F), 0, 0);    // (P, F)
@@ -101,8 +101,7 @@ void ms_painn_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t **l
         ms_t *phivs = ms_slice(g, phi, 1, 2 * F, F);                             // (N, F)
         /* each message over the edges i → j (φ of j, summed on i), then
          * over their reverses j → i (φ of i, summed on j, direction −dir) */
-        s = ms_add(g, s, ms_add(g, ms_gather_mul_scatter(g, phis, dst, Ws, src, N),
-                                ms_gather_mul_scatter(g, phis, src, Ws, dst, N)));
+        s = ms_add(g, s, ms_pair_messages(g, b, phis, Ws));
         ms_t *xvs = ms_reshape(g, ms_gather_mul_scatter(g, phivs, dst, Wvs, NULL, 0), 3,
                                MS_SHAPE(P, 1, F));                               // (P, 1, F)
         ms_t *xvs_r = ms_reshape(g, ms_gather_mul_scatter(g, phivs, src, Wvs, NULL, 0), 3,

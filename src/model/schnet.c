@@ -9,10 +9,10 @@
  *          the distance only, so both edges share it, and the filter
  *          network — most of SchNet's FLOPs — runs on P = E / 2 rows
  *   m_i  = Σ_{e = i→j} (s_j Win)_e ⊙ W_e                   (N, F)
- *        = gms(x, dst, W, src) + gms(x, src, W, dst), x = s Win: the
- *          edges i → j, then their reverses j → i, each sum one
- *          gather_mul_scatter (src/nn/ops_gms.c): the gathered (E, F)
- *          rows and their product are never formed
+ *          over the pairs' edges i → j, then their reverses j → i
+ *          (ms_pair_messages, layers.c), each sum one gather_mul_scatter
+ *          (src/nn/ops_gms.c): the gathered (E, F) rows and their product
+ *          are never formed
  *   s   += silu(m Wo1 + bo1) Wo2 + bo2
  * The energy depends on positions only through d_e, so it is invariant.
  *
@@ -55,7 +55,6 @@ void ms_schnet_embed(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
 void ms_schnet_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t **leaf,
                       ms_head head, int t0, int t1, ms_rep *r)
 {
-    const size_t N = b->N;
     const ms_edge_feats ef = r->ef;
     ms_t *s = r->s;                                                                // (N, F)
     char pre[MS_PARAM_NAME];
@@ -66,8 +65,7 @@ void ms_schnet_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t **
                             L("filt.W2"), L("filt.b2"));
         W = ms_mul(g, W, ef.env);                                                  // (P, F)
         ms_t *x = ms_matmul(g, s, L("in.W"), 0, 0);                               // (N, F)
-        ms_t *msg = ms_add(g, ms_gather_mul_scatter(g, x, b->dst, W, b->src, N),
-                           ms_gather_mul_scatter(g, x, b->src, W, b->dst, N));     // (N, F)
+        ms_t *msg = ms_pair_messages(g, b, x, W);                                 // (N, F)
         ms_t *o = ms_linear(g, ms_silu(g, ms_linear(g, msg, L("out.W1"), L("out.b1"))),
                             L("out.W2"), L("out.b2"));                             // (N, F)
         s = ms_add(g, s, o);
