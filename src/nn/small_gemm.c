@@ -41,15 +41,9 @@
 #define AVX512 __attribute__((target("avx512f")))
 #define TILE static inline __attribute__((always_inline, target("avx512f")))
 
-static int have_avx512(void)
-{
-    static int known = -1; /* a benign race: every thread computes the same */
-    if (known < 0) {
-        __builtin_cpu_init();
-        known = __builtin_cpu_supports("avx512f") ? 1 : 0;
-    }
-    return known;
-}
+/* libgcc fills the CPU model before main runs, so this is a load and a
+ * test, safe from any thread. */
+static int have_avx512(void) { return __builtin_cpu_supports("avx512f") != 0; }
 
 #define T float
 #define V __m512
