@@ -32,6 +32,7 @@ for m in ["naphthalene", "toluene"]:
         r["plain_test" + t] = mae("eval.plain.%s.%s.json" % (m, t))
         r["before_ttt_test" + t] = mae("eval.ft.%s.%s.json" % (m, t))
         r["after_ttt_test" + t] = mae("eval.ttt.%s.%s.json" % (m, t))
+        r["after_ttt_prior_head_test" + t] = mae("eval.ttt-prior-head.%s.%s.json" % (m, t))
     t = load("ttt.%s.json" % m)
     if t:
         g = t["ttt"][0]
