@@ -1129,10 +1129,14 @@ static void test_small_gemm(void)
     for (size_t i = 0; i < 64 * 64; i++)
         b[i] = 1;
     __builtin_cpu_init();
-    if (!__builtin_cpu_supports("avx512f")) {
-        CHECK(ms_gemm_small(MS_F32, 0, 0, 1, 16, 16, a, 16, b, 16, 0, c) == 0 && c[0] == 5,
-              "small gemm without AVX-512 must leave the product to BLAS");
-        printf("small gemm: no AVX-512 on this CPU, BLAS does every product\n");
+    const char *off = getenv("MLSHIFT_SMALL_GEMM");
+    if (!__builtin_cpu_supports("avx512f") || (off && strcmp(off, "0") == 0)) {
+        CHECK(ms_gemm_small(MS_F32, 0, 0, 1, 16, 16, a, 16, b, 16, 0, c) == 0 &&
+                  ms_gemm_small(MS_F64, 0, 1, 1, 16, 16, a, 16, b, 16, 0, c) == 0 && c[0] == 5,
+              "small gemm without AVX-512 or with MLSHIFT_SMALL_GEMM=0 must leave the "
+              "product to BLAS");
+        printf("small gemm: off (no AVX-512 or MLSHIFT_SMALL_GEMM=0), BLAS does every "
+               "product\n");
         return;
     }
     static const size_t Ms[] = {1, 2, 3, 4, 5, 6, 7, 11, 13, 21, 63, 140, 256, 700};

@@ -25,9 +25,10 @@
  * by rounding only (tests/test_nn_ops.c checks every tile shape and
  * remainder against a reference summed in long double).
  *
- * Only on CPUs with AVX-512F (checked once at run time) and only for the
+ * Only on CPUs with AVX-512F (checked once at run time; the environment
+ * variable MLSHIFT_SMALL_GEMM=0 turns the kernels off) and only for the
  * shapes above (ms_gemm_small says whether it ran); everything else goes
- * to BLAS as before. No state, so any thread may call it. */
+ * to BLAS as before. Any thread may call it. */
 #include "kernels.h"
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && __GNUC__ >= 11 && \
@@ -37,13 +38,32 @@
 
 #ifdef MS_SMALL_GEMM
 #include <immintrin.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
 
 #define AVX512 __attribute__((target("avx512f")))
 #define TILE static inline __attribute__((always_inline, target("avx512f")))
 
-/* libgcc fills the CPU model before main runs, so this is a load and a
- * test, safe from any thread. */
-static int have_avx512(void) { return __builtin_cpu_supports("avx512f") != 0; }
+/* On when the CPU has AVX-512F (libgcc fills the CPU model before main
+ * runs) and the environment does not say MLSHIFT_SMALL_GEMM=0, which
+ * sends every product to BLAS: the path of CPUs without AVX-512, for
+ * tests (tests/reference/test_blas_fallback.py) and comparisons. Decided
+ * once, for every thread. */
+static pthread_once_t decided = PTHREAD_ONCE_INIT;
+static int enabled;
+
+static void decide(void)
+{
+    const char *e = getenv("MLSHIFT_SMALL_GEMM");
+    enabled = __builtin_cpu_supports("avx512f") && !(e && strcmp(e, "0") == 0);
+}
+
+static int have_avx512(void)
+{
+    pthread_once(&decided, decide);
+    return enabled;
+}
 
 #define T float
 #define V __m512
