@@ -49,14 +49,52 @@ static double time_steps(ms_loss_ws *ws, ms_model *m, const ms_dataset *d, ms_op
     return t[reps / 2];
 }
 
+/* One variant's step: mode 0 the pre-training step (AdamW, g_R and h_P),
+ * mode 1 the TTT step (SGD with momentum, the TTT subset, centred
+ * energies); the median seconds per step. *ntrain gets the scalars the
+ * step moves and *arena the arenas' high water summed over threads (either
+ * may be NULL). */
+static double time_variant(ms_model *m, const ms_dataset *d, unsigned char *mask,
+                           ms_loss_config *lc, ms_dtype dt, int threads, size_t chunk,
+                           int mode, int reps, size_t *ntrain, size_t *arena)
+{
+    ms_loss_ws ws;
+    ms_loss_ws_init(&ws);
+    ms_graph_set_dtype(&ws.mws.g, dt);
+    ws.threads = threads;
+    ws.chunk = chunk;
+    unsigned groups = mode == 0 ? ms_train_groups(MS_MODE_PRETRAIN) : 1u << MS_GROUP_TTT;
+    ms_model_freeze(m, 0xFu, 1);
+    ms_model_freeze(m, groups, 0);
+    size_t nt = ms_model_update_mask(m, mask);
+    ms_optim_config oc;
+    ms_optim_config_default(&oc, mode == 0 ? MS_OPT_ADAMW : MS_OPT_SGD);
+    oc.lr = 1e-6;
+    oc.momentum = mode == 0 ? 0 : 0.9;
+    ms_optim o;
+    mlshift_error err;
+    ms_optim_init(&o, &oc, m->P, m->theta, &err);
+    lc->center_energy = mode == 1;
+    double s = time_steps(&ws, m, d, &o, mask, lc, reps);
+    size_t hw = ws.mws.g.arena.high_water;
+    for (int t = 0; t < ws.nsub; t++)
+        hw += ws.sub[t].mws.g.arena.high_water;
+    if (ntrain)
+        *ntrain = nt;
+    if (arena)
+        *arena = hw;
+    ms_optim_free(&o);
+    ms_loss_ws_free(&ws);
+    return s;
+}
+
 /* The float32 pre-training step on one thread (whole batch) against two
  * (parts of 8, the default) while a child process spins on the other
  * core: `rounds` rounds, each timing reps steps on one thread and then on
  * two, so a change of load hits both; medians of the rounds' medians.
  * The child's CPU time over the wall time is how busy it kept a core. */
 static void busy_core(ms_model *m, const ms_dataset *d, unsigned char *mask,
-                      const ms_loss_config *lc, const char *molecule, int F, int rounds,
-                      int reps)
+                      ms_loss_config *lc, const char *molecule, int F, int rounds, int reps)
 {
     fflush(stdout);
     pid_t pid = fork();
@@ -71,25 +109,9 @@ static void busy_core(ms_model *m, const ms_dataset *d, unsigned char *mask,
     }
     double t[2][64], w0 = bench_now();
     int wins = 0;
-    mlshift_error err;
-    ms_model_freeze(m, 0xFu, 1);
-    ms_model_freeze(m, ms_train_groups(MS_MODE_PRETRAIN), 0);
-    ms_model_update_mask(m, mask);
     for (int r = 0; r < rounds; r++) {
-        for (int th = 0; th < 2; th++) {
-            ms_loss_ws ws;
-            ms_loss_ws_init(&ws);
-            ms_graph_set_dtype(&ws.mws.g, MS_F32);
-            ws.threads = th + 1;
-            ms_optim_config oc;
-            ms_optim_config_default(&oc, MS_OPT_ADAMW);
-            oc.lr = 1e-6;
-            ms_optim o;
-            ms_optim_init(&o, &oc, m->P, m->theta, &err);
-            t[th][r] = time_steps(&ws, m, d, &o, mask, lc, reps);
-            ms_optim_free(&o);
-            ms_loss_ws_free(&ws);
-        }
+        for (int th = 0; th < 2; th++)
+            t[th][r] = time_variant(m, d, mask, lc, MS_F32, th + 1, 0, 0, reps, NULL, NULL);
         wins += t[1][r] <= t[0][r];
     }
     double wall = bench_now() - w0;
@@ -149,27 +171,9 @@ static int bench_molecule(const char *molecule, int F, int reps, int busy_rounds
         busy_core(m, &d, mask, &lc, molecule, F, busy_rounds, reps);
     for (int v = 0; v < 6 && busy_rounds <= 0; v++)
         for (int mode = 0; mode < 2; mode++) {
-            ms_loss_ws ws;
-            ms_loss_ws_init(&ws);
-            ms_graph_set_dtype(&ws.mws.g, var[v].dt);
-            ws.threads = var[v].threads;
-            ws.chunk = var[v].chunk;
-            unsigned groups =
-                mode == 0 ? ms_train_groups(MS_MODE_PRETRAIN) : 1u << MS_GROUP_TTT;
-            ms_model_freeze(m, 0xFu, 1);
-            ms_model_freeze(m, groups, 0);
-            size_t ntrain = ms_model_update_mask(m, mask);
-            ms_optim_config oc;
-            ms_optim_config_default(&oc, mode == 0 ? MS_OPT_ADAMW : MS_OPT_SGD);
-            oc.lr = 1e-6;
-            oc.momentum = mode == 0 ? 0 : 0.9;
-            ms_optim o;
-            ms_optim_init(&o, &oc, m->P, m->theta, &err);
-            lc.center_energy = mode == 1;
-            double s = time_steps(&ws, m, &d, &o, mask, &lc, reps);
-            size_t hw = ws.mws.g.arena.high_water;
-            for (int t = 0; t < ws.nsub; t++)
-                hw += ws.sub[t].mws.g.arena.high_water;
+            size_t ntrain, hw;
+            double s = time_variant(m, &d, mask, &lc, var[v].dt, var[v].threads, var[v].chunk,
+                                    mode, reps, &ntrain, &hw);
             printf("{\"bench\":\"%s\",\"impl\":\"c\",\"arch\":\"painn\",\"molecule\":"
                    "\"%s\",\"batch\":32,\"atoms\":%zu,\"features\":%d,\"blocks\":%d,"
                    "\"rbf\":%d,\"trainable\":%zu,\"dtype\":\"%s\",\"threads\":%d,"
@@ -185,8 +189,6 @@ static int bench_molecule(const char *molecule, int F, int reps, int busy_rounds
                    s, 32 / s, (double)hw / 1048576.0, mode == 1 ? "" : "}\n");
             if (mode == 1)
                 printf(",\"md17_preset_3000_steps_min\":%.1f}\n", 3000 * s / 60);
-            ms_optim_free(&o);
-            ms_loss_ws_free(&ws);
         }
     free(mask);
     ms_model_destroy(m);
