@@ -65,14 +65,16 @@ static double sgemm_rate(void) /* FLOP/s of one 512³ sgemm, best of 5 */
  * pass for dE/dr, which (parameters not requiring grad in predict) forms
  * only the input gradient gx = gy·Wᵀ of each matmul on the path from r:
  * every forward matmul once more except block 0's message MLP, whose input
- * s⁰ = embedding[Z] does not depend on r. */
+ * s⁰ = embedding[Z] does not depend on r. Block 0 has two filters, not
+ * three (v⁰ = 0: no W_vv, painn.c). */
 static double painn_flops(const ms_model_hyper *h, double N, double P)
 {
     double F = h->F, K = h->K;
     double mlp = 2 * N * F * F + 2 * N * F * 3 * F;                      /* message MLP */
-    double blk = mlp + 2 * P * (K + 1) * 3 * F                            /* filters */
+    double filt = 2 * P * (K + 1) * F;                                    /* one filter */
+    double blk = mlp + 3 * filt
                  + 2 * 2 * 3 * N * F * F + 2 * N * 2 * F * F + 2 * N * F * 3 * F; /* update */
-    double fwd = h->T * blk + 2 * N * F * F / 2 + 2 * N * F / 2;
+    double fwd = h->T * blk - filt + 2 * N * F * F / 2 + 2 * N * F / 2;
     return 2 * fwd - mlp;
 }
 

@@ -52,10 +52,10 @@ void ms_model_edges(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
     ef->env = ms_add_scalar(g, ms_mul(g, ms_pow(g, x, 5.0), in), 1.0);          // (P, 1)
 }
 
-ms_t *ms_pair_messages(ms_graph *g, const ms_batch *b, ms_t *a, ms_t *w)
+ms_t *ms_pair_messages(ms_graph *g, const ms_batch *b, ms_t *a, ms_t *w, ms_t *w_rev)
 {
     return ms_add(g, ms_gather_mul_scatter(g, a, b->dst, w, b->src, b->N),
-                  ms_gather_mul_scatter(g, a, b->src, w, b->dst, b->N));
+                  ms_gather_mul_scatter(g, a, b->src, w_rev, b->dst, b->N));
 }
 
 ms_t *ms_linear(ms_graph *g, ms_t *x, ms_t *W, ms_t *b)

@@ -251,11 +251,12 @@ struct ms_rep {
     ms_t *e;            /* readout_every: (N, 1) Σ of the earlier blocks'
                            readouts so far, unscaled (NULL: none yet) */
 };
-/* The message of a filter shared by both edges of every pair (ms_batch):
- * m_i = Σ_{e = i→j} a_j ⊙ w_e over the pairs' edges i → j and their
- * reverses j → i; a (N, F), w (P, F) -> (N, F). Two gather_mul_scatter
- * passes. */
-ms_t *ms_pair_messages(ms_graph *g, const ms_batch *b, ms_t *a, ms_t *w);
+/* The message over both edges of every pair (ms_batch):
+ * m_i = Σ_{e = i→j} a_j ⊙ w_e, with w_e = w_p on the pair's edge i → j and
+ * w_rev_p on its reverse (w_rev = w: a filter both edges share); a (N, …),
+ * w and w_rev (P, …) of a's ndim, the non-row dims broadcast as in
+ * gather_mul_scatter -> (N, …). Two gather_mul_scatter passes. */
+ms_t *ms_pair_messages(ms_graph *g, const ms_batch *b, ms_t *a, ms_t *w, ms_t *w_rev);
 /* x W + b (x (M, A), W (A, C), b (C)) */
 ms_t *ms_linear(ms_graph *g, ms_t *x, ms_t *W, ms_t *b);
 /* Readout parameters of both heads and the learned part of the

@@ -59,6 +59,18 @@ static mlshift_status block_params(ms_model *m, const char *pre, int grp,
     return MLSHIFT_OK;
 }
 
+/* x_e = φ_j ⊙ W_e on the pairs' edges i → j (φ of dst) and on their
+ * reverses j → i (φ of src), each (P, 1, F): one gather_mul_scatter
+ * without a scatter each. */
+static void edge_products(ms_graph *g, const ms_batch *b, ms_t *phi, ms_t *w, size_t F,
+                          ms_t **fwd, ms_t **rev)
+{
+    *fwd = ms_reshape(g, ms_gather_mul_scatter(g, phi, b->dst, w, NULL, 0), 3,
+                      MS_SHAPE(b->P, 1, F));
+    *rev = ms_reshape(g, ms_gather_mul_scatter(g, phi, b->src, w, NULL, 0), 3,
+                      MS_SHAPE(b->P, 1, F));
+}
+
 mlshift_status ms_painn_params(ms_model *m, mlshift_error *err)
 {
     return ms_model_stack_params(m, block_params, err);
@@ -77,8 +89,7 @@ void ms_painn_embed(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t *R,
 void ms_painn_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t **leaf,
                      ms_head head, int t0, int t1, ms_rep *r)
 {
-    const size_t N = b->N, P = b->P, F = (size_t)m->h.F;
-    const int32_t *src = b->src, *dst = b->dst;
+    const size_t N = b->N, F = (size_t)m->h.F;
     ms_t *s = r->s, *v = r->v, *rbfe = r->rbfe;                      // (N, F), (N, 3, F), (P, K+1)
     const ms_edge_feats ef = r->ef;
     char pre[MS_PARAM_NAME];
@@ -94,27 +105,20 @@ void ms_painn_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t **l
          * a (P, 3F) product), and each message in gather-multiply-scatter
          * passes: no (E, 3F) or (E, 3, F) tensor in the forward pass */
         ms_t *Ws = ms_matmul(g, rbfe, ms_slice(g, Wfb, 1, 0, F), 0, 0);         // (P, F)
-        ms_t *Wvv = ms_matmul(g, rbfe, ms_slice(g, Wfb, 1, F, F), 0, 0);        // (P, F)
         ms_t *Wvs = ms_matmul(g, rbfe, ms_slice(g, Wfb, 1, 2 * F, F), 0, 0);    // (P, F)
         ms_t *phis = ms_slice(g, phi, 1, 0, F);                                  // (N, F)
-        ms_t *phivv = ms_slice(g, phi, 1, F, F);                                 // (N, F)
         ms_t *phivs = ms_slice(g, phi, 1, 2 * F, F);                             // (N, F)
         /* each message over the edges i → j (φ of j, summed on i), then
          * over their reverses j → i (φ of i, summed on j, direction −dir) */
-        s = ms_add(g, s, ms_pair_messages(g, b, phis, Ws));
-        ms_t *xvs = ms_reshape(g, ms_gather_mul_scatter(g, phivs, dst, Wvs, NULL, 0), 3,
-                               MS_SHAPE(P, 1, F));                               // (P, 1, F)
-        ms_t *xvs_r = ms_reshape(g, ms_gather_mul_scatter(g, phivs, src, Wvs, NULL, 0), 3,
-                                 MS_SHAPE(P, 1, F));                             // (P, 1, F)
-        ms_t *dvi = ms_sub(g, ms_gather_mul_scatter(g, ef.dir, NULL, xvs, src, N),
-                           ms_gather_mul_scatter(g, ef.dir, NULL, xvs_r, dst, N)); // (N, 3, F)
-        if (v) {
-            ms_t *xvv = ms_reshape(g, ms_gather_mul_scatter(g, phivv, dst, Wvv, NULL, 0),
-                                   3, MS_SHAPE(P, 1, F));                        // (P, 1, F)
-            ms_t *xvv_r = ms_reshape(g, ms_gather_mul_scatter(g, phivv, src, Wvv, NULL, 0),
-                                     3, MS_SHAPE(P, 1, F));                      // (P, 1, F)
-            dvi = ms_add(g, dvi, ms_add(g, ms_gather_mul_scatter(g, v, dst, xvv, src, N),
-                                        ms_gather_mul_scatter(g, v, src, xvv_r, dst, N)));
+        s = ms_add(g, s, ms_pair_messages(g, b, phis, Ws, Ws));
+        ms_t *xvs, *xvs_r, *xvv, *xvv_r;                                        // (P, 1, F)
+        edge_products(g, b, phivs, Wvs, F, &xvs, &xvs_r);
+        ms_t *dvi = ms_sub(g, ms_gather_mul_scatter(g, ef.dir, NULL, xvs, b->src, N),
+                           ms_gather_mul_scatter(g, ef.dir, NULL, xvs_r, b->dst, N)); // (N, 3, F)
+        if (v) { /* v⁰ = 0: block 0 has no v_j ⊙ x_vv term, nor its filter */
+            ms_t *Wvv = ms_matmul(g, rbfe, ms_slice(g, Wfb, 1, F, F), 0, 0);    // (P, F)
+            edge_products(g, b, ms_slice(g, phi, 1, F, F), Wvv, F, &xvv, &xvv_r);
+            dvi = ms_add(g, dvi, ms_pair_messages(g, b, v, xvv, xvv_r));
         }
         v = v ? ms_add(g, v, dvi) : dvi;
         /* update */

@@ -65,7 +65,7 @@ void ms_schnet_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t **
                             L("filt.W2"), L("filt.b2"));
         W = ms_mul(g, W, ef.env);                                                  // (P, F)
         ms_t *x = ms_matmul(g, s, L("in.W"), 0, 0);                               // (N, F)
-        ms_t *msg = ms_pair_messages(g, b, x, W);                                 // (N, F)
+        ms_t *msg = ms_pair_messages(g, b, x, W, W);                              // (N, F)
         ms_t *o = ms_linear(g, ms_silu(g, ms_linear(g, msg, L("out.W1"), L("out.b1"))),
                             L("out.W2"), L("out.b2"));                             // (N, F)
         s = ms_add(g, s, o);
