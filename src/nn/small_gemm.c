@@ -59,7 +59,7 @@ static void decide(void)
     enabled = __builtin_cpu_supports("avx512f") && !(e && strcmp(e, "0") == 0);
 }
 
-static int have_avx512(void)
+static int kernels_on(void)
 {
     pthread_once(&decided, decide);
     return enabled;
