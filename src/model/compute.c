@@ -72,16 +72,16 @@ static int grow_atoms(ms_batch *b, size_t need)
     return 0;
 }
 
-static int grow_edges(ms_batch *b, size_t need)
+static int grow_pairs(ms_batch *b, size_t need)
 {
-    if (need <= b->cap_E)
+    if (need <= b->cap_P)
         return 0;
-    size_t c = b->cap_E, c2 = b->cap_E, c3 = b->cap_E;
+    size_t c = b->cap_P, c2 = b->cap_P, c3 = b->cap_P;
     if (ms_grow((void **)&b->src, &c, need, sizeof(int32_t)) ||
         ms_grow((void **)&b->dst, &c2, need, sizeof(int32_t)) ||
         ms_grow((void **)&b->shift, &c3, need, 3 * sizeof(double)))
         return -1;
-    b->cap_E = c < c2 ? (c < c3 ? c : c3) : (c2 < c3 ? c2 : c3);
+    b->cap_P = c < c2 ? (c < c3 ? c : c3) : (c2 < c3 ? c2 : c3);
     return 0;
 }
 
@@ -101,7 +101,7 @@ mlshift_status ms_batch_build(ms_batch *b, const ms_model *m, const mlshift_fram
     b->r_cut = r_cut;
     b->periodic = 0;
     /* non-NULL index arrays even for an empty batch */
-    if (grow_atoms(b, 1) || grow_edges(b, 1))
+    if (grow_atoms(b, 1) || grow_pairs(b, 1))
         return ms_fail(err, MLSHIFT_ERR_NOMEM, "model: out of memory");
     for (size_t s = 0; s < nf; s++) {
         const mlshift_frame *fs = &f[s];
@@ -134,8 +134,9 @@ mlshift_status ms_batch_build(ms_batch *b, const ms_model *m, const mlshift_fram
         if (st)
             return st;
         size_t e0 = b->P, ne = b->nl.n_edges;
-        if (ne > (size_t)INT32_MAX - e0 || grow_edges(b, e0 + ne))
-            return ms_fail(err, MLSHIFT_ERR_NOMEM, "model: out of memory (%zu edges)", e0 + ne);
+        if (ne > (size_t)INT32_MAX - e0 || grow_pairs(b, e0 + ne))
+            return ms_fail(err, MLSHIFT_ERR_NOMEM, "model: out of memory (%zu atom pairs)",
+                           e0 + ne);
         for (size_t e = 0; e < ne; e++) {
             b->src[e0 + e] = (int32_t)(n0 + (size_t)b->nl.src[e]);
             b->dst[e0 + e] = (int32_t)(n0 + (size_t)b->nl.dst[e]);

@@ -154,7 +154,7 @@ typedef struct ms_batch {
     int32_t *seg;       /* (N,) structure of each atom */
     int32_t *src, *dst; /* (P,) pair i -> j, vector r_p = r_j + S·cell − r_i */
     double *shift;      /* (P, 3) Å, S·cell (zero for molecules) */
-    size_t cap_N, cap_E, cap_B;
+    size_t cap_N, cap_P, cap_B;
     size_t *atom_off;   /* (B + 1,) first atom of each structure */
     mlshift_neighbours nl;  /* scratch */
 } ms_batch;
