@@ -104,9 +104,14 @@ void ms_painn_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t **l
         /* the three filters as three matmuls (slices of the small Wfb, not of
          * a (P, 3F) product), and each message in gather-multiply-scatter
          * passes: no (E, 3F) or (E, 3, F) tensor in the forward pass */
+        /* block 0 (v⁰ = 0) has no v_j ⊙ x_vv term, nor its filter. The
+         * products are made in this order, W_s, W_vv, W_vs, so that the
+         * backward sums into rbfe and φ in a fixed order (float rounding) */
         ms_t *Ws = ms_matmul(g, rbfe, ms_slice(g, Wfb, 1, 0, F), 0, 0);         // (P, F)
+        ms_t *Wvv = v ? ms_matmul(g, rbfe, ms_slice(g, Wfb, 1, F, F), 0, 0) : NULL;
         ms_t *Wvs = ms_matmul(g, rbfe, ms_slice(g, Wfb, 1, 2 * F, F), 0, 0);    // (P, F)
         ms_t *phis = ms_slice(g, phi, 1, 0, F);                                  // (N, F)
+        ms_t *phivv = v ? ms_slice(g, phi, 1, F, F) : NULL;                      // (N, F)
         ms_t *phivs = ms_slice(g, phi, 1, 2 * F, F);                             // (N, F)
         /* each message over the edges i → j (φ of j, summed on i), then
          * over their reverses j → i (φ of i, summed on j, direction −dir) */
@@ -115,9 +120,8 @@ void ms_painn_blocks(ms_graph *g, const ms_model *m, const ms_batch *b, ms_t **l
         edge_products(g, b, phivs, Wvs, F, &xvs, &xvs_r);
         ms_t *dvi = ms_sub(g, ms_gather_mul_scatter(g, ef.dir, NULL, xvs, b->src, N),
                            ms_gather_mul_scatter(g, ef.dir, NULL, xvs_r, b->dst, N)); // (N, 3, F)
-        if (v) { /* v⁰ = 0: block 0 has no v_j ⊙ x_vv term, nor its filter */
-            ms_t *Wvv = ms_matmul(g, rbfe, ms_slice(g, Wfb, 1, F, F), 0, 0);    // (P, F)
-            edge_products(g, b, ms_slice(g, phi, 1, F, F), Wvv, F, &xvv, &xvv_r);
+        if (v) {
+            edge_products(g, b, phivv, Wvv, F, &xvv, &xvv_r);
             dvi = ms_add(g, dvi, ms_pair_messages(g, b, v, xvv, xvv_r));
         }
         v = v ? ms_add(g, v, dvi) : dvi;
